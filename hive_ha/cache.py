@@ -1,0 +1,291 @@
+"""The one endpoint cache: the only mutable state shared between threads.
+
+One lock (a Condition over it, so cold lookups and HA leader changes can wait). Per service an
+entry holding the latest snapshot, the chosen endpoint(s), a generation that counts reselections,
+an expiry, and the endpoints excluded after failures. Reads do no I/O.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from typing import Callable, Dict, List, Optional
+
+from .endpoint import Endpoint
+from .errors import NoEndpointAvailable, RegistryUnavailable
+from .layouts import Service
+from .selection import Oldest, Policy
+from .snapshot import Snapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Backoff:
+    """How long a failed endpoint stays excluded: ``base * 2**(n-1)`` capped at ``maximum``.
+
+    ``n`` counts consecutive failures; it starts again once ``maximum`` has passed without one.
+    """
+
+    base: float = 15.0
+    maximum: float = 300.0
+
+    def duration(self, failures: int) -> float:
+        return min(self.maximum, self.base * (2 ** max(0, failures - 1)))
+
+
+@dataclasses.dataclass
+class _Exclusion:
+    znode: str
+    until: float
+    failures: int
+    last_failure: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Failover:
+    """A reselection caused by a failure report (what the status view and the log line show)."""
+
+    service: str
+    failed: str
+    chosen: Optional[str]
+    generation: int
+    at: float
+
+
+class _Entry:
+    __slots__ = ("snapshot", "chosen", "by_user", "generation", "expires_at", "exclusions", "refresh", "zk_hosts")
+
+    def __init__(self) -> None:
+        self.zk_hosts = "?"
+        self.snapshot: Optional[Snapshot] = None
+        self.chosen: Optional[Endpoint] = None
+        self.by_user: Dict[str, Endpoint] = {}
+        self.generation = 0
+        self.expires_at = 0.0
+        self.exclusions: Dict[str, _Exclusion] = {}
+        self.refresh: Optional[Callable[[], None]] = None
+
+
+class EndpointCache:
+    """Chosen endpoints per service, updated by watchers and by failure reports (compare-and-swap)."""
+
+    def __init__(
+        self,
+        policy: Optional[Policy] = None,
+        *,
+        cache_timeout: float = 60.0,
+        backoff: Backoff = Backoff(),
+        clock: Callable[[], float] = time.monotonic,
+        history: int = 50,
+    ) -> None:
+        self.policy = policy or Oldest()
+        self.cache_timeout = cache_timeout
+        self.backoff = backoff
+        self._clock = clock
+        self._cond = threading.Condition(threading.Lock())
+        self._entries: Dict[Service, _Entry] = {}
+        self._history: List[Failover] = []
+        self._history_size = history
+
+    def reinit_after_fork(self) -> None:
+        """A forked child may have inherited the lock held by a thread that no longer exists."""
+        self._cond = threading.Condition(threading.Lock())
+        for entry in self._entries.values():
+            if entry.snapshot is not None:
+                entry.snapshot = entry.snapshot.with_stale(True)
+            entry.expires_at = 0.0  # the next lookup asks for a refresh, which restarts the watcher
+
+    # -- fed by watchers ------------------------------------------------------------------------
+    def register(self, service: Service, zk_hosts: str, refresh: Optional[Callable[[], None]] = None) -> None:
+        """Make ``service`` known (idempotent); ``refresh`` asks its watcher for a re-read."""
+        with self._cond:
+            entry = self._entries.setdefault(service, _Entry())
+            entry.zk_hosts = zk_hosts
+            entry.refresh = refresh
+
+    def update(self, snapshot: Snapshot) -> None:
+        """Install a new snapshot; keep choices that are still eligible, drop the rest."""
+        with self._cond:
+            entry = self._entries.setdefault(snapshot.service, _Entry())
+            entry.snapshot = snapshot
+            self._prune_exclusions(entry, snapshot)
+            eligible = {e.address: e for e in self._eligible(entry, self._clock())}
+            # Keep each choice while its server is registered; refresh its fields from the new data.
+            if entry.chosen is not None:
+                entry.chosen = eligible.get(entry.chosen.address)
+                if entry.chosen is None:
+                    entry.generation += 1  # the chosen server left the registry
+            entry.by_user = {u: eligible[e.address] for u, e in entry.by_user.items() if e.address in eligible}
+            entry.expires_at = self._clock() + self.cache_timeout
+            self._cond.notify_all()
+
+    def mark_stale(self, service: Service, stale: bool = True) -> None:
+        with self._cond:
+            entry = self._entries.get(service)
+            if entry is not None and entry.snapshot is not None:
+                entry.snapshot = entry.snapshot.with_stale(stale)
+
+    # -- the hot path ---------------------------------------------------------------------------
+    def get(self, service: Service, user: Optional[str] = None, wait: float = 0.0) -> Endpoint:
+        """The endpoint to use now. Waits up to ``wait`` s for a first snapshot or an HA leader."""
+        with self._cond:
+            entry = self._entries.get(service)
+            if entry is not None:
+                chosen = entry.by_user.get(user or "") if self.policy.per_user else entry.chosen
+                if chosen is not None and self._clock() < entry.expires_at:
+                    return chosen
+            return self._get_slow(service, user, wait)
+
+    def _get_slow(self, service: Service, user: Optional[str], wait: float) -> Endpoint:
+        deadline = self._clock() + wait
+        while True:
+            entry = self._entries.setdefault(service, _Entry())
+            now = self._clock()
+            if entry.snapshot is not None:
+                chosen = self._current(entry, user) or self._select(entry, user, now)
+                if chosen is not None:
+                    if now >= entry.expires_at:
+                        self._on_expired(entry, now)
+                    return chosen
+            remaining = deadline - now
+            if remaining <= 0:
+                raise self._unavailable(service, entry, now)
+            self._cond.wait(remaining)
+
+    def _on_expired(self, entry: _Entry, now: float) -> None:
+        # A live watch keeps the snapshot current, so an expired choice is simply confirmed. Without a
+        # live watch the choice is served as last known and the watcher is asked to re-read.
+        entry.expires_at = now + self.cache_timeout
+        if entry.snapshot is not None and entry.snapshot.stale and entry.refresh is not None:
+            entry.refresh()
+
+    # -- failure reports ------------------------------------------------------------------------
+    def report_failure(self, service: Service, endpoint: Endpoint, user: Optional[str] = None) -> Optional[Endpoint]:
+        """Compare-and-swap on a connection-level failure of ``endpoint``.
+
+        The first report excludes the endpoint (with backoff); only if it was the current choice is a
+        new one made and the generation bumped. Reports of an endpoint already excluded are old
+        news and change nothing, so concurrent reporters of one failure all get the same answer.
+        Returns the endpoint now current for ``user``, or None when nothing is left.
+        """
+        with self._cond:
+            entry = self._entries.setdefault(service, _Entry())
+            now = self._clock()
+            address = endpoint.address
+            excl = entry.exclusions.get(address)
+            if excl is not None and excl.until > now:
+                return self._current(entry, user) or self._select(entry, user, now)
+            self._exclude(entry, endpoint, now)
+            was_current = (entry.chosen is not None and entry.chosen.address == address) or any(
+                e.address == address for e in entry.by_user.values())
+            if not was_current:
+                return self._current(entry, user) or self._select(entry, user, now)
+            entry.generation += 1
+            if entry.chosen is not None and entry.chosen.address == address:
+                entry.chosen = None
+            entry.by_user = {u: e for u, e in entry.by_user.items() if e.address != address}
+            chosen = self._select(entry, user, now)
+            record = Failover(str(service), address, chosen.address if chosen else None, entry.generation, time.time())
+            self._history.append(record)
+            del self._history[: -self._history_size]
+            log.warning(
+                "hive-ha failover service=%s failed=%s chosen=%s generation=%d excluded_for=%.0fs",
+                service, address, record.chosen or "none", entry.generation, entry.exclusions[address].until - now,
+            )
+            self._cond.notify_all()
+            return chosen
+
+    def _exclude(self, entry: _Entry, endpoint: Endpoint, now: float) -> None:
+        old = entry.exclusions.get(endpoint.address)
+        failures = 1
+        if old is not None and now - old.last_failure < self.backoff.maximum:
+            failures = old.failures + 1
+        entry.exclusions[endpoint.address] = _Exclusion(
+            endpoint.znode, now + self.backoff.duration(failures), failures, now
+        )
+
+    # -- helpers (lock held) ----------------------------------------------------------------------
+    def _current(self, entry: _Entry, user: Optional[str]) -> Optional[Endpoint]:
+        return entry.by_user.get(user or "") if self.policy.per_user else entry.chosen
+
+    @staticmethod
+    def _eligible(entry: _Entry, now: float) -> List[Endpoint]:
+        return [
+            e for e in entry.snapshot.candidates  # type: ignore[union-attr]
+            if (x := entry.exclusions.get(e.address)) is None or x.until <= now
+        ]
+
+    def _select(self, entry: _Entry, user: Optional[str], now: float) -> Optional[Endpoint]:
+        if entry.snapshot is None:
+            return None
+        eligible = self._eligible(entry, now)
+        if not eligible:
+            return None
+        chosen = self.policy.pick(eligible, user)
+        if self.policy.per_user:
+            entry.by_user[user or ""] = chosen
+        else:
+            entry.chosen = chosen
+        entry.expires_at = now + self.cache_timeout
+        return chosen
+
+    @staticmethod
+    def _prune_exclusions(entry: _Entry, snapshot: Snapshot) -> None:
+        # A server that left the registry needs no exclusion; one that registered anew (a new znode
+        # at the same address: it restarted) has proved it is back.
+        znodes = {e.address: e.znode for e in snapshot.endpoints}
+        for address, excl in list(entry.exclusions.items()):
+            if znodes.get(address) != excl.znode:
+                del entry.exclusions[address]
+
+    def _unavailable(self, service: Service, entry: _Entry, now: float) -> Exception:
+        snap = entry.snapshot
+        if snap is None:
+            return RegistryUnavailable(entry.zk_hosts, service.namespace, "no reading of the registry yet")
+        excluded = {a: x.until for a, x in entry.exclusions.items() if x.until > now}
+        if not snap.exists:
+            reason = f"the znode {snap.path} does not exist (is dynamic service discovery enabled?)"
+        elif service.layout.ha and snap.endpoints and not snap.candidates:
+            reason = "no instance publishes an activeEndpoint (leader election in progress?)"
+        elif snap.stale:
+            reason = "ZooKeeper is unreachable; this is the last known registry"
+        else:
+            reason = ""
+        return NoEndpointAvailable(snap.zk_hosts, snap.path, snap.endpoints, excluded, reason, now=now)
+
+    # -- read-only views ---------------------------------------------------------------------------
+    def snapshot(self, service: Service) -> Optional[Snapshot]:
+        with self._cond:
+            entry = self._entries.get(service)
+            return entry.snapshot if entry else None
+
+    def generation(self, service: Service) -> int:
+        with self._cond:
+            entry = self._entries.get(service)
+            return entry.generation if entry else 0
+
+    def failovers(self) -> List[Failover]:
+        with self._cond:
+            return list(self._history)
+
+    def status(self) -> List[dict]:
+        """A JSON-ready description of every entry (for the CLI and the Hue status view)."""
+        now = self._clock()
+        out = []
+        with self._cond:
+            for service, entry in self._entries.items():
+                snap = entry.snapshot
+                out.append({
+                    "service": str(service),
+                    "path": snap.path if snap else service.namespace,
+                    "stale": snap.stale if snap else True,
+                    "generation": entry.generation,
+                    "chosen": entry.chosen.address if entry.chosen else None,
+                    "users": len(entry.by_user),
+                    "endpoints": [e.as_dict() for e in snap.endpoints] if snap else [],
+                    "malformed": [{"znode": z, "reason": r} for z, r in snap.malformed] if snap else [],
+                    "excluded": {a: round(x.until - now, 1) for a, x in entry.exclusions.items() if x.until > now},
+                })
+        return out

@@ -1,0 +1,120 @@
+"""The ``hive-ha`` command line.
+
+Exit codes (all commands):
+  0  success
+  2  usage or configuration error (bad flag, bad value, unreadable file)
+  3  no endpoint available (the NoEndpointAvailable message is printed)
+  4  ZooKeeper unreachable within --timeout and nothing known
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import List, Optional
+
+from .config import load_config
+from .discovery import Discovery
+from .errors import ConfigError, NoEndpointAvailable, RegistryUnavailable
+from .layouts import LAYOUTS, Service
+from .zkclient import ZkSettings
+
+EXIT_OK, EXIT_USAGE, EXIT_NO_ENDPOINT, EXIT_UNREACHABLE = 0, 2, 3, 4
+
+
+def _zk_settings(args: argparse.Namespace) -> ZkSettings:
+    """Security settings come from --config ([hive_ha] keys); hosts and timeout from the flags."""
+    base = load_config(args.config).zookeeper if args.config else ZkSettings()
+    overrides = {"connect_timeout": args.timeout}
+    if args.zookeeper:
+        overrides["hosts"] = args.zookeeper
+    if args.zk_digest_user:
+        overrides.update(auth_scheme="digest", digest_user=args.zk_digest_user,
+                         digest_password=_password_from_env(args.zk_password_env, "--zk-digest-user"))
+    if args.zk_sasl_user:
+        overrides.update(auth_scheme="sasl", sasl_mechanism="DIGEST-MD5", sasl_username=args.zk_sasl_user,
+                         sasl_password=_password_from_env(args.zk_password_env, "--zk-sasl-user"))
+    if args.zk_tls_ca:
+        overrides.update(use_ssl=True, ssl_ca=args.zk_tls_ca)
+    return ZkSettings(**{**base.__dict__, **overrides})
+
+
+def _password_from_env(var: Optional[str], flag: str) -> str:
+    # Passwords never go on the command line (visible in ps); they come from an environment variable.
+    if not var or var not in os.environ:
+        raise ConfigError("--zk-password-env", var, f"the name of a set environment variable holding the password for {flag}")
+    return os.environ[var]
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    service = Service.of(args.layout, args.namespace)
+    discovery = Discovery(_zk_settings(args), debounce=0)
+    try:
+        snapshot = discovery.endpoints(service, timeout=args.timeout)
+        for znode, reason in snapshot.malformed:
+            print(f"warning: skipping malformed registration {znode}: {reason}", file=sys.stderr)
+        shown = snapshot.endpoints
+        if not snapshot.candidates:
+            reason = "" if snapshot.exists else f"the znode {snapshot.path} does not exist"
+            if snapshot.endpoints and service.layout.ha:
+                reason = "no instance publishes an activeEndpoint (leader election in progress?)"
+            raise NoEndpointAvailable(args.zookeeper or discovery.settings.hosts, snapshot.path, shown, {}, reason)
+        if args.json:
+            print(json.dumps([e.as_dict() for e in shown], indent=2))
+        else:
+            for e in shown:
+                role = "" if e.active is None else ("  ACTIVE" if e.active else "  passive")
+                print(f"{e.address:<28} {e.transport_mode:<7} auth={e.authentication:<9} "
+                      f"principal={e.principal or '-'}{role}  {e.znode}")
+        return EXIT_OK
+    finally:
+        discovery.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hive-ha", description=__doc__.split("\n")[0],
+                                     epilog=__doc__.split("\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("discover", help="list the endpoints registered in ZooKeeper",
+                       description="Read the registry once and print the endpoints found.",
+                       epilog=__doc__.split("\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("--zookeeper", "-z", metavar="HOSTS", help="connect string host:port[,host:port][/chroot] "
+                   "(default: [libzookeeper] ensemble from --config, else localhost:2181)")
+    d.add_argument("--layout", choices=sorted(LAYOUTS), default="hs2", help="registry layout (default hs2)")
+    d.add_argument("--namespace", metavar="PATH", help="znode path (default: the layout's Hive default)")
+    d.add_argument("--json", action="store_true", help="print a JSON list of endpoints")
+    d.add_argument("--timeout", type=float, default=10.0, metavar="S", help="give up on ZooKeeper after S seconds (default 10)")
+    d.add_argument("--config", metavar="FILE", action="append", help="hue.ini / hive_ha.ini for ZooKeeper security settings")
+    d.add_argument("--zk-digest-user", metavar="USER", help="digest ACL auth as USER (password from --zk-password-env)")
+    d.add_argument("--zk-sasl-user", metavar="USER", help="SASL DIGEST-MD5 as USER (password from --zk-password-env)")
+    d.add_argument("--zk-password-env", metavar="VAR", help="environment variable holding the ZooKeeper password")
+    d.add_argument("--zk-tls-ca", metavar="PEM", help="connect over TLS, trusting this CA file")
+    d.set_defaults(func=cmd_discover)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("hive_ha.kazoo").setLevel(max(level, logging.ERROR) if args.verbose < 2 else logging.DEBUG)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"hive-ha: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except NoEndpointAvailable as exc:
+        print(f"hive-ha: {exc}", file=sys.stderr)
+        return EXIT_NO_ENDPOINT
+    except RegistryUnavailable as exc:
+        print(f"hive-ha: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The one exception tree of hive-ha.
+
+::
+
+    HiveHAError                      base of everything raised on purpose
+    ├── ConfigError(ValueError)      a setting is invalid; names the key, the value and what is allowed
+    ├── MalformedRegistration(ValueError)
+    │                                a znode cannot be read as an endpoint; callers skip it with one warning
+    └── DiscoveryError               no usable endpoint could be produced
+        ├── RegistryUnavailable      ZooKeeper is unreachable and nothing is known from before
+        └── NoEndpointAvailable      the registry was read (or is known) but no endpoint is usable:
+                                     none registered, all excluded after failures, or no HA leader
+
+Lower-layer errors (kazoo, sockets, Thrift) never escape the core's public API unmapped.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Iterable, Mapping, Optional, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .endpoint import Endpoint
+
+
+class HiveHAError(Exception):
+    """Base class of every error hive-ha raises on purpose."""
+
+
+class ConfigError(HiveHAError, ValueError):
+    """An invalid setting. ``key``, ``value`` and ``allowed`` say which, what and what would do."""
+
+    def __init__(self, key: str, value: object, allowed: str, *, secret: bool = False) -> None:
+        self.key = key
+        self.value = "<hidden>" if secret else value
+        self.allowed = allowed
+        super().__init__(f"invalid value {self.value!r} for {key}: expected {allowed}")
+
+
+class MalformedRegistration(HiveHAError, ValueError):
+    """A znode whose name or data is not a valid Hive registration."""
+
+    def __init__(self, znode: str, reason: str) -> None:
+        self.znode = znode
+        self.reason = reason
+        super().__init__(f"malformed registration {znode!r}: {reason}")
+
+
+class DiscoveryError(HiveHAError):
+    """No usable endpoint could be produced."""
+
+
+class RegistryUnavailable(DiscoveryError):
+    """ZooKeeper cannot be reached and no endpoint is known from an earlier read."""
+
+    def __init__(self, zk_hosts: str, path: str, detail: str = "") -> None:
+        self.zk_hosts = zk_hosts
+        self.path = path
+        msg = f"ZooKeeper at {zk_hosts} is unreachable and no endpoint of {path} is known yet"
+        super().__init__(f"{msg}: {detail}" if detail else msg)
+
+
+class NoEndpointAvailable(DiscoveryError):
+    """The registry gave no usable endpoint. The message lists what was found and what is excluded."""
+
+    def __init__(
+        self,
+        zk_hosts: str,
+        path: str,
+        found: Sequence["Endpoint"] = (),
+        excluded: Optional[Mapping[str, float]] = None,
+        reason: str = "",
+        *,
+        now: Optional[float] = None,
+    ) -> None:
+        self.zk_hosts = zk_hosts
+        self.path = path
+        self.found = tuple(found)
+        self.excluded = dict(excluded or {})
+        self.reason = reason
+        super().__init__(self._compose(now if now is not None else time.monotonic()))
+
+    def _compose(self, now: float) -> str:
+        parts = [f"no HiveServer2 endpoint available under {self.path} in ZooKeeper {self.zk_hosts}"]
+        if self.reason:
+            parts.append(self.reason)
+        parts.append("found: " + (_join(e.describe() for e in self.found) or "nothing registered"))
+        if self.excluded:
+            parts.append(
+                "excluded after failures: "
+                + _join(f"{addr} (for {max(0.0, until - now):.0f} s more)" for addr, until in sorted(self.excluded.items()))
+            )
+        return "; ".join(parts)
+
+
+def _join(items: Iterable[str]) -> str:
+    return ", ".join(items)

@@ -1,0 +1,35 @@
+"""An immutable, whole reading of one service's registry, as the watcher publishes it."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Tuple
+
+from .endpoint import Endpoint
+from .layouts import Service
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """Every endpoint found under ``path`` at one moment, plus what was skipped as malformed.
+
+    ``stale`` is set while the watch behind it is not live (ZooKeeper unreachable): the endpoints are
+    the last known ones. ``exists`` is False when the namespace znode itself is missing.
+    """
+
+    service: Service
+    zk_hosts: str
+    path: str
+    endpoints: Tuple[Endpoint, ...] = ()
+    malformed: Tuple[Tuple[str, str], ...] = ()
+    exists: bool = True
+    stale: bool = False
+    taken_at: float = dataclasses.field(default_factory=time.time)
+
+    @property
+    def candidates(self) -> Tuple[Endpoint, ...]:
+        """Endpoints a client may use (only the active ones under HA)."""
+        return self.service.layout.candidates(self.endpoints)
+
+    def with_stale(self, stale: bool) -> "Snapshot":
+        return self if stale == self.stale else dataclasses.replace(self, stale=stale)

@@ -1,0 +1,38 @@
+"""hive-ha: ZooKeeper-aware high availability for HiveServer2, Hive LLAP/HSI and Impala clients."""
+from setuptools import find_packages, setup
+
+# Lower bounds never exceed Hue 4.11's pins (kazoo 2.8.0, thrift 0.16.0, thrift-sasl 0.4.3,
+# pure-sasl 0.6.2, Django 4.2), so installing into Hue's virtualenv moves none of them.
+THRIFT = ["thrift>=0.13.0", "thrift-sasl>=0.4.2", "pure-sasl>=0.6.2"]
+EXTRAS = {
+    "hue": ["Django>=3.2", "prometheus_client>=0.7"],
+    "lb": ["Jinja2>=2.11"],
+    "dbapi": ["PyHive>=0.7.0"] + THRIFT,
+    "test": [
+        "pytest>=7",
+        "hypothesis>=6",
+        "PyHive>=0.7.0",
+        "cryptography>=3.4",
+    ]
+    + THRIFT,
+}
+
+setup(
+    name="hive-ha",
+    version="0.1.0",
+    description=__doc__,
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.8",
+    packages=find_packages(include=["hive_ha", "hive_ha.*", "hue_integration", "hue_integration.*"]),
+    include_package_data=True,
+    install_requires=["kazoo>=2.8.0", "configobj>=5.0.6"],
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["hive-ha = hive_ha.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Framework :: Django",
+        "Topic :: Database",
+    ],
+)

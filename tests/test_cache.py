@@ -1,0 +1,224 @@
+"""The endpoint cache and selection policies, driven directly with snapshots (no ZooKeeper needed)."""
+import collections
+import threading
+
+import pytest
+
+from hive_ha.cache import Backoff, EndpointCache
+from hive_ha.endpoint import Endpoint
+from hive_ha.errors import NoEndpointAvailable, RegistryUnavailable
+from hive_ha.layouts import Service
+from hive_ha.selection import Oldest, PerUser, Random, get_policy
+from hive_ha.snapshot import Snapshot
+
+HS2 = Service.of("hs2")
+HA = Service.of("hsi-ha", "llap0_llap")
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def ep(port, seq=None, active=None, host="127.0.0.1"):
+    seq = port - 10000 if seq is None else seq
+    return Endpoint(host=host, port=port, znode=f"/hiveserver2/serverUri={host}:{port};sequence={seq:010d}",
+                    sequence=seq, active=active)
+
+
+def snap(*endpoints, service=HS2, **kw):
+    return Snapshot(service, "zk1:2181", service.namespace, tuple(endpoints), **kw)
+
+
+def make(policy=None, **kw):
+    clock = Clock()
+    cache = EndpointCache(policy or Oldest(), clock=clock, **kw)
+    return cache, clock
+
+
+def test_oldest_is_lowest_sequence():
+    cache, _ = make()
+    cache.update(snap(ep(10002), ep(10001), ep(10003)))
+    assert cache.get(HS2).port == 10001
+
+
+def test_choice_is_sticky_while_registered():
+    cache, _ = make()
+    cache.update(snap(ep(10001), ep(10002)))
+    cache.report_failure(HS2, ep(10001))
+    cache.update(snap(ep(10001), ep(10002), ep(10000, seq=0)))  # an older-looking server appears
+    assert cache.get(HS2).port == 10002
+
+
+def test_report_failure_is_compare_and_swap():
+    cache, _ = make()
+    cache.update(snap(ep(10001), ep(10002), ep(10003)))
+    first = cache.get(HS2)
+    new = cache.report_failure(HS2, first)
+    assert new.port == 10002 and cache.generation(HS2) == 1
+    # A late report of the same dead server changes nothing; neither does one for a non-current server.
+    assert cache.report_failure(HS2, first).port == 10002
+    assert cache.report_failure(HS2, ep(10003)).port == 10002
+    assert cache.generation(HS2) == 1
+    assert [f.failed for f in cache.failovers()] == ["127.0.0.1:10001"]
+
+
+def test_concurrent_reporters_agree_and_nobody_overwrites():
+    cache, _ = make()
+    cache.update(snap(*(ep(10000 + i) for i in range(1, 6))))
+    dead = cache.get(HS2)
+    barrier = threading.Barrier(120)
+    results = []
+
+    def user():
+        barrier.wait()
+        results.append(cache.report_failure(HS2, dead))
+        results.append(cache.get(HS2))
+
+    threads = [threading.Thread(target=user) for _ in range(120)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not any(t.is_alive() for t in threads), "deadlock"
+    assert len(results) == 240
+    assert {r.address for r in results} == {"127.0.0.1:10002"}
+    assert cache.generation(HS2) == 1 and len(cache.failovers()) == 1
+
+
+def test_exclusion_backoff_then_retry():
+    cache, clock = make(backoff=Backoff(base=10, maximum=40))
+    cache.update(snap(ep(10001)))
+    cache.report_failure(HS2, ep(10001))
+    with pytest.raises(NoEndpointAvailable) as info:
+        cache.get(HS2)
+    msg = str(info.value)
+    assert "127.0.0.1:10001" in msg and "excluded after failures" in msg and "10 s more" in msg
+    assert "zk1:2181" in msg and "/hiveserver2" in msg
+    clock.now += 10
+    assert cache.get(HS2).port == 10001  # exclusion over: try it again
+    cache.report_failure(HS2, ep(10001))
+    clock.now += 10
+    with pytest.raises(NoEndpointAvailable, match="10 s more"):  # second failure: 20 s
+        cache.get(HS2)
+    assert Backoff(10, 40).duration(5) == 40
+
+
+def test_new_registration_at_same_address_lifts_exclusion():
+    cache, _ = make()
+    cache.update(snap(ep(10001, seq=1)))
+    cache.report_failure(HS2, ep(10001, seq=1))
+    with pytest.raises(NoEndpointAvailable):
+        cache.get(HS2)
+    cache.update(snap(ep(10001, seq=7)))  # the server restarted and registered anew
+    assert cache.get(HS2).sequence == 7
+
+
+def test_deregistered_choice_is_replaced_and_counted():
+    cache, _ = make()
+    cache.update(snap(ep(10001), ep(10002)))
+    assert cache.get(HS2).port == 10001
+    cache.update(snap(ep(10002)))
+    assert cache.get(HS2).port == 10002 and cache.generation(HS2) == 1
+
+
+def test_empty_registry_error_names_everything():
+    cache, _ = make()
+    cache.update(snap(exists=False))
+    with pytest.raises(NoEndpointAvailable, match="does not exist"):
+        cache.get(HS2)
+    cache.update(snap())
+    with pytest.raises(NoEndpointAvailable, match="nothing registered"):
+        cache.get(HS2)
+
+
+def test_unknown_service_is_registry_unavailable():
+    cache, _ = make()
+    cache.register(HS2, "zkX:2181")
+    with pytest.raises(RegistryUnavailable, match="zkX:2181"):
+        cache.get(HS2)
+
+
+def test_stale_snapshot_still_served_and_refresh_requested():
+    cache, clock = make(cache_timeout=5)
+    asked = []
+    cache.register(HS2, "zk1:2181", refresh=lambda: asked.append(1))
+    cache.update(snap(ep(10001)))
+    cache.mark_stale(HS2)
+    assert cache.get(HS2).port == 10001 and cache.snapshot(HS2).stale
+    assert asked == []
+    clock.now += 6  # choice not trusted any more without a live watch: ask for a re-read, keep serving
+    assert cache.get(HS2).port == 10001
+    assert asked == [1]
+
+
+def test_expiry_with_live_watch_needs_no_refresh():
+    cache, clock = make(cache_timeout=5)
+    asked = []
+    cache.register(HS2, "zk1:2181", refresh=lambda: asked.append(1))
+    cache.update(snap(ep(10001)))
+    clock.now += 60
+    assert cache.get(HS2).port == 10001 and asked == []
+
+
+def test_ha_uses_active_only_and_waits_for_leader():
+    cache = EndpointCache(Oldest())
+    cache.update(snap(ep(10500, active=False), ep(10501, active=True), service=HA))
+    assert cache.get(HA).port == 10501
+    # Leader change: for a moment nobody is active.
+    cache.update(snap(ep(10500, active=False), ep(10501, active=False), service=HA))
+    with pytest.raises(NoEndpointAvailable, match="activeEndpoint"):
+        cache.get(HA)
+    timer = threading.Timer(0.05, cache.update, [snap(ep(10500, active=True), ep(10501, active=False), service=HA)])
+    timer.start()
+    assert cache.get(HA, wait=5).port == 10500
+    timer.join()
+
+
+def test_per_user_spreads_and_only_dead_servers_users_move():
+    cache, _ = make(PerUser())
+    servers = [ep(10001), ep(10002), ep(10003)]
+    cache.update(snap(*servers))
+    users = [f"user{i}" for i in range(300)]
+    before = {u: cache.get(HS2, u) for u in users}
+    counts = collections.Counter(e.port for e in before.values())
+    assert set(counts) == {10001, 10002, 10003} and min(counts.values()) > 60
+    # Every process computes the same assignment.
+    other, _ = make(PerUser())
+    other.update(snap(*reversed(servers)))
+    assert all(other.get(HS2, u) == before[u] for u in users)
+    dead = servers[1]
+    for u in users:
+        if before[u] == dead:
+            cache.report_failure(HS2, dead, u)
+    after = {u: cache.get(HS2, u) for u in users}
+    moved = {u for u in users if after[u] != before[u]}
+    assert moved == {u for u in users if before[u] == dead}
+    assert all(after[u].port != 10002 for u in users)
+    assert cache.generation(HS2) == 1
+
+
+def test_random_policy_is_seedable_and_sticky():
+    import random as _random
+    cache, _ = make(Random(_random.Random(4)))
+    cache.update(snap(ep(10001), ep(10002), ep(10003)))
+    first = cache.get(HS2)
+    assert all(cache.get(HS2) == first for _ in range(20))
+
+
+def test_get_policy_rejects_unknown():
+    with pytest.raises(ValueError, match="selection_policy"):
+        get_policy("round_robin")
+
+
+def test_status_is_json_ready():
+    import json
+    cache, _ = make()
+    cache.update(snap(ep(10001), ep(10002)))
+    cache.report_failure(HS2, cache.get(HS2))
+    status = json.loads(json.dumps(cache.status()))
+    assert status[0]["chosen"] == "127.0.0.1:10002"
+    assert status[0]["excluded"] == {"127.0.0.1:10001": 15.0}
