@@ -128,28 +128,40 @@ class EndpointCache:
                 entry.snapshot = entry.snapshot.with_stale(stale)
 
     # -- the hot path ---------------------------------------------------------------------------
-    def get(self, service: Service, user: Optional[str] = None, wait: float = 0.0) -> Endpoint:
-        """The endpoint to use now. Waits up to ``wait`` s for a first snapshot or an HA leader."""
+    def get(self, service: Service, user: Optional[str] = None, wait: float = 0.0, leader_wait: float = 0.0) -> Endpoint:
+        """The endpoint to use now.
+
+        ``wait``: seconds to wait for a first snapshot. ``leader_wait``: seconds to wait, under HA,
+        while instances are registered but none is active (a leader change).
+        """
         with self._cond:
             entry = self._entries.get(service)
             if entry is not None:
                 chosen = entry.by_user.get(user or "") if self.policy.per_user else entry.chosen
                 if chosen is not None and self._clock() < entry.expires_at:
                     return chosen
-            return self._get_slow(service, user, wait)
+            return self._get_slow(service, user, wait, leader_wait)
 
-    def _get_slow(self, service: Service, user: Optional[str], wait: float) -> Endpoint:
+    def _get_slow(self, service: Service, user: Optional[str], wait: float, leader_wait: float) -> Endpoint:
         deadline = self._clock() + wait
+        leader_deadline: Optional[float] = None
         while True:
             entry = self._entries.setdefault(service, _Entry())
             now = self._clock()
-            if entry.snapshot is not None:
+            snap = entry.snapshot
+            if snap is None:
+                remaining = deadline - now
+            else:
                 chosen = self._current(entry, user) or self._select(entry, user, now)
                 if chosen is not None:
                     if now >= entry.expires_at:
                         self._on_expired(entry, now)
                     return chosen
-            remaining = deadline - now
+                if not _leader_pending(snap):
+                    raise self._unavailable(service, entry, now)
+                if leader_deadline is None:
+                    leader_deadline = now + leader_wait
+                remaining = leader_deadline - now
             if remaining <= 0:
                 raise self._unavailable(service, entry, now)
             self._cond.wait(remaining)
@@ -247,7 +259,7 @@ class EndpointCache:
         excluded = {a: x.until for a, x in entry.exclusions.items() if x.until > now}
         if not snap.exists:
             reason = f"the znode {snap.path} does not exist (is dynamic service discovery enabled?)"
-        elif service.layout.ha and snap.endpoints and not snap.candidates:
+        elif _leader_pending(snap):
             reason = "no instance publishes an activeEndpoint (leader election in progress?)"
         elif snap.stale:
             reason = "ZooKeeper is unreachable; this is the last known registry"
@@ -289,3 +301,8 @@ class EndpointCache:
                     "excluded": {a: round(x.until - now, 1) for a, x in entry.exclusions.items() if x.until > now},
                 })
         return out
+
+
+def _leader_pending(snap: Snapshot) -> bool:
+    """HA instances are registered but none is active: a leader change is under way."""
+    return snap.service.layout.ha and bool(snap.endpoints) and not snap.candidates

@@ -19,7 +19,7 @@ from .config import load_config
 from .discovery import Discovery
 from .errors import ConfigError, NoEndpointAvailable, RegistryUnavailable
 from .layouts import LAYOUTS, Service
-from .zkclient import ZkSettings
+from .zkclient import POOL, ZkSettings
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_ENDPOINT, EXIT_UNREACHABLE = 0, 2, 3, 4
 
@@ -52,9 +52,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     service = Service.of(args.layout, args.namespace)
     discovery = Discovery(_zk_settings(args), debounce=0)
     try:
-        snapshot = discovery.endpoints(service, timeout=args.timeout)
-        for znode, reason in snapshot.malformed:
-            print(f"warning: skipping malformed registration {znode}: {reason}", file=sys.stderr)
+        snapshot = discovery.endpoints(service, timeout=args.timeout)  # the watcher warns of malformed znodes
         shown = snapshot.endpoints
         if not snapshot.candidates:
             reason = "" if snapshot.exists else f"the znode {snapshot.path} does not exist"
@@ -71,15 +69,17 @@ def cmd_discover(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         discovery.close()
+        POOL.close_all()  # one-shot command: end the ZooKeeper session now
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hive-ha", description=__doc__.split("\n")[0],
                                      epilog=__doc__.split("\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr (-vv: debug)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr (-vv: debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    d = sub.add_parser("discover", help="list the endpoints registered in ZooKeeper",
+    d = sub.add_parser("discover", parents=[common], help="list the endpoints registered in ZooKeeper",
                        description="Read the registry once and print the endpoints found.",
                        epilog=__doc__.split("\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     d.add_argument("--zookeeper", "-z", metavar="HOSTS", help="connect string host:port[,host:port][/chroot] "

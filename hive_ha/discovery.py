@@ -67,10 +67,10 @@ class Discovery:
             return self.cache.get(service, user)  # warm path: a dict lookup under one lock, no I/O
         except DiscoveryError:
             self.watch(service)
-            wait = self._wait_for(service)
-            if wait <= 0:
-                raise
-            return self.cache.get(service, user, wait=wait)
+        try:
+            return self.cache.get(service, user, wait=self._cold_wait(service), leader_wait=self.leader_wait)
+        except RegistryUnavailable:
+            raise RegistryUnavailable(self.settings.hosts, service.namespace, self._why_unreachable(service)) from None
 
     def endpoints(self, service: Service, timeout: Optional[float] = None) -> Snapshot:
         """The latest whole snapshot of ``service`` (waits for the first one up to ``timeout``)."""
@@ -116,20 +116,18 @@ class Discovery:
         else:
             self.watch(service)
 
-    def _wait_for(self, service: Service) -> float:
-        """How long a lookup may still wait: the rest of the connect budget, or the HA leader wait."""
+    def _cold_wait(self, service: Service) -> float:
+        """What is left of the connect budget since the service's watcher started (0 once spent)."""
         started = self._started.get(service, time.monotonic())
-        remaining = self.settings.connect_timeout - (time.monotonic() - started)
-        snap = self.cache.snapshot(service)
-        if snap is not None and service.layout.ha and snap.endpoints and not snap.candidates:
-            return self.leader_wait
-        return max(0.0, remaining) if snap is None else 0.0
+        return max(0.0, self.settings.connect_timeout - (time.monotonic() - started))
 
     def _why_unreachable(self, service: Service) -> str:
         watcher = self._watchers.get(service)
         if watcher is not None and watcher.last_error:
             return watcher.last_error
-        return f"not connected within {self.settings.connect_timeout:g} s"
+        if not self._pool.get(self.settings).connected:
+            return f"ZooKeeper unreachable: not connected within {self.settings.connect_timeout:g} s"
+        return "no reading of the registry yet"
 
     def status(self) -> dict:
         client = self._pool.get(self.settings)

@@ -55,7 +55,7 @@ class RegistryUnavailable(DiscoveryError):
     def __init__(self, zk_hosts: str, path: str, detail: str = "") -> None:
         self.zk_hosts = zk_hosts
         self.path = path
-        msg = f"ZooKeeper at {zk_hosts} is unreachable and no endpoint of {path} is known yet"
+        msg = f"cannot read {path} from ZooKeeper at {zk_hosts} and no endpoint of it is known yet"
         super().__init__(f"{msg}: {detail}" if detail else msg)
 
 

@@ -174,7 +174,7 @@ def test_ha_uses_active_only_and_waits_for_leader():
         cache.get(HA)
     timer = threading.Timer(0.05, cache.update, [snap(ep(10500, active=True), ep(10501, active=False), service=HA)])
     timer.start()
-    assert cache.get(HA, wait=5).port == 10500
+    assert cache.get(HA, leader_wait=5).port == 10500
     timer.join()
 
 

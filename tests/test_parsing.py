@@ -108,6 +108,11 @@ def test_service_record_active_and_passive():
     assert (p.host, p.active) == ("hsi-2", False)
 
 
+def test_service_record_pretty_printed_json():
+    pretty = json.dumps(json.loads(service_record()), indent=2).encode()
+    assert endpoint_from_service_record("/r/instances", "instance-0000000001", pretty).active is True
+
+
 def test_service_record_http_mode():
     e = endpoint_from_service_record("/r/instances", "instance-0000000001", service_record(
         port="10501", **{"hive.server2.transport.mode": "http", "hive.server2.thrift.http.port": "10501",
@@ -142,7 +147,8 @@ def test_service_record_malformed(data, reason):
     (NAME, b"hive.server2.thrift.port=abc", "not a number"),
     (NAME, b"hive.server2.transport.mode=smtp", "transport mode"),
     (NAME, b"hive.server2.use.SSL=maybe", "true or false"),
-    (NAME, b"hive.server2.thrift.bind.host=evil\nserver x", "line breaks"),
+    (NAME, b"hive.server2.thrift.bind.host=evil\nserver x", "not a valid host"),
+    (NAME, b"hive.server2.authentication.kerberos.principal=hive/x@R\ninclude evil", "invalid characters"),
     (NAME, b"hive.server2.thrift.bind.host=a;b", "not key=value"),
     (NAME, b"hive.server2.authentication.kerberos.principal=hive/x@R include evil", "invalid characters"),
     (NAME, b"hive.server2.authentication.kerberos.principal=hive/x@R; include evil", "not key=value"),

@@ -558,7 +558,8 @@ class _Handler:
     @_answers(ttypes.TGetCatalogsResp)
     def GetCatalogs(self, req):
         result = _Result([("TABLE_CAT", "STRING")], [])  # Hive has no catalogs
-        return ttypes.TGetCatalogsResp(status=_ok(), operationHandle=self._metadata_op(req, _OpType.GET_CATALOGS, result))
+        handle = self._metadata_op(req, _OpType.GET_CATALOGS, result)
+        return ttypes.TGetCatalogsResp(status=_ok(), operationHandle=handle)
 
     @_answers(ttypes.TGetTableTypesResp)
     def GetTableTypes(self, req):
@@ -961,15 +962,19 @@ class HS2Server:
             del self._statements[:]
 
     def wait_until(self, predicate, timeout=5.0, message=None):
-        """Wait until ``predicate()`` is truthy; re-checked whenever a call, session or connection changes."""
+        """Wait until ``predicate()`` is truthy; it is re-checked whenever a call, session or connection changes.
+
+        Raises WaitTimeout (an AssertionError); ``message`` may be a callable, evaluated on timeout.
+        """
         with self._cond:
             if not self._cond.wait_for(predicate, timeout=timeout):
-                raise WaitTimeout("%s: %s (waited %.1f s)" % (self.name, message or "condition not met", timeout))
+                text = (message() if callable(message) else message) or "condition not met"
+                raise WaitTimeout("%s: %s (waited %.1f s)" % (self.name, text, timeout))
 
     def wait_for_calls(self, method, count=1, timeout=5.0):
         """Wait until ``method`` has been called at least ``count`` times in total."""
         self.wait_until(lambda: self._calls[method] >= count, timeout,
-                        "%s called %d times, wanted %d" % (method, self._calls[method], count))
+                        lambda: "%s called %d times, wanted %d" % (method, self._calls[method], count))
 
     # -- fault injection
 
@@ -979,8 +984,8 @@ class HS2Server:
 
     def resume(self):
         """Listen again on the same port (after refuse() or kill())."""
-        if self._stopped:
-            raise RuntimeError("%r is stopped" % self)
+        if not self._started or self._stopped:
+            raise RuntimeError("%r is not running" % self)
         if self._listener is None:
             self._listen()
 
@@ -1074,6 +1079,7 @@ class HS2Server:
             sock.close()
 
     def _spawn(self, sock, peer):
+        sock.settimeout(None)  # blocking, whatever socket.setdefaulttimeout() says: idle clients may stay idle
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = _Conn(sock, peer)
         conn.thread = threading.Thread(target=self._run_connection, args=(conn,), daemon=True,
@@ -1295,6 +1301,12 @@ class HS2ServerProcess:
         if self.alive:
             self.kill()
 
+    def restart(self):
+        """Stop the child if it still runs and start a fresh one on the same port (a server coming back)."""
+        self.stop()
+        self._proc = None
+        return self.start()
+
     def _end(self, send, wait):
         if self._proc is None:
             return
@@ -1304,7 +1316,7 @@ class HS2ServerProcess:
                 self._proc.wait(timeout=wait)
             except subprocess.TimeoutExpired:
                 return
-        for stream in (self._proc.stdin, self._proc.stdout):
+        for stream in (self._proc.stdin, self._proc.stdout, self._stderr):
             stream.close()
         _live_processes.discard(self)
 
@@ -1337,6 +1349,13 @@ def _parse_args(argv):
     return parser.parse_args(argv)
 
 
+def _set_on_eof(fd, event):
+    # os.read, not sys.stdin: a daemon thread blocked inside a BufferedReader makes interpreter shutdown abort.
+    while os.read(fd, 4096):
+        pass
+    event.set()
+
+
 def main(argv=None):
     """Run a server until SIGTERM/SIGINT; print ``READY host:port`` once listening."""
     args = _parse_args(argv)
@@ -1348,7 +1367,7 @@ def main(argv=None):
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: done.set())
     if args.exit_on_stdin_eof:
-        threading.Thread(target=lambda: (sys.stdin.buffer.read(), done.set()), daemon=True).start()
+        threading.Thread(target=_set_on_eof, args=(sys.stdin.fileno(), done), daemon=True).start()
     server.start()
     print("READY %s:%d" % (server.host, server.port), flush=True)
     try:

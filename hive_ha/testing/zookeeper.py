@@ -4,7 +4,7 @@ Every server is a ``java ... org.apache.zookeeper.server.quorum.QuorumPeerMain z
 temporary directory (config, data, myid, TLS material, JAAS file and the server log ``zookeeper.log``; nothing goes to
 the terminal) listening on free loopback ports.
 
-    with ZooKeeperServer() as zk:                      # standalone, ready in ~0.3 s
+    with ZooKeeperServer() as zk:                      # standalone, ready in ~1 s
         client = KazooClient(hosts=zk.hosts, timeout=3.0)
     with ZooKeeperServer(tls=True) as zk:              # plain port + TLS port (zk.secure_hosts, zk.ca_file)
     with ZooKeeperServer(sasl_users={"bob": "pw"}, require_sasl=True) as zk:   # SASL DIGEST-MD5
@@ -33,11 +33,11 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
 import time
-import weakref
 
 from hive_ha.testing.waiting import WaitTimeout, wait_until
 
@@ -76,7 +76,7 @@ DEFAULT_JVM_FLAGS = (
 KEYSTORE_PASSWORD = "hive-ha-test"
 LOOPBACK = "127.0.0.1"
 
-_live = weakref.WeakSet()
+_live = set()  # servers with a process or a directory; strong refs so atexit finds even forgotten ones
 _live_lock = threading.Lock()
 _recent_ports = []
 _port_lock = threading.Lock()
@@ -396,6 +396,13 @@ class ZooKeeperServer:
     def client_key_file(self):
         return self._tls_attr("client_key_file")
 
+    def sasl_options(self, username=None, mechanism="DIGEST-MD5"):
+        """kazoo ``sasl_options`` for one of `sasl_users` (the first one by default)."""
+        if not self.sasl_users:
+            raise AttributeError("server has no sasl_users")
+        username = username or next(iter(self.sasl_users))
+        return {"mechanism": mechanism, "username": username, "password": self.sasl_users[username]}
+
     def _tls_attr(self, attr):
         if not self.tls:
             raise AttributeError("server was not started with tls=True")
@@ -439,13 +446,29 @@ class ZooKeeperServer:
             return None
 
     def is_serving(self):
-        """True when the server answers ``ruok`` and ``srvr`` reports a mode (i.e. it accepts sessions)."""
+        """True when the server answers ``ruok`` and ``srvr`` reports a mode (i.e. it accepts sessions) and, with
+        tls=True, the secure port completes a TLS handshake verified against `ca_file`."""
         try:
             if self.four_letter_word("ruok", timeout=1.0).strip() != "imok":
                 return False
         except OSError:
             return False
-        return self.mode() is not None
+        if self.mode() is None:
+            return False
+        return self._tls_handshake_ok() if self.tls else True
+
+    def _tls_handshake_ok(self):
+        context = ssl.create_default_context(cafile=self.ca_file)
+        context.check_hostname = False
+        if self.tls_client_auth != "none":
+            context.load_cert_chain(self.client_cert_file, self.client_key_file)
+        try:
+            with socket.create_connection((LOOPBACK, self.secure_port), timeout=1.0) as raw:
+                with context.wrap_socket(raw) as tls_sock:
+                    tls_sock.do_handshake()
+            return True
+        except (OSError, ssl.SSLError):
+            return False
 
     # -------------------------------------------------------------------------------------------------------- lifecycle
     def start(self, wait=True):
@@ -470,7 +493,9 @@ class ZooKeeperServer:
                 except ZooKeeperError as exc:
                     if attempt + 1 < attempts and "Address already in use" in str(exc):
                         self.stop()
+                        self.port = self.secure_port = None  # another process took a port: pick new ones
                         continue
+                    self._kill_process(signal.SIGKILL)  # no half-started server; the dir (and log) stays
                     raise
         return self
 
@@ -509,7 +534,8 @@ class ZooKeeperServer:
         return self.start(wait=wait)
 
     def stop(self):
-        """Stop the process (SIGTERM, then SIGKILL after 5 s) and delete the temp dir. Safe to call repeatedly."""
+        """Stop the process (SIGTERM, then SIGKILL after 5 s) and delete the temp dir. Safe to call repeatedly.
+        A later ``start()`` begins with empty data (and new TLS material) on the same ports."""
         with self._lock:
             self._kill_process(signal.SIGTERM, 5.0)
             self._remove_dir()
@@ -537,14 +563,14 @@ class ZooKeeperServer:
         self.dir = tempfile.mkdtemp(prefix="hive-ha-%s-" % self.name)
         os.makedirs(os.path.join(self.dir, "data"))
         if self._quorum is None:
-            self.port = free_port()
+            self.port = self.port or free_port()
         else:
             myid, members = self._quorum
             self.port = [m[3] for m in members if m[0] == myid][0]
             with open(os.path.join(self.dir, "data", "myid"), "w") as handle:
                 handle.write("%d\n" % myid)
         if self.tls:
-            self.secure_port = free_port()
+            self.secure_port = self.secure_port or free_port()
             self.tls_material = _TlsMaterial(self.dir)
         if self.sasl_users or self.extra_jaas:
             with open(self.jaas_file, "w") as handle:
@@ -765,13 +791,12 @@ class ZooKeeperEnsemble:
 
     def wait_for_leader(self, timeout=30.0):
         """Block until some member is leader (e.g. after killing the old one) and return its index."""
-        found = wait_until(
-            lambda: (self.leader() or 0) + 1 if self.leader() is not None else None,
-            timeout=timeout,
-            interval=0.05,
-            message=self._describe,
-        )
-        return found - 1
+
+        def leader_plus_one():  # index 0 is falsy for wait_until
+            index = self.leader()
+            return None if index is None else index + 1
+
+        return wait_until(leader_plus_one, timeout=timeout, interval=0.05, message=self._describe) - 1
 
     def kill(self, index):
         """SIGKILL member `index` (its data is kept; ``start_member(index)`` brings it back)."""

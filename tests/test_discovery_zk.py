@@ -1,0 +1,357 @@
+"""Discovery against a real ZooKeeper: watches, failover, security, outages, every Hive layout."""
+import logging
+import multiprocessing
+import threading
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.security import make_digest_acl
+
+from hive_ha import Discovery, NoEndpointAvailable, RegistryUnavailable, Service, ZkSettings
+from hive_ha.testing.waiting import wait_until
+from hive_ha.testing.zookeeper import expire_session
+from hive_ha.zkclient import ClientPool
+
+
+@pytest.fixture
+def pool():
+    p = ClientPool()
+    yield p
+    p.close_all()
+
+
+@pytest.fixture
+def make_discovery(pool):
+    made = []
+
+    def make(hosts, **kw):
+        settings = {k: kw.pop(k) for k in list(kw) if k in ZkSettings.__dataclass_fields__}
+        settings.setdefault("connect_timeout", 10)
+        settings.setdefault("session_timeout", 4)
+        d = Discovery(ZkSettings(hosts=hosts, **settings), pool=pool, debounce=kw.pop("debounce", 0.02), **kw)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.close()
+
+
+def addresses(snapshot):
+    return sorted(e.address for e in snapshot.endpoints)
+
+
+def wait_members(discovery, service, expected, timeout=10):
+    return wait_until(lambda: addresses(discovery.endpoints(service)) == sorted(expected), timeout=timeout,
+                      message=lambda: f"members {addresses(discovery.endpoints(service))} != {sorted(expected)}")
+
+
+def test_picks_up_the_zookeeper_list_and_follows_it(zk_server, zk_namespace, registrar, make_discovery):
+    servers = [registrar.register("127.0.0.1", 10000 + i, namespace=zk_namespace) for i in range(3)]
+    d = make_discovery(zk_server.hosts)
+    service = Service.of("hs2", zk_namespace)
+    assert d.endpoint(service).port == 10000  # oldest, like Hue
+    wait_members(d, service, ["127.0.0.1:10000", "127.0.0.1:10001", "127.0.0.1:10002"])
+    registrar.register("127.0.0.1", 10003, namespace=zk_namespace)
+    wait_members(d, service, ["127.0.0.1:10000", "127.0.0.1:10001", "127.0.0.1:10002", "127.0.0.1:10003"])
+    servers[0].deregister()  # clean stop: znode gone at once
+    wait_members(d, service, ["127.0.0.1:10001", "127.0.0.1:10002", "127.0.0.1:10003"])
+    assert d.endpoint(service).port == 10001
+
+
+def test_both_data_forms_and_published_settings(zk_server, zk_namespace, registrar, make_discovery):
+    registrar.register("127.0.0.1", 10000, namespace=zk_namespace, data_form="legacy")
+    registrar.register("127.0.0.1", 10001, namespace=zk_namespace, transport_mode="http", http_port=10011,
+                       http_path="cliservice", authentication="KERBEROS", principal="hive/_HOST@EXAMPLE.TEST")
+    d = make_discovery(zk_server.hosts)
+    snap = wait_until(lambda: (s := d.endpoints(Service.of("hs2", zk_namespace))) and len(s.endpoints) == 2 and s)
+    legacy, http = snap.endpoints
+    assert (legacy.port, legacy.transport_mode) == (10000, "binary")
+    assert (http.port, http.transport_mode, http.principal) == (10011, "http", "hive/127.0.0.1@EXAMPLE.TEST")
+
+
+def test_malformed_znodes_skipped_with_one_warning(zk_server, zk_namespace, registrar, make_discovery, caplog):
+    registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
+    bad = registrar.register_raw(f"{zk_namespace}/serverUri=evil host:1;version=1;sequence=", b"", sequence=True)
+    d = make_discovery(zk_server.hosts)
+    service = Service.of("hs2", zk_namespace)
+    with caplog.at_level(logging.WARNING, logger="hive_ha"):
+        assert d.endpoint(service).port == 10000
+        registrar.register("127.0.0.1", 10001, namespace=zk_namespace)  # another change: no second warning
+        wait_members(d, service, ["127.0.0.1:10000", "127.0.0.1:10001"])
+    warnings = [r.getMessage() for r in caplog.records if "evil host" in r.getMessage()]
+    assert len(warnings) == 1 and bad in warnings[0]
+    assert d.endpoints(service).malformed[0][0] == bad
+
+
+class VanishingClient:
+    """A real kazoo client whose first read of a child deletes that child first (the list/read race)."""
+
+    def __init__(self, client, victim):
+        self._client, self._victim = client, victim
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def get(self, path, watch=None):
+        if path.endswith(self._victim) and self._victim:
+            self._client.delete(path)
+            self._victim = None
+        return self._client.get(path, watch=watch)
+
+
+def test_child_vanishing_between_list_and_read_is_normal(zk_server, zk_namespace, registrar):
+    from hive_ha.cache import EndpointCache
+    from hive_ha.watcher import RegistryWatcher
+
+    keep = registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
+    gone = registrar.register_raw(f"{zk_namespace}/serverUri=127.0.0.1:10001;version=1;sequence=", b"",
+                                  ephemeral=False, sequence=True)
+    client = KazooClient(hosts=zk_server.hosts)
+    client.start()
+    try:
+        service = Service.of("hs2", zk_namespace)
+        cache = EndpointCache()
+        w = RegistryWatcher(VanishingClient(client, gone.rsplit("/", 1)[1]), service, zk_server.hosts,
+                            cache.update, lambda stale: None, debounce=0).start()
+        wait_until(lambda: cache.snapshot(service) is not None)
+        assert [e.znode for e in cache.snapshot(service).endpoints] == [keep.znode]
+        assert w.alive and w.last_error is None
+        w.stop()
+    finally:
+        client.stop()
+        client.close()
+
+
+def test_namespace_created_later_is_picked_up(zk_server, zk_namespace, registrar, make_discovery):
+    d = make_discovery(zk_server.hosts)
+    service = Service.of("hs2", zk_namespace)
+    with pytest.raises(NoEndpointAvailable, match="does not exist"):
+        d.endpoint(service)
+    registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
+    assert wait_until(lambda: d.endpoints(service).endpoints)[0].port == 10000
+
+
+def test_single_user_failover_with_real_servers(zk_server, zk_namespace, registrar, make_discovery, hs2_server_factory):
+    from pyhive import hive
+
+    a, b = hs2_server_factory("hs2-a", auth="NOSASL"), hs2_server_factory("hs2-b", auth="NOSASL")
+    reg_a = registrar.register(a.host, a.port, namespace=zk_namespace, authentication="NOSASL")
+    registrar.register(b.host, b.port, namespace=zk_namespace, authentication="NOSASL")
+    d = make_discovery(zk_server.hosts)
+    service = Service.of("hs2", zk_namespace)
+
+    def query():
+        endpoint = d.endpoint(service, "alice")
+        with hive.connect(endpoint.host, endpoint.port, auth="NOSASL", username="alice") as conn:
+            cur = conn.cursor()
+            cur.execute("select current_server()")
+            return cur.fetchall()[0][0]
+
+    assert query() == "hs2-a"
+    a.kill()
+    reg_a.crash()  # its znode lingers until the session expires: the client must react on its own
+    from thrift.transport.TTransport import TTransportException
+    endpoint = d.endpoint(service, "alice")
+    with pytest.raises(TTransportException):
+        hive.connect(endpoint.host, endpoint.port, auth="NOSASL")
+    assert d.report_failure(service, endpoint, "alice").port == b.port
+    assert query() == "hs2-b"
+
+
+def test_no_server_left_gives_the_clear_error(zk_server, zk_namespace, registrar, make_discovery):
+    registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
+    registrar.register("127.0.0.1", 10001, namespace=zk_namespace)
+    d = make_discovery(zk_server.hosts)
+    service = Service.of("hs2", zk_namespace)
+    d.report_failure(service, d.endpoint(service))
+    assert d.report_failure(service, d.endpoint(service)) is None
+    with pytest.raises(NoEndpointAvailable) as info:
+        d.endpoint(service)
+    msg = str(info.value)
+    for part in (zk_server.hosts, zk_namespace, "127.0.0.1:10000", "127.0.0.1:10001", "excluded after failures", "s more"):
+        assert part in msg
+
+
+def test_concurrent_users_failover_exactly_one_reselection(zk_server, zk_namespace, registrar, make_discovery):
+    for i in range(3):
+        registrar.register("127.0.0.1", 10000 + i, namespace=zk_namespace)
+    d = make_discovery(zk_server.hosts)
+    service = Service.of("hs2", zk_namespace)
+    wait_members(d, service, ["127.0.0.1:10000", "127.0.0.1:10001", "127.0.0.1:10002"])
+    dead = d.endpoint(service)
+    barrier = threading.Barrier(128)
+    seen, errors = [], []
+
+    def user(i):
+        try:
+            barrier.wait()
+            got = d.endpoint(service, f"user{i}")
+            if got.address == dead.address:
+                got = d.report_failure(service, got, f"user{i}")
+            seen.append(got.address)
+            seen.append(d.endpoint(service, f"user{i}").address)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=user, args=(i,)) for i in range(128)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert not any(t.is_alive() for t in threads), "deadlock"
+    assert not errors
+    assert set(seen) == {"127.0.0.1:10001"}  # everybody agrees; the new choice is never overwritten
+    assert d.cache.generation(service) == 1 and len(d.cache.failovers()) == 1
+
+
+def test_hsi_without_ha(zk_server, registrar, make_discovery):
+    registrar.register("127.0.0.1", 10500, namespace="hiveserver2-hive2", layout="hs2")
+    d = make_discovery(zk_server.hosts)
+    assert d.endpoint(Service.of("hsi")).port == 10500
+
+
+def test_hsi_ha_leader_flip_after_one_watch_event(zk_server, zk_namespace, registrar, make_discovery):
+    a = registrar.register("127.0.0.1", 10500, layout="hsi-ha", namespace=zk_namespace, active=True)
+    b = registrar.register("127.0.0.1", 10501, layout="hsi-ha", namespace=zk_namespace, active=False)
+    d = make_discovery(zk_server.hosts, debounce=0)
+    service = Service.of("hsi-ha", zk_namespace)
+    assert d.endpoint(service).port == 10500
+    published = d._watchers[service].published
+    registrar.make_active(b)
+    wait_until(lambda: d.endpoint(service).port == 10501, timeout=5)
+    # The flip rewrites two znodes; one debounced re-read per data event at most.
+    assert d._watchers[service].published - published <= 2
+    assert not d.endpoints(service).candidates[0].active is False
+    del a
+
+
+def test_hsi_ha_waits_for_leader_then_clear_error(zk_server, zk_namespace, registrar, make_discovery):
+    registrar.register("127.0.0.1", 10500, layout="hsi-ha", namespace=zk_namespace, active=False)
+    d = make_discovery(zk_server.hosts, leader_wait=0.3)
+    with pytest.raises(NoEndpointAvailable, match="activeEndpoint"):
+        d.endpoint(Service.of("hsi-ha", zk_namespace))
+
+
+def test_hsi_ha_root_suffix_resolved(zk_server, registrar, make_discovery):
+    registrar.register("127.0.0.1", 10500, layout="hsi-ha", namespace="hs2ActivePassiveHA-unsecure", active=True)
+    d = make_discovery(zk_server.hosts)
+    assert d.endpoint(Service.of("hsi-ha", "hs2ActivePassiveHA")).port == 10500
+
+
+def test_zookeeper_down_serves_last_known(zk_server_factory, registrar_factory, make_discovery):
+    zk_server = zk_server_factory()
+    registrar_factory(zk_server.hosts).register("127.0.0.1", 10000, namespace="/hiveserver2", session_timeout=30)
+    d = make_discovery(zk_server.hosts)
+    service = Service.of("hs2")
+    assert d.endpoint(service).port == 10000
+    zk_server.kill()
+    try:
+        wait_until(lambda: d.endpoints(service).stale, timeout=10)
+        assert d.endpoint(service).port == 10000
+        assert d.cache.status()[0]["stale"] is True
+    finally:
+        zk_server.restart()
+    wait_until(lambda: not d.endpoints(service).stale, timeout=15)
+
+
+def test_unreachable_and_nothing_known(make_discovery):
+    from hive_ha.testing.zookeeper import free_port
+    d = make_discovery(f"127.0.0.1:{free_port()}", connect_timeout=0.5)
+    with pytest.raises(RegistryUnavailable, match="unreachable"):
+        d.endpoint(Service.of("hs2"))
+    with pytest.raises(RegistryUnavailable):  # later callers fail fast instead of waiting again
+        d.endpoint(Service.of("hs2"))
+
+
+def test_session_expiry_rearms_watches(zk_server, zk_namespace, registrar, make_discovery, pool):
+    registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
+    d = make_discovery(zk_server.hosts)
+    service = Service.of("hs2", zk_namespace)
+    assert d.endpoint(service).port == 10000
+    expire_session(pool.get(d.settings))
+    registrar.register("127.0.0.1", 10001, namespace=zk_namespace)
+    wait_members(d, service, ["127.0.0.1:10000", "127.0.0.1:10001"], timeout=15)
+    registrar.register("127.0.0.1", 10002, namespace=zk_namespace)  # and the re-armed watch keeps firing
+    wait_members(d, service, ["127.0.0.1:10000", "127.0.0.1:10001", "127.0.0.1:10002"])
+
+
+@pytest.mark.slow
+def test_ensemble_leader_killed_discovery_goes_on(zk_ensemble, registrar_factory, make_discovery):
+    registrar = registrar_factory(zk_ensemble.hosts)
+    registrar.register("127.0.0.1", 10000, namespace="/hiveserver2", session_timeout=10)
+    d = make_discovery(zk_ensemble.hosts, session_timeout=10)
+    service = Service.of("hs2")
+    assert d.endpoint(service).port == 10000
+    zk_ensemble.kill(zk_ensemble.leader())
+    zk_ensemble.wait_for_leader()
+    registrar.register("127.0.0.1", 10001, namespace="/hiveserver2", session_timeout=10)
+    wait_members(d, service, ["127.0.0.1:10000", "127.0.0.1:10001"], timeout=20)
+
+
+def test_digest_acl(zk_server, zk_namespace, make_discovery):
+    admin = KazooClient(hosts=zk_server.hosts, auth_data=[("digest", "hive:hivepw")])
+    admin.start()
+    try:
+        acl = [make_digest_acl("hive", "hivepw", all=True), make_digest_acl("hue", "huepw", read=True)]
+        admin.create(zk_namespace, acl=acl)
+        admin.create(f"{zk_namespace}/serverUri=127.0.0.1:10000;version=1;sequence=", b"", acl=acl,
+                     ephemeral=True, sequence=True)
+        d = make_discovery(zk_server.hosts, auth_scheme="digest", digest_user="hue", digest_password="huepw")
+        assert d.endpoint(Service.of("hs2", zk_namespace)).port == 10000
+        anonymous = make_discovery(zk_server.hosts, connect_timeout=1.5)
+        with pytest.raises(RegistryUnavailable, match="not authorised"):
+            anonymous.endpoint(Service.of("hs2", zk_namespace))
+    finally:
+        admin.stop()
+        admin.close()
+
+
+def test_sasl_digest_md5(zk_sasl_server, make_discovery, registrar_factory):
+    user, password = next(iter(zk_sasl_server.sasl_users.items()))
+    sasl = {"sasl_options": {"mechanism": "DIGEST-MD5", "username": user, "password": password}}
+    registrar_factory(zk_sasl_server.hosts, **sasl).register("127.0.0.1", 10000, namespace="/hiveserver2")
+    d = make_discovery(zk_sasl_server.hosts, auth_scheme="sasl", sasl_mechanism="DIGEST-MD5",
+                       sasl_username=user, sasl_password=password)
+    assert d.endpoint(Service.of("hs2")).port == 10000
+    assert password not in repr(d.settings)
+
+
+def test_tls(zk_tls_server, make_discovery, registrar_factory):
+    registrar_factory(zk_tls_server.hosts).register("127.0.0.1", 10000, namespace="/hiveserver2")
+    d = make_discovery(zk_tls_server.secure_hosts, use_ssl=True, ssl_ca=zk_tls_server.ca_file)
+    assert d.endpoint(Service.of("hs2")).port == 10000
+
+
+def test_chroot(zk_server, zk_namespace, registrar, make_discovery):
+    registrar.register("127.0.0.1", 10000, namespace=f"{zk_namespace}/hiveserver2")
+    d = make_discovery(f"{zk_server.hosts}{zk_namespace}")
+    assert d.endpoint(Service.of("hs2")).port == 10000
+
+
+def _child_lookup(discovery, service, queue):
+    import os
+    endpoint = discovery.endpoint(service)
+    client = discovery._pool.get(discovery.settings)
+    wait_until(lambda: client.connected, timeout=10)
+    queue.put((os.getpid(), endpoint.address, id(client), client.connected))
+
+
+def test_fork_gets_its_own_client_and_parent_keeps_working(zk_server, zk_namespace, registrar, make_discovery):
+    registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
+    d = make_discovery(zk_server.hosts)
+    service = Service.of("hs2", zk_namespace)
+    assert d.endpoint(service).port == 10000
+    parent_client = d._pool.get(d.settings)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child_lookup, args=(d, service, queue))
+    proc.start()
+    pid, address, client_id, connected = queue.get(timeout=20)
+    proc.join(10)
+    assert proc.exitcode == 0 and address == "127.0.0.1:10000" and connected
+    assert client_id != id(parent_client)
+    # The parent's session survived the child (nobody closed it over the shared socket).
+    registrar.register("127.0.0.1", 10001, namespace=zk_namespace)
+    wait_members(d, service, ["127.0.0.1:10000", "127.0.0.1:10001"])
+    assert parent_client.connected

@@ -1,0 +1,100 @@
+"""Failover policy and error classification, checked against errors real clients raise."""
+import pytest
+from pyhive import hive
+from thrift.transport.TTransport import TTransportException
+
+from hive_ha.endpoint import Endpoint
+from hive_ha.failover import CONNECT, READ, FailoverPolicy, failed_before_request, is_connection_error, with_failover
+from hive_ha.layouts import Service
+
+EP = Endpoint("127.0.0.1", 10000, "/hiveserver2/x")
+
+
+def test_policy_is_immutable_with_separate_budgets():
+    policy = FailoverPolicy(connect=1, read=0)
+    after = policy.increment(CONNECT, EP, ConnectionRefusedError())
+    assert (policy.connect, after.connect) == (1, 0) and after.history[0][:2] == ("connect", "127.0.0.1:10000")
+    with pytest.raises(ConnectionRefusedError):
+        after.increment(CONNECT, EP, ConnectionRefusedError())
+    with pytest.raises(EOFError):  # a running query is never retried by default
+        policy.increment(READ, EP, EOFError())
+
+
+def errors_from_real_server(hs2_server_factory):
+    """Return (refused, dropped_mid_call, query_error) as raised by PyHive against the test server."""
+    server = hs2_server_factory("hs2-x", auth="NOSASL")
+    conn = hive.connect(server.host, server.port, auth="NOSASL")
+    cur = conn.cursor()
+    with pytest.raises(Exception) as query_error:
+        cur.execute("selec nonsense")
+    server.drop_next("ExecuteStatement")
+    with pytest.raises(Exception) as dropped:
+        cur.execute("select 1")
+    server.refuse()
+    with pytest.raises(Exception) as refused:
+        hive.connect(server.host, server.port, auth="NOSASL")
+    return refused.value, dropped.value, query_error.value
+
+
+def test_classifies_real_client_errors(hs2_server_factory):
+    refused, dropped, query_error = errors_from_real_server(hs2_server_factory)
+    assert isinstance(refused, TTransportException)
+    assert is_connection_error(refused) and failed_before_request(refused)
+    assert is_connection_error(dropped) and not failed_before_request(dropped)
+    assert not is_connection_error(query_error) and not failed_before_request(query_error)
+
+
+def test_os_level_errors():
+    assert failed_before_request(ConnectionRefusedError(111, "refused"))
+    assert is_connection_error(ConnectionResetError(104, "reset")) and not failed_before_request(ConnectionResetError(104, "x"))
+    wrapped = RuntimeError("driver")
+    wrapped.__cause__ = ConnectionRefusedError(111, "refused")
+    assert failed_before_request(wrapped)
+    assert not is_connection_error(ValueError("bad SQL"))
+
+
+@pytest.fixture
+def three_servers(zk_server, zk_namespace, registrar, hs2_server_factory):
+    """Three registered NOSASL servers (oldest first) and a Discovery over them."""
+    from hive_ha import Discovery, ZkSettings
+    from hive_ha.zkclient import ClientPool
+
+    servers = [hs2_server_factory(f"hs2-{n}", auth="NOSASL") for n in "abc"]
+    for s in servers:
+        registrar.register(s.host, s.port, namespace=zk_namespace, authentication="NOSASL")
+    pool = ClientPool()
+    discovery = Discovery(ZkSettings(hosts=zk_server.hosts, connect_timeout=10), pool=pool)
+    yield discovery, Service.of("hs2", zk_namespace), servers
+    discovery.close()
+    pool.close_all()
+
+
+def open_and_ask(endpoint):
+    with hive.connect(endpoint.host, endpoint.port, auth="NOSASL") as conn:
+        cur = conn.cursor()
+        cur.execute("select current_server()")
+        return cur.fetchall()[0][0]
+
+
+def test_with_failover_tries_next_and_stops_at_budget(three_servers):
+    discovery, service, (a, b, c) = three_servers
+    a.refuse()
+    b.refuse()
+    assert with_failover(discovery, service, open_and_ask) == "hs2-c"
+    assert [f.failed for f in discovery.cache.failovers()] == [a.address, b.address]
+    c.refuse()
+    a.resume()  # alive again, but still excluded (backoff): the budget runs out first
+    with pytest.raises(TTransportException, match="Could not connect"):
+        with_failover(discovery, service, open_and_ask, policy=FailoverPolicy(connect=0))
+
+
+def test_with_failover_passes_query_errors_through(three_servers):
+    discovery, service, _ = three_servers
+
+    def bad_sql(endpoint):
+        with hive.connect(endpoint.host, endpoint.port, auth="NOSASL") as conn:
+            conn.cursor().execute("selec nonsense")
+
+    with pytest.raises(Exception, match="ParseException"):
+        with_failover(discovery, service, bad_sql)
+    assert discovery.cache.failovers() == []
