@@ -273,6 +273,14 @@ class EndpointCache:
             entry = self._entries.get(service)
             return entry.snapshot if entry else None
 
+    def wait_snapshot(self, service: Service, timeout: float) -> Optional[Snapshot]:
+        """The service's snapshot, waiting up to ``timeout`` s for a first one (None if none came)."""
+        with self._cond:
+            self._cond.wait_for(lambda: (e := self._entries.get(service)) is not None and e.snapshot is not None,
+                                timeout)
+            entry = self._entries.get(service)
+            return entry.snapshot if entry else None
+
     def generation(self, service: Service) -> int:
         with self._cond:
             entry = self._entries.get(service)

@@ -9,6 +9,7 @@ Exit codes (all commands):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -38,7 +39,7 @@ def _zk_settings(args: argparse.Namespace) -> ZkSettings:
                          sasl_password=_password_from_env(args.zk_password_env, "--zk-sasl-user"))
     if args.zk_tls_ca:
         overrides.update(use_ssl=True, ssl_ca=args.zk_tls_ca)
-    return ZkSettings(**{**base.__dict__, **overrides})
+    return dataclasses.replace(base, **overrides)
 
 
 def _password_from_env(var: Optional[str], flag: str) -> str:

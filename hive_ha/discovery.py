@@ -14,7 +14,7 @@ import os
 import threading
 import time
 import weakref
-from typing import Dict, List, Optional, Union
+from typing import Dict, Optional, Union
 
 from .cache import Backoff, EndpointCache
 from .endpoint import Endpoint
@@ -75,15 +75,10 @@ class Discovery:
     def endpoints(self, service: Service, timeout: Optional[float] = None) -> Snapshot:
         """The latest whole snapshot of ``service`` (waits for the first one up to ``timeout``)."""
         self.watch(service)
-        deadline = time.monotonic() + (self.settings.connect_timeout if timeout is None else timeout)
-        while True:
-            snap = self.cache.snapshot(service)
-            if snap is not None:
-                return snap
-            if time.monotonic() >= deadline:
-                raise RegistryUnavailable(self.settings.hosts, service.namespace, self._why_unreachable(service))
-            with self.cache._cond:  # noqa: SLF001 - wait for the next update
-                self.cache._cond.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+        snap = self.cache.wait_snapshot(service, self.settings.connect_timeout if timeout is None else timeout)
+        if snap is None:
+            raise RegistryUnavailable(self.settings.hosts, service.namespace, self._why_unreachable(service))
+        return snap
 
     def report_failure(self, service: Service, endpoint: Endpoint, user: Optional[str] = None) -> Optional[Endpoint]:
         """Report that ``endpoint`` failed at connection level; returns the endpoint now current."""

@@ -62,10 +62,6 @@ class ZkSettings:
             if not getattr(self, key) > 0:
                 raise ConfigError(key, getattr(self, key), "a positive number of seconds")
 
-    @property
-    def display_hosts(self) -> str:
-        return self.hosts
-
     def kazoo_kwargs(self) -> dict:
         """Arguments for ``KazooClient`` (kazoo 2.8 API)."""
         kw: dict = {

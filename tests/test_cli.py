@@ -4,7 +4,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from hive_ha.testing.zookeeper import free_port
 

@@ -85,3 +85,11 @@ def test_config_is_immutable():
     cfg = load_config({})
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.cache_timeout = 1
+
+
+def test_read_only_and_tls_reach_kazoo(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    kw = load_config({"hive_ha": {"zookeeper_read_only": "true", "zookeeper_use_ssl": "true",
+                                  "zookeeper_ssl_ca": str(ca)}}).zookeeper.kazoo_kwargs()
+    assert kw["read_only"] is True and kw["use_ssl"] is True and kw["ca"] == str(ca) and kw["verify_certs"] is True

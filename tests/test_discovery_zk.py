@@ -355,3 +355,15 @@ def test_fork_gets_its_own_client_and_parent_keeps_working(zk_server, zk_namespa
     registrar.register("127.0.0.1", 10001, namespace=zk_namespace)
     wait_members(d, service, ["127.0.0.1:10000", "127.0.0.1:10001"])
     assert parent_client.connected
+
+
+def test_bursts_are_debounced(zk_server, zk_namespace, registrar, make_discovery):
+    registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
+    d = make_discovery(zk_server.hosts, debounce=0.3)
+    service = Service.of("hs2", zk_namespace)
+    assert d.endpoint(service).port == 10000
+    before = d._watchers[service].published
+    for i in range(1, 21):  # a rolling restart's worth of registrations in one burst
+        registrar.register_raw(f"{zk_namespace}/serverUri=127.0.0.1:{10000 + i};version=1;sequence=", b"")
+    wait_until(lambda: len(d.endpoints(service).endpoints) == 21, timeout=10)
+    assert d._watchers[service].published - before <= 3
