@@ -6,10 +6,14 @@ from setuptools import find_packages, setup
 THRIFT = ["thrift>=0.13.0", "thrift-sasl>=0.4.2", "pure-sasl>=0.6.2"]
 EXTRAS = {
     "hue": ["Django>=3.2", "prometheus_client>=0.7"],
-    "lb": ["Jinja2>=2.11"],
-    "dbapi": ["PyHive>=0.7.0"] + THRIFT,
+    "lb": [],  # the emitters use string.Template and the real haproxy/nginx/apache2 binaries
+    # SQLAlchemy: Hue 4.11 pins 1.3.8; PyHive 0.7's dialect also runs on 2.0 (checked). No impyla here: its
+    # top-level package "impala" would collide with Hue's Impala app in Hue's virtualenv (install it yourself
+    # for driver="impyla" in standalone programs).
+    "dbapi": ["PyHive>=0.7.0", "SQLAlchemy>=1.3.8,<2.1"] + THRIFT,
     "test": [
         "pytest>=7",
+        "pytest-django>=4.5",
         "hypothesis>=6",
         "PyHive>=0.7.0",
         "cryptography>=3.4",
@@ -29,7 +33,12 @@ setup(
     include_package_data=True,
     install_requires=["kazoo>=2.8.0", "configobj>=5.0.6"],
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["hive-ha = hive_ha.cli:main"]},
+    entry_points={
+        "console_scripts": ["hive-ha = hive_ha.cli:main"],
+        # Hue finds its apps through this group (desktop/core/src/desktop/appmanager.py).
+        "desktop.sdk.application": ["hive_ha = hue_integration"],
+        "sqlalchemy.dialects": ["hive.zookeeper = hive_ha.sqlalchemy:HiveZooKeeperDialect"],
+    },
     classifiers=[
         "Programming Language :: Python :: 3",
         "Framework :: Django",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import logging
 import os
@@ -23,6 +24,10 @@ from .layouts import LAYOUTS, Service
 from .zkclient import POOL, ZkSettings
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_ENDPOINT, EXIT_UNREACHABLE = 0, 2, 3, 4
+
+# Modules adding subcommands: each defines ``register(subparsers, common_parser)`` and sets
+# ``func`` (taking the parsed args, returning an exit code) on the parsers it adds.
+COMMAND_MODULES: tuple = ("hive_ha.lb.cli",)
 
 
 def _zk_settings(args: argparse.Namespace) -> ZkSettings:
@@ -95,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--zk-password-env", metavar="VAR", help="environment variable holding the ZooKeeper password")
     d.add_argument("--zk-tls-ca", metavar="PEM", help="connect over TLS, trusting this CA file")
     d.set_defaults(func=cmd_discover)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub, common)
     return parser
 
 

@@ -78,6 +78,8 @@ class Endpoint:
     ``port`` is the port to dial in ``transport_mode`` (the HTTP port in ``http`` mode, the binary
     port otherwise); ``http_port`` is known whenever the server published it. ``active`` is
     ``None`` outside Active/Passive HA. ``sequence`` orders registrations (lower is older).
+    ``published`` is False for registrations that carry only an address (legacy ``host:port``
+    data): their transport, SSL and authentication are the client's own settings.
     """
 
     host: str
@@ -93,6 +95,7 @@ class Endpoint:
     version: Optional[str] = None
     sequence: Optional[int] = None
     active: Optional[bool] = None
+    published: bool = True
 
     @property
     def address(self) -> str:

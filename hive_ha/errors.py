@@ -4,12 +4,16 @@
 
     HiveHAError                      base of everything raised on purpose
     ├── ConfigError(ValueError)      a setting is invalid; names the key, the value and what is allowed
+    │   └── LoadBalancerConfigRejected
+    │                                haproxy/nginx/apache2 refused a generated config (carries its output)
     ├── MalformedRegistration(ValueError)
     │                                a znode cannot be read as an endpoint; callers skip it with one warning
     └── DiscoveryError               no usable endpoint could be produced
         ├── RegistryUnavailable      ZooKeeper is unreachable and nothing is known from before
-        └── NoEndpointAvailable      the registry was read (or is known) but no endpoint is usable:
-                                     none registered, all excluded after failures, or no HA leader
+        ├── NoEndpointAvailable      the registry was read (or is known) but no endpoint is usable:
+        │                            none registered, all excluded after failures, or no HA leader
+        └── AllServersFailed         opening a connection failed on every server tried (the Hive JDBC
+                                     driver's final error; the last driver error is its __cause__)
 
 Lower-layer errors (kazoo, sockets, Thrift) never escape the core's public API unmapped.
 """
@@ -34,6 +38,16 @@ class ConfigError(HiveHAError, ValueError):
         self.value = "<hidden>" if secret else value
         self.allowed = allowed
         super().__init__(f"invalid value {self.value!r} for {key}: expected {allowed}")
+
+
+class LoadBalancerConfigRejected(ConfigError):
+    """A load-balancer binary refused a generated config; ``output`` is what it printed."""
+
+    def __init__(self, binary: str, output: str) -> None:
+        self.binary = binary
+        self.output = output
+        self.key, self.value, self.allowed = binary, "(generated config)", "a config the binary accepts"
+        ValueError.__init__(self, f"{binary} rejected the generated config: {output}")
 
 
 class MalformedRegistration(HiveHAError, ValueError):
@@ -90,6 +104,23 @@ class NoEndpointAvailable(DiscoveryError):
                 + _join(f"{addr} (for {max(0.0, until - now):.0f} s more)" for addr, until in sorted(self.excluded.items()))
             )
         return "; ".join(parts)
+
+
+class AllServersFailed(DiscoveryError):
+    """Opening a connection failed on every server tried, as the Hive JDBC driver reports it (SQLState 08S01).
+
+    ``tried`` lists ``(address, error text)`` in the order tried; the last driver error is ``__cause__``.
+    """
+
+    sqlstate = "08S01"
+
+    def __init__(self, zk_hosts: str, path: str, tried: Sequence["tuple[str, str]"]) -> None:
+        self.zk_hosts = zk_hosts
+        self.path = path
+        self.tried = tuple(tried)
+        servers = "; ".join(f"{address} ({error})" for address, error in self.tried) or "none"
+        super().__init__(f"Could not open client transport for any of the Server URI's in ZooKeeper {zk_hosts} "
+                         f"under {path}: tried {servers}")
 
 
 def _join(items: Iterable[str]) -> str:

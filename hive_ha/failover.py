@@ -17,6 +17,7 @@ import socket
 from typing import Callable, Optional, Tuple, TypeVar
 
 from .endpoint import Endpoint
+from .errors import DiscoveryError
 from .layouts import Service
 
 T = TypeVar("T")
@@ -43,8 +44,8 @@ class FailoverPolicy:
             read -= 1
         if connect < 0 or read < 0:
             raise error
-        entry = (kind, endpoint.address, f"{type(error).__name__}: {error}")
-        return dataclasses.replace(self, connect=connect, read=read, history=self.history + (entry,))
+        history = self.history + (_entry(kind, endpoint, error),)
+        return dataclasses.replace(self, connect=connect, read=read, history=history)
 
 
 def is_connection_error(exc: BaseException) -> bool:
@@ -69,24 +70,48 @@ def failed_before_request(exc: BaseException) -> bool:
     return False
 
 
+Exhausted = Callable[[Tuple[Tuple[str, str, str], ...], BaseException], BaseException]
+
+
 def with_failover(
     discovery, service: Service, open_fn: Callable[[Endpoint], T], *,
-    user: Optional[str] = None, policy: Optional[FailoverPolicy] = None,
+    user: Optional[str] = None, policy: Optional[FailoverPolicy] = None, exhausted: Optional[Exhausted] = None,
 ) -> T:
     """Call ``open_fn(endpoint)`` on the current endpoint; on a connection-level failure report it and
     try the next one while the ``connect`` budget lasts. Anything ``open_fn`` raises counts as the
     connect phase: opening a connection sends no statement. Query-level errors propagate untouched.
+
+    When no server is left to try after a failure (the budget is spent, or every registered server is
+    excluded) the last driver error propagates, or, if ``exhausted`` is given, the error it builds from
+    the failure history (one ``(kind, address, error)`` per failure, the last included) and that last
+    driver error, chained to it. A lookup failing before any attempt always propagates as is.
     """
     policy = policy or FailoverPolicy()
+    last: Optional[BaseException] = None
     while True:
-        endpoint = discovery.endpoint(service, user)
+        try:
+            endpoint = discovery.endpoint(service, user)
+        except DiscoveryError:
+            if last is None or exhausted is None:
+                raise
+            raise exhausted(policy.history, last) from last
         try:
             return open_fn(endpoint)
         except Exception as exc:
             if not is_connection_error(exc):
                 raise
             discovery.report_failure(service, endpoint, user)
-            policy = policy.increment(CONNECT, endpoint, exc)
+            try:
+                policy = policy.increment(CONNECT, endpoint, exc)
+            except Exception as spent:  # the budget is spent: increment re-raised exc itself
+                if spent is not exc or exhausted is None:
+                    raise
+                raise exhausted(policy.history + (_entry(CONNECT, endpoint, exc),), exc) from exc
+            last = exc
+
+
+def _entry(kind: str, endpoint: Endpoint, error: BaseException) -> Tuple[str, str, str]:
+    return (kind, endpoint.address, f"{type(error).__name__}: {error}")
 
 
 def _is_thrift_transport(err: BaseException) -> bool:

@@ -96,8 +96,10 @@ def endpoint_from_znode(parent: str, name: str, data: Optional[bytes]) -> Endpoi
             host, port = split_hostport(text)
         except ValueError as exc:
             raise MalformedRegistration(znode, f"bad host:port data: {exc}") from None
-        return Endpoint(host=host, port=port, znode=znode, version=info.version, sequence=info.sequence)
-    return Endpoint(host=info.host, port=info.port, znode=znode, version=info.version, sequence=info.sequence)
+        return Endpoint(host=host, port=port, znode=znode, version=info.version, sequence=info.sequence,
+                        published=False)
+    return Endpoint(host=info.host, port=info.port, znode=znode, version=info.version, sequence=info.sequence,
+                    published=False)
 
 
 def endpoint_from_service_record(parent: str, name: str, data: Optional[bytes]) -> Endpoint:

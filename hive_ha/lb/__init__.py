@@ -1,0 +1,16 @@
+"""Load-balancer configs for Hue's web tier, Impala and HiveServer2: a typed model, profiles, emitters.
+
+    from hive_ha.lb import ProfileOptions, build, render, check
+    model = build("haproxy", "impala", ProfileOptions(servers=(("impalad1", 21050), ("impalad2", 21050))))
+    text = render("haproxy", model)          # a complete haproxy.cfg
+    check("haproxy", text)                   # haproxy -c; raises LoadBalancerConfigRejected
+    model = model.with_servers({"impala_jdbc": new_servers})   # re-render after the pool changed
+"""
+from .model import (Address, HealthCheck, Listener, LoadBalancer, RuntimePaths, Server, Stats, Timeouts, Tls,
+                    server_name)
+from .profiles import PROFILES, SUPPORTED, ProfileOptions, build
+from .render import check, render, write_atomically
+
+__all__ = ["Address", "HealthCheck", "Listener", "LoadBalancer", "PROFILES", "ProfileOptions", "RuntimePaths",
+           "SUPPORTED", "Server", "Stats", "Timeouts", "Tls", "build", "check", "render", "server_name",
+           "write_atomically"]

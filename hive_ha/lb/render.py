@@ -1,0 +1,80 @@
+"""Rendering a model for a given load balancer, checking the result with the real binary, and writing it atomically."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from typing import Optional, Tuple
+
+from ..errors import ConfigError, LoadBalancerConfigRejected
+from . import haproxy, httpd, nginx
+from .model import LB_KINDS, LoadBalancer
+
+BINARIES = {"haproxy": "haproxy", "nginx": "nginx", "httpd": "apache2"}
+
+
+def nginx_version(binary: str = "nginx") -> Optional[Tuple[int, ...]]:
+    """The installed nginx's version, or None when it is not installed."""
+    path = shutil.which(binary)
+    if not path:
+        return None
+    out = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=10)
+    match = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", out.stderr + out.stdout)
+    return tuple(int(part) for part in match.groups()) if match else None
+
+
+def render(kind: str, lb: LoadBalancer, *, snippet: bool = False, nginx_version: Tuple[int, ...] = nginx.DEFAULT_VERSION) -> str:
+    if kind == "haproxy":
+        return haproxy.render(lb, snippet=snippet)
+    if kind == "nginx":
+        return nginx.render(lb, snippet=snippet, version=nginx_version)
+    if kind == "httpd":
+        return httpd.render(lb, snippet=snippet)
+    raise ConfigError("load balancer", kind, "one of " + ", ".join(LB_KINDS))
+
+
+def check_command(kind: str, config_file: str, workdir: str) -> list:
+    """The command that validates ``config_file`` (``workdir``: nginx's prefix, httpd needs none)."""
+    binary = shutil.which(BINARIES[kind]) or BINARIES[kind]
+    if kind == "haproxy":
+        return [binary, "-c", "-f", config_file]
+    if kind == "nginx":
+        return [binary, "-q", "-t", "-c", config_file, "-p", workdir, "-e", os.path.join(workdir, "check-error.log")]
+    return [binary, "-t", "-f", config_file]
+
+
+def binary_available(kind: str) -> bool:
+    return shutil.which(BINARIES[kind]) is not None
+
+
+def check(kind: str, text: str, *, timeout: float = 30.0) -> None:
+    """Validate ``text`` with the installed binary; raises LoadBalancerConfigRejected with its output."""
+    with tempfile.TemporaryDirectory(prefix="hive-ha-lb-check-") as workdir:
+        path = os.path.join(workdir, "candidate.conf")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        result = subprocess.run(check_command(kind, path, workdir), capture_output=True, text=True, timeout=timeout,
+                                cwd=workdir, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise LoadBalancerConfigRejected(BINARIES[kind], (result.stderr + result.stdout).strip())
+
+
+def write_atomically(path: str, text: str, mode: int = 0o600) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it into place (never a half-written config)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -1,0 +1,229 @@
+"""Put hive-ha in place of Hue's discovery: ``beeswax.server.dbms`` and every module that bound
+its functions by name. Idempotent; ``uninstall()`` restores exactly what was there (for tests).
+"""
+from __future__ import annotations
+
+import contextvars
+import importlib
+import logging
+import threading
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from hive_ha.config import HiveHAConfig
+from hive_ha.discovery import Discovery
+from hive_ha.endpoint import Endpoint
+from hive_ha.errors import DiscoveryError
+from hive_ha.layouts import Service
+
+from . import query_server as qs
+
+log = logging.getLogger(__name__)
+
+DBMS = "beeswax.server.dbms"
+# Modules that did ``from beeswax.server.dbms import get_query_server_config`` (or reset_ha): rebinding
+# the function in dbms alone would leave these on Hue's original (hue.md lists them).
+GET_QUERY_SERVER_CONFIG_COPIES = (
+    "notebook.connectors.hiveserver2", "notebook.connectors.hive_metastore", "beeswax.api", "beeswax.views",
+    "beeswax.query_history", "metastore.views", "impala.models",
+    "beeswax.management.commands.create_table_query_data",
+)
+RESET_HA_COPIES = ("beeswax.server.hive_server2_lib", "notebook.connectors.hiveserver2")
+HIVE_NAMES = ("beeswax", "hive", "hplsql")
+
+#: The user a lookup is for (per_user policy); set around calls that know it.
+CURRENT_USER: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("hive_ha_user", default=None)
+
+
+class Integration:
+    """hive-ha's versions of Hue's ``get_query_server_config``, ``get`` and ``reset_ha``."""
+
+    def __init__(self, config: HiveHAConfig, discovery: Optional[Discovery] = None) -> None:
+        self.config = config
+        self.discovery = discovery or Discovery(config.zookeeper, **config.discovery_kwargs())
+        self.dbms = importlib.import_module(DBMS)
+        self.original_get_query_server_config = self.dbms.get_query_server_config
+        self.original_get = self.dbms.get
+        self.original_reset_ha = self.dbms.reset_ha
+
+    # -- the replacements ---------------------------------------------------------------------------
+    def service_for(self, name: str) -> Optional[Service]:
+        if name in HIVE_NAMES and self.config.discover_hive:
+            return self.config.hive_service
+        if name == "llap" and self.config.discover_llap:
+            return self.config.llap_service
+        return None
+
+    def get_query_server_config(self, name: str = "beeswax", connector: Any = None) -> Dict[str, Any]:
+        service = None if connector else self.service_for(name)
+        if service is None:  # impala, hms, sparksql, connectors, or discovery off for this one
+            return self.original_get_query_server_config(name=name, connector=connector)
+        return self.lookup(name, service, CURRENT_USER.get())
+
+    def lookup(self, name: str, service: Service, user: Optional[str]) -> qs.QueryServer:
+        try:
+            endpoint = self.discovery.endpoint(service, user)
+        except DiscoveryError as exc:
+            raise _popup(str(exc)) from exc
+        return qs.build(name, endpoint, service, self.hue_values(endpoint))
+
+    def get(self, user: Any, query_server: Optional[Dict[str, Any]] = None, cluster: Any = None) -> Any:
+        if query_server is None:
+            query_server = self.dbms.get_query_server_config(connector=cluster)
+        if not isinstance(query_server, qs.QueryServer):
+            return self.original_get(user, query_server=query_server, cluster=cluster)
+        if self.discovery.cache.policy.per_user:
+            query_server = self.lookup(query_server.name, query_server.service, user.username)
+        key = qs.slot(query_server)
+        prefix = key.rsplit("|", 2)[0] + "|"
+        with self.dbms.DBMS_CACHE_LOCK:
+            clients = self.dbms.DBMS_CACHE.setdefault(user.id, {})
+            db = clients.get(key)
+            if db is None:
+                for stale in [k for k in clients if isinstance(k, str) and k.startswith(prefix)]:
+                    del clients[stale]  # this user's client for a server no longer chosen
+                db = clients[key] = self._new_dbms(query_server, user)
+            return db
+
+    def reset_ha(self) -> None:
+        """Hue calls this after a connection failure without saying which server failed: report the
+        current choice of each discovered service (compare-and-swap makes repeats harmless) and
+        drop every user's client for it."""
+        self.original_reset_ha()
+        user = CURRENT_USER.get()
+        for service in self.services():
+            try:
+                endpoint = self.discovery.endpoint(service, user)
+            except DiscoveryError:
+                continue
+            self.report_failure(service, endpoint, user)
+
+    def report_failure(self, service: Service, endpoint: Endpoint, user: Optional[str] = None) -> Optional[Endpoint]:
+        chosen = self.discovery.report_failure(service, endpoint, user)
+        self.evict(endpoint)
+        return chosen
+
+    def evict(self, endpoint: Endpoint) -> int:
+        """Drop every user's dbms client bound to ``endpoint``; returns how many."""
+        marker = f"|{endpoint.host}:{endpoint.port}|"
+        dropped = 0
+        with self.dbms.DBMS_CACHE_LOCK:
+            for clients in self.dbms.DBMS_CACHE.values():
+                for key in [k for k in clients if isinstance(k, str) and marker in k]:
+                    del clients[key]
+                    dropped += 1
+        return dropped
+
+    def services(self) -> List[Service]:
+        return [s for s in (self.service_for("beeswax"), self.service_for("llap")) if s is not None]
+
+    # -- Hue's own values ---------------------------------------------------------------------------
+    @staticmethod
+    def hue_values(endpoint: Endpoint) -> Dict[str, Any]:
+        from beeswax import conf, hive_site
+
+        return {
+            "auth_username": conf.AUTH_USERNAME.get(),
+            "auth_password": conf.AUTH_PASSWORD.get(),
+            "use_sasl": conf.USE_SASL.get(),
+            "close_sessions": conf.CLOSE_SESSIONS.get(),
+            "has_session_pool": conf.has_session_pool(),
+            "max_number_of_sessions": conf.MAX_NUMBER_OF_SESSIONS.get(),
+            "principal": hive_site.get_hiveserver2_kerberos_principal(endpoint.host),
+            "transport_mode": "http" if hive_site.hiveserver2_transport_mode() == "HTTP" else "socket",
+            "use_ssl": hive_site.hiveserver2_use_ssl(),
+            "http_path": hive_site.hiveserver2_thrift_http_path(),
+        }
+
+    @staticmethod
+    def _new_dbms(query_server: Dict[str, Any], user: Any) -> Any:
+        # The same construction as Hue's dbms.get for HiveServer2.
+        from beeswax.models import QueryHistory
+        from beeswax.server.dbms import HiveServer2Dbms
+        from beeswax.server.hive_server2_lib import HiveServerClient, HiveServerClientCompatible
+
+        return HiveServer2Dbms(HiveServerClientCompatible(HiveServerClient(query_server, user)),
+                               QueryHistory.SERVER_TYPE[1][0])
+
+
+def _popup(message: str) -> Exception:
+    try:
+        from desktop.lib.exceptions_renderable import PopupException
+    except ImportError:  # pragma: no cover - outside Hue
+        return RuntimeError(message)
+    return PopupException(message)
+
+
+# -- install / uninstall --------------------------------------------------------------------------------
+_lock = threading.Lock()
+_active: Optional[Integration] = None
+_patches: List[Tuple[Any, str, Callable, Callable]] = []  # (module, attribute, original, replacement)
+
+
+def active() -> Optional[Integration]:
+    return _active
+
+
+def install(config: HiveHAConfig, discovery: Optional[Discovery] = None) -> Integration:
+    """Install (idempotent for the same config); a different config replaces the installed one."""
+    global _active
+    with _lock:
+        if _active is not None and _active.config == config:
+            return _active
+        if _active is not None:
+            _uninstall_locked()
+        integration = Integration(config, discovery)
+        _patch(DBMS, "get_query_server_config", integration.get_query_server_config)
+        _patch(DBMS, "get", integration.get)
+        _patch(DBMS, "reset_ha", integration.reset_ha)
+        for name in GET_QUERY_SERVER_CONFIG_COPIES:
+            _patch(name, "get_query_server_config", integration.get_query_server_config,
+                   expected=integration.original_get_query_server_config)
+        for name in RESET_HA_COPIES:
+            _patch(name, "reset_ha", integration.reset_ha, expected=integration.original_reset_ha)
+        _active = integration
+        log.info("hive-ha installed: %s", ", ".join(str(s) for s in integration.services()) or "no service")
+        return integration
+
+
+def uninstall() -> None:
+    """Restore Hue's functions everywhere they were replaced and stop watching."""
+    with _lock:
+        _uninstall_locked()
+
+
+def _uninstall_locked() -> None:
+    global _active
+    while _patches:
+        module, attribute, original, replacement = _patches.pop()
+        if getattr(module, attribute, None) == replacement:  # someone patched over us: leave theirs
+            setattr(module, attribute, original)
+    if _active is not None:
+        _active.discovery.close()
+    _active = None
+
+
+def _patch(module_name: str, attribute: str, replacement: Callable, expected: Optional[Callable] = None) -> None:
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        log.debug("hive-ha: %s not importable (app not installed); nothing to replace there", module_name)
+        return
+    original = getattr(module, attribute, None)
+    if original is None or (expected is not None and original is not expected):
+        log.warning("hive-ha: %s.%s is not Hue's original; left alone", module_name, attribute)
+        return
+    setattr(module, attribute, replacement)
+    _patches.append((module, attribute, original, replacement))
+
+
+def install_if_enabled() -> Optional[Integration]:
+    """What ``AppConfig.ready()`` runs: install only when hue.ini switches discovery on."""
+    from . import hue_settings
+
+    if not hue_settings.running_in_hue():
+        return None
+    config = hue_settings.load()
+    if not (config.enabled and (config.discover_hive or config.discover_llap)):
+        log.debug("hive-ha: discovery not switched on in hue.ini; Hue's own code stays in place")
+        return None
+    return install(config)

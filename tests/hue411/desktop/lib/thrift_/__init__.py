@@ -1,0 +1,1 @@
+"""Test-only stand-in for ``desktop.lib.thrift_``."""

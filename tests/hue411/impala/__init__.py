@@ -1,0 +1,1 @@
+"""Test-only stand-in for Hue's ``impala`` app (only the module the plugin patches)."""

@@ -1,0 +1,1 @@
+"""Test-only stand-in for Hue's ``libzookeeper`` lib (desktop/libs/libzookeeper)."""

@@ -1,0 +1,252 @@
+"""Load-balancer emitters: every profile x load balancer x TLS mode is accepted by the real binary; bad input is
+refused with the value named and nothing written."""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from hive_ha.errors import ConfigError, LoadBalancerConfigRejected
+from hive_ha.lb import ProfileOptions, RuntimePaths, Server, Tls, build, check, render
+from hive_ha.lb.model import Listener, extra_from_pairs
+from hive_ha.testing.lbrig import TlsFiles, lb_workdir
+
+SERVERS = (("127.0.0.1", 18001), ("127.0.0.1", 18002))
+
+
+@pytest.fixture(scope="module")
+def workdir():
+    path = lb_workdir("hive-ha-lb-emit-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def tls_files(workdir):
+    return TlsFiles(workdir)
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "hive_ha.cli", "emit", *args], capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
+def options(workdir, tls_files, kind, tls_mode, **kw):
+    tls = Tls(tls_mode, cert=(tls_files.combined if kind == "haproxy" else tls_files.cert), key=tls_files.key,
+              ca=tls_files.ca, backend_name="localhost")
+    kw.setdefault("servers", SERVERS)
+    kw.setdefault("shell_servers", (("127.0.0.1", 18021), ("127.0.0.1", 18022)))
+    return ProfileOptions(tls=tls, bind_host="127.0.0.1", paths=RuntimePaths.under(workdir), **kw)
+
+
+MATRIX = [(kind, profile, tls) for kind in ("haproxy", "nginx", "httpd")
+          for profile in (("hue",) if kind == "httpd" else ("hue", "impala", "hiveserver2"))
+          for tls in (("none", "bridge", "offload") if kind == "httpd" else ("none", "passthrough", "bridge", "offload"))]
+
+
+@pytest.mark.parametrize("kind,profile,tls_mode", MATRIX)
+def test_every_combination_is_accepted_by_the_binary(workdir, tls_files, kind, profile, tls_mode):
+    extra = {"http_servers": (("127.0.0.1", 18011),)} if profile == "hiveserver2" else {}
+    model = build(kind, profile, options(workdir, tls_files, kind, tls_mode, **extra))
+    text = render(kind, model)
+    check(kind, text)  # raises with the binary's output when refused
+    if tls_mode in ("bridge", "offload"):
+        assert tls_files.key in text or tls_files.combined in text
+    if tls_mode == "bridge":
+        assert tls_files.ca in text
+
+
+def test_the_binary_check_reports_a_refusal(workdir, tls_files):
+    model = build("haproxy", "impala", options(workdir, tls_files, "haproxy", "none"))
+    text = render("haproxy", model).replace("balance leastconn", "balance no-such-algorithm", 1)
+    with pytest.raises(LoadBalancerConfigRejected) as err:
+        check("haproxy", text)
+    assert "balance only supports" in str(err.value) and err.value.binary == "haproxy"
+
+
+def test_haproxy_hue_cookie_stickiness_done_right(workdir, tls_files):
+    text = render("haproxy", build("haproxy", "hue", options(workdir, tls_files, "haproxy", "none")))
+    assert "cookie SERVERID insert indirect nocache httponly" in text  # the backend directive Hue's template forgot
+    assert "server s_127.0.0.1_18001 127.0.0.1:18001 check inter 2s fall 3 rise 2 cookie s_127.0.0.1_18001" in text
+    assert "http-check send meth GET uri /desktop/debug/is_alive" in text and "http-check expect status 200" in text
+    assert "option forwardfor" in text and "X-Forwarded-Proto" in text
+    assert "option redispatch" in text and "retries 3" in text
+
+
+def test_impala_profile_ports_balance_and_timeouts(workdir, tls_files):
+    model = build("haproxy", "impala", options(workdir, tls_files, "haproxy", "none", session_timeout=43200))
+    assert [(l.name, l.bind.port, l.balance, l.stickiness, l.servers[0].port) for l in model.listeners] == [
+        ("impala_shell", 21000, "leastconn", "none", 18021),
+        ("impala_jdbc", 21050, "leastconn", "none", 18001),
+        ("impala_hue", 21051, "leastconn", "source", 18001)]
+    text = render("haproxy", model)
+    assert text.count("timeout client 43200s") == 3 and text.count("timeout server 43200s") == 3
+    assert "balance source\n    hash-type consistent" in text
+    assert "hard-stop-after 3600s" in text
+    assert all(" check " in line for line in text.splitlines() if line.strip().startswith("server "))
+    nginx_text = render("nginx", build("nginx", "impala", options(workdir, tls_files, "nginx", "none")))
+    assert "worker_shutdown_timeout 3600s;" in nginx_text and "proxy_timeout 21600s;" in nginx_text
+    assert nginx_text.count("least_conn;") == 2 and "hash $remote_addr consistent;" in nginx_text
+
+
+def test_nginx_sticky_only_where_the_version_has_it(workdir, tls_files):
+    model = build("nginx", "hue", options(workdir, tls_files, "nginx", "none"))
+    assert "hash $cookie_sessionid consistent;" in render("nginx", model, nginx_version=(1, 22, 1))
+    newer = render("nginx", model, nginx_version=(1, 29, 6))
+    assert "sticky cookie SERVERID" in newer and "$cookie_sessionid" not in newer
+
+
+def test_httpd_routeid_and_hcheck(workdir, tls_files):
+    text = render("httpd", build("httpd", "hue", options(workdir, tls_files, "httpd", "none")))
+    assert "stickysession=ROUTEID" in text and "route=s_127.0.0.1_18001" in text
+    assert 'Header add Set-Cookie "ROUTEID=.%{BALANCER_WORKER_ROUTE}e' in text
+    assert "hcmethod=GET hcuri=/desktop/debug/is_alive" in text and "lbmethod=bybusyness" in text
+
+
+def test_httpd_tls_backends_keep_peer_name_checks_unless_asked(workdir, tls_files):
+    text = render("httpd", build("httpd", "hue", options(workdir, tls_files, "httpd", "bridge")))
+    assert "SSLProxyCheckPeerName on" in text and "SSLProxyCheckPeerCN on" in text and "STOP-GAP" not in text
+    opts = options(workdir, tls_files, "httpd", "bridge")
+    opts = ProfileOptions(**{**opts.__dict__, "tls": Tls("bridge", cert=tls_files.cert, key=tls_files.key,
+                                                        ca=tls_files.ca, verify_backend_name=False)})
+    off = render("httpd", build("httpd", "hue", opts))
+    assert "SSLProxyCheckPeerName off" in off and "# STOP-GAP" in off
+    assert off.index("# STOP-GAP") < off.index("SSLProxyCheckPeerName off")
+    check("httpd", off)
+
+
+def test_httpd_is_for_hue_only_and_cannot_pass_tls_through(workdir, tls_files):
+    for profile in ("impala", "hiveserver2"):
+        with pytest.raises(ConfigError, match="httpd serves Hue's web tier only"):
+            build("httpd", profile, options(workdir, tls_files, "httpd", "none"))
+    with pytest.raises(ConfigError, match="passthrough"):
+        build("httpd", "hue", options(workdir, tls_files, "httpd", "passthrough"))
+
+
+def test_round_robin_on_hue_facing_ports_needs_force(workdir, tls_files):
+    for profile in ("hue", "impala", "hiveserver2"):
+        with pytest.raises(ConfigError, match="round robin breaks Hue's sessions"):
+            build("haproxy", profile, options(workdir, tls_files, "haproxy", "none", balance="roundrobin"))
+    forced = build("haproxy", "impala", options(workdir, tls_files, "haproxy", "none", balance="roundrobin",
+                                                force_round_robin=True))
+    assert forced.listener("impala_hue").balance == "roundrobin" and forced.listener("impala_hue").stickiness == "none"
+    # Round robin is fine where Hue does not depend on it (impala-shell, JDBC).
+    assert forced.listener("impala_shell").balance == "roundrobin"
+
+
+def test_with_servers_rerenders_a_new_pool(workdir, tls_files):
+    model = build("haproxy", "impala", options(workdir, tls_files, "haproxy", "none"))
+    changed = model.with_servers({"impala_hue": (Server("127.0.0.1", 18003),)})
+    text = render("haproxy", changed)
+    assert "server s_127.0.0.1_18003 127.0.0.1:18003" in text
+    assert changed.listener("impala_jdbc") == model.listener("impala_jdbc")
+    with pytest.raises(ConfigError, match="nope"):
+        model.with_servers({"nope": ()})
+
+
+@pytest.mark.parametrize("value", [
+    "host\nglobal:1", "ho st:1", "host{:1", "host}:1", "'host':1", '"host":1', "host;reboot:1", "host:0",
+    "host:65536", "host:80;", "host", "-host:1",
+])
+def test_hostile_server_values_are_refused(tmp_path, value):
+    out = tmp_path / "lb.cfg"
+    result = run_cli("haproxy", "--profile", "hue", f"--server={value}", "-o", str(out))
+    assert result.returncode == 2, result.stderr
+    assert repr(value) in result.stderr  # the message names the value
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("flag,value", [
+    ("--tls-cert", "/etc/x.pem;"), ("--tls-cert", "relative.pem"), ("--stats-user", "ad min"),
+    ("--extra", "global=x\ny"), ("--bind", "hue=0.0.0.0:1 ssl"), ("--lb-host", "lb}"),
+    ("--kerberos-realm", "EX AMPLE"), ("--runtime-dir", "/tmp/x y"),
+])
+def test_hostile_option_values_are_refused(tmp_path, flag, value):
+    out = tmp_path / "lb.cfg"
+    result = run_cli("haproxy", "--profile", "hue", "--server", "127.0.0.1:8888", "--tls", "offload",
+                     "--tls-cert", "/etc/ssl/hue.pem", flag, value, "-o", str(out))
+    assert result.returncode == 2, result.stderr
+    assert repr(value) in result.stderr or repr(value.partition("=")[2]) in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_servers_file_with_a_bad_line_names_it(tmp_path):
+    servers = tmp_path / "servers.txt"
+    servers.write_text("# hue servers\n127.0.0.1:8888\n\n127.0.0.1:8889 backup\n")
+    result = run_cli("haproxy", "--profile", "hue", "--servers-file", str(servers), "-o", str(tmp_path / "o"))
+    assert result.returncode == 2 and "line 4" in result.stderr and "'127.0.0.1:8889 backup'" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_extra_lines_land_in_their_section():
+    extra = extra_from_pairs(("hue=http-request deny if { path_beg /admin }", "global=tune.bufsize 32768"))
+    assert extra == (("hue", ("http-request deny if { path_beg /admin }",)), ("global", ("tune.bufsize 32768",)))
+    model = build("haproxy", "hue", ProfileOptions(servers=SERVERS, extra=extra))
+    text = render("haproxy", model)
+    assert text.index("tune.bufsize 32768") < text.index("defaults")
+    assert text.index("backend hue") < text.index("http-request deny if { path_beg /admin }")
+
+
+def test_listener_model_refuses_cookies_on_tcp():
+    with pytest.raises(ConfigError, match="cookie"):
+        Listener("x", "tcp", build("haproxy", "hue", ProfileOptions(servers=SERVERS)).listeners[0].bind,
+                 (Server("127.0.0.1", 1),), stickiness="cookie")
+
+
+def test_cli_writes_config_and_client_settings_and_prints_password_once(tmp_path):
+    out = tmp_path / "haproxy.cfg"
+    result = run_cli("haproxy", "--profile", "impala", "--server", "127.0.0.1:21050", "--server", "127.0.0.2",
+                     "--lb-host", "lb.example.com", "--kerberos-realm", "EXAMPLE.COM", "--runtime-dir", str(tmp_path),
+                     "--check", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    password = next(line.split("password ")[1].split()[0] for line in result.stderr.splitlines() if "stats page" in line)
+    assert result.stderr.count(password) == 1 and f"stats auth admin:{password}" in text
+    assert oct(out.stat().st_mode & 0o777) == "0o600"  # it holds the stats password
+    assert "server s_127.0.0.2_21050 127.0.0.2:21050" in text and "server s_127.0.0.2_21000 127.0.0.2:21000" in text
+    for needle in ("--principal=impala/lb.example.com@EXAMPLE.COM", "--be_principal=impala/<this-host-fqdn>@EXAMPLE.COM",
+                   "impala_principal=impala/lb.example.com", "-b lb.example.com"):
+        assert needle in text
+    clients = (tmp_path / "haproxy.cfg.clients.txt").read_text()
+    for needle in ("server_host=lb.example.com", "server_port=21051", "server_conn_timeout=21600",
+                   "impala_principal=impala/lb.example.com", "impala-shell -i lb.example.com:21000 -k -b lb.example.com",
+                   "KrbHostFQDN=lb.example.com", "principal=impala/_HOST@EXAMPLE.COM"):
+        assert needle in clients
+    again = run_cli("haproxy", "--profile", "impala", "--server", "127.0.0.1", "--stats-password-env", "PW",
+                    env={**os.environ, "PW": "s3cret-pw"})
+    assert "stats auth admin:s3cret-pw" in again.stdout and "s3cret-pw" not in again.stderr
+
+
+def test_cli_hiveserver2_and_tls_pem_steps(tmp_path):
+    result = run_cli("haproxy", "--profile", "hiveserver2", "--server", "127.0.0.1:10000",
+                     "--http-server", "127.0.0.1:10001", "--tls", "offload", "--tls-cert", "/etc/haproxy/hs2.pem",
+                     "--lb-host", "lb.example.com", "--no-stats")
+    assert result.returncode == 0, result.stderr
+    assert "backend hs2_binary" in result.stdout and "backend hs2_http" in result.stdout
+    assert "listen stats" not in result.stdout
+    for needle in ("hive_server_host=lb.example.com", "hive_server_port=10000",
+                   "transportMode=http;httpPath=cliservice", "cm-auto-host_cert_chain.pem",
+                   "chown haproxy:haproxy /etc/haproxy/hs2.pem", "chmod 600 /etc/haproxy/hs2.pem"):
+        assert needle in result.stderr
+
+
+def test_cli_snippet_and_refusals(tmp_path):
+    snippet = run_cli("nginx", "--profile", "hue", "--server", "127.0.0.1:8888", "--snippet")
+    assert snippet.returncode == 0 and snippet.stdout.lstrip("# \n").find("events") == -1 and "upstream hue" in snippet.stdout
+    assert run_cli("httpd", "--profile", "impala", "--server", "h:21050").returncode == 2
+    bad_check = run_cli("haproxy", "--profile", "hue", "--server", "127.0.0.1:8888", "--tls", "offload",
+                        "--tls-cert", str(tmp_path) + "/missing.pem", "--check", "-o", str(tmp_path / "x.cfg"))
+    assert bad_check.returncode == 2 and "haproxy rejected the generated config" in bad_check.stderr
+    assert not (tmp_path / "x.cfg").exists()
+
+
+def test_cli_from_zookeeper(zk_server, zk_namespace, registrar, tmp_path):
+    registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
+    registrar.register("127.0.0.2", 10000, namespace=zk_namespace, transport_mode="http", http_port=10001)
+    result = run_cli("haproxy", "--profile", "hiveserver2", "--from-zookeeper", zk_server.hosts,
+                     "--namespace", zk_namespace, "--runtime-dir", str(tmp_path), "--no-stats", "--check")
+    assert result.returncode == 0, result.stderr
+    binary = result.stdout.split("\nbackend hs2_binary\n")[1].split("frontend hs2_http")[0]
+    assert "127.0.0.1:10000" in binary and "127.0.0.2" not in binary
+    assert "server s_127.0.0.2_10001 127.0.0.2:10001" in result.stdout.split("\nbackend hs2_http\n")[1]
