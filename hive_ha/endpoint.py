@@ -9,7 +9,13 @@ from typing import Optional
 TRANSPORT_MODES = ("binary", "http", "all")
 AUTHENTICATIONS = ("NONE", "NOSASL", "KERBEROS", "LDAP", "PAM", "CUSTOM", "SAML", "JWT")
 
-_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
+# Patterns are used with fullmatch (a '$' anchor would let a trailing newline through).
+#: A Kerberos principal: primary[/instance][@REALM] (``_HOST`` allowed as the instance).
+PRINCIPAL_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}(/[A-Za-z0-9_.-]{1,255})?(@[A-Za-z0-9_.-]{1,255})?")
+#: The HTTP path of HiveServer2's Thrift-over-HTTP endpoint (``cliservice``), leading slash optional.
+HTTP_PATH_RE = re.compile(r"/?[A-Za-z0-9._~/+-]{0,255}")
+
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 
 
 def validate_host(host: object) -> str:
@@ -25,7 +31,7 @@ def validate_host(host: object) -> str:
             raise ValueError(f"scoped IPv6 address {host!r} is not supported")
         return str(ip) if ip.version == 6 else host
     name = host[:-1] if host.endswith(".") else host
-    if len(name) > 253 or not all(_LABEL.match(label) for label in name.split(".")):
+    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in name.split(".")):
         raise ValueError(f"{host!r} is not a valid host name or IP address")
     if re.fullmatch(r"[0-9.]+", name):
         raise ValueError(f"{host!r} is not a valid IPv4 address")

@@ -14,7 +14,7 @@ import dataclasses
 import re
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from .endpoint import format_hostport, split_hostport, validate_host
+from .endpoint import HTTP_PATH_RE, PRINCIPAL_RE, format_hostport, split_hostport, validate_host
 from .errors import ConfigError
 from .layouts import Service, normalize_path
 from .selection import POLICIES
@@ -27,12 +27,10 @@ QOPS = ("auth", "auth-int", "auth-conf")
 # serviceDiscoveryMode (compared case-insensitively, as the JDBC driver does) -> layout
 DISCOVERY_MODES = {"zookeeper": "hs2", "zookeeperha": "hsi-ha"}
 
-_DATABASE = re.compile(r"^[A-Za-z0-9_]{1,128}$")
-_HTTP_PATH = re.compile(r"^/?[A-Za-z0-9._~/-]{0,255}$")
-_PRINCIPAL = re.compile(r"^[A-Za-z0-9._/@$-]{1,255}$")
-_SERVICE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_USER = re.compile(r"^[^\x00-\x1f\x7f]{1,256}$")
-_CONF_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,256}$")
+_DATABASE = re.compile(r"[A-Za-z0-9_]{1,128}")
+_SERVICE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_USER = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
+_CONF_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,256}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,17 +67,17 @@ class ConnectOptions:
         set_("layout", _choice("layout", self.layout, ("hs2", "hsi", "hsi-ha")))
         if self.namespace is not None:
             set_("namespace", normalize_path(self.namespace))
-        if not isinstance(self.database, str) or not _DATABASE.match(self.database):
+        if not isinstance(self.database, str) or not _DATABASE.fullmatch(self.database):
             raise ConfigError("database", self.database, "a database name of letters, digits and _")
         if self.auth is not None:
             set_("auth", normalize_auth(self.auth))
         for key in ("username", "password"):
             value = getattr(self, key)
-            if value is not None and (not isinstance(value, str) or not _USER.match(value)):
+            if value is not None and (not isinstance(value, str) or not _USER.fullmatch(value)):
                 raise ConfigError(key, value, "a non-empty single line of text", secret=key == "password")
         _match("kerberos_service_name", self.kerberos_service_name, _SERVICE_NAME, "a service name such as hive")
-        _match("principal", self.principal, _PRINCIPAL, "a Kerberos principal such as hive/_HOST@EXAMPLE.COM")
-        _match("http_path", self.http_path, _HTTP_PATH, "a URL path such as cliservice")
+        _match("principal", self.principal, PRINCIPAL_RE, "a Kerberos principal such as hive/_HOST@EXAMPLE.COM")
+        _match("http_path", self.http_path, HTTP_PATH_RE, "a URL path such as cliservice")
         if self.transport_mode is not None:
             set_("transport_mode", _choice("transport_mode", self.transport_mode, TRANSPORTS))
         if self.ssl is not None and not isinstance(self.ssl, bool):
@@ -290,7 +288,7 @@ def _choice(key: str, value: object, options: Tuple[str, ...]) -> str:
 
 
 def _match(key: str, value: object, pattern: "re.Pattern[str]", allowed: str) -> None:
-    if value is not None and (not isinstance(value, str) or not pattern.match(value)):
+    if value is not None and (not isinstance(value, str) or not pattern.fullmatch(value)):
         raise ConfigError(key, value, allowed)
 
 
@@ -301,7 +299,7 @@ def _configuration(value: object) -> Tuple[Tuple[str, str], ...]:
     except (TypeError, ValueError):
         raise ConfigError("configuration", value, "a mapping of Hive setting names to string values") from None
     for key, val in pairs:
-        if not isinstance(key, str) or not _CONF_KEY.match(key) or not isinstance(val, str) or "\n" in val:
+        if not isinstance(key, str) or not _CONF_KEY.fullmatch(key) or not isinstance(val, str) or "\n" in val:
             raise ConfigError("configuration", key, "Hive setting names (letters, digits, . _ : -) with one-line "
                                                     "string values")
     return pairs

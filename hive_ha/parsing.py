@@ -9,7 +9,7 @@ import json
 import re
 from typing import Dict, Mapping, NamedTuple, Optional, Tuple
 
-from .endpoint import Endpoint, resolve_principal, split_hostport, validate_host, validate_port
+from .endpoint import HTTP_PATH_RE, PRINCIPAL_RE, Endpoint, resolve_principal, split_hostport, validate_host, validate_port
 from .errors import MalformedRegistration
 
 # Keys Hive publishes (HiveServer2.getConfsToPublish / HS2ActivePassiveHARegistry).
@@ -30,12 +30,10 @@ PASSIVE_API = "passiveEndpoint"
 _MAX_DATA = 1 << 20  # ZooKeeper's own jute.maxbuffer default; anything bigger is not a registration
 _WILDCARDS = {"", "0.0.0.0", "::", "*"}
 _QOPS = ("auth", "auth-int", "auth-conf")
-_AUTH = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
-_PRINCIPAL = re.compile(r"^[A-Za-z0-9._/@$-]{1,255}$")
-_HTTP_PATH = re.compile(r"^/?[A-Za-z0-9._~/-]{0,255}$")
-_SEQUENCE = re.compile(r"^-?[0-9]{1,10}$")
-_VERSION = re.compile(r"^[A-Za-z0-9._+-]{1,128}$")
-_INSTANCE = re.compile(r"^instance-(-?[0-9]{1,10})$")
+_AUTH = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
+_SEQUENCE = re.compile(r"-?[0-9]{1,10}")
+_VERSION = re.compile(r"[A-Za-z0-9._+-]{1,128}")
+_INSTANCE = re.compile(r"instance-(-?[0-9]{1,10})")
 
 
 class NameInfo(NamedTuple):
@@ -64,7 +62,7 @@ def parse_znode_name(name: str, znode: str = "") -> NameInfo:
     except ValueError as exc:
         raise MalformedRegistration(znode, f"bad server URI in name: {exc}") from None
     version = fields.get("version") or None
-    if version is not None and not _VERSION.match(version):
+    if version is not None and not _VERSION.fullmatch(version):
         raise MalformedRegistration(znode, f"bad version {version!r}")
     sequence = _parse_sequence(fields.get("sequence"), znode)
     return NameInfo(host, port, version, sequence)
@@ -105,7 +103,7 @@ def endpoint_from_znode(parent: str, name: str, data: Optional[bytes]) -> Endpoi
 def endpoint_from_service_record(parent: str, name: str, data: Optional[bytes]) -> Endpoint:
     """An Active/Passive HA instance: a Hadoop registry ServiceRecord (JSON)."""
     znode = _join(parent, name)
-    m = _INSTANCE.match(name)
+    m = _INSTANCE.fullmatch(name)
     sequence = _parse_sequence(m.group(1), znode) if m else None
     text = _decode(data, znode)
     try:
@@ -160,16 +158,16 @@ def _from_config(znode: str, config: Mapping[str, str], info: NameInfo, active: 
         else:
             port = validate_port(config[THRIFT_PORT]) if config.get(THRIFT_PORT) else info.port
         http_path = config.get(HTTP_PATH) or "cliservice"
-        if not _HTTP_PATH.match(http_path):
+        if not HTTP_PATH_RE.fullmatch(http_path):
             raise ValueError(f"http path {http_path!r} has characters a URL path cannot carry")
         auth = (config.get(AUTHENTICATION) or "NONE").upper()
-        if not _AUTH.match(auth):
+        if not _AUTH.fullmatch(auth):
             raise ValueError(f"authentication {auth!r} is not a Hive authentication mode")
         qop = config.get(SASL_QOP) or None
         if qop is not None and qop.lower() not in _QOPS:
             raise ValueError(f"sasl qop {qop!r} is not one of {', '.join(_QOPS)}")
         principal = config.get(PRINCIPAL) or None
-        if principal is not None and not _PRINCIPAL.match(principal):
+        if principal is not None and not PRINCIPAL_RE.fullmatch(principal):
             raise ValueError(f"Kerberos principal {principal!r} has invalid characters")
         use_ssl = _parse_bool(config.get(USE_SSL, "false"), USE_SSL)
     except ValueError as exc:
@@ -201,7 +199,7 @@ def _parse_bool(value: str, key: str) -> bool:
 def _parse_sequence(value: Optional[str], znode: str) -> Optional[int]:
     if value is None or value == "":
         return None
-    if not _SEQUENCE.match(value):
+    if not _SEQUENCE.fullmatch(value):
         raise MalformedRegistration(znode, f"bad sequence {value!r}")
     return int(value)
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 import re
 from typing import Iterable, Tuple
 
-from ..endpoint import format_hostport, split_hostport, validate_host, validate_port
+from ..endpoint import PRINCIPAL_RE, format_hostport, split_hostport, validate_host, validate_port
 from ..errors import ConfigError
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 _PATH = re.compile(r"/[A-Za-z0-9_./@+-]*")
 _URI_PATH = re.compile(r"/[A-Za-z0-9_./~+-]*")
-_PRINCIPAL = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?(@[A-Za-z0-9_.-]+)?")
 _WORD = re.compile(r"[A-Za-z0-9_.@+-]{1,128}")
 # Characters a free-form escape-hatch line may not carry: they would end it or start another directive.
 _LINE_FORBIDDEN = re.compile(r"[\r\n\x00-\x08\x0b-\x1f\x7f]")
@@ -68,7 +67,7 @@ def uri_path(key: str, value: object) -> str:
 
 
 def principal(key: str, value: object) -> str:
-    if not isinstance(value, str) or not _PRINCIPAL.fullmatch(value):
+    if not isinstance(value, str) or not PRINCIPAL_RE.fullmatch(value):
         raise ConfigError(key, value, "a Kerberos principal such as impala/lb.example.com@EXAMPLE.COM")
     return value
 
