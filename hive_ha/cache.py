@@ -157,7 +157,7 @@ class EndpointCache:
                     if now >= entry.expires_at:
                         self._on_expired(entry, now)
                     return chosen
-                if not _leader_pending(snap):
+                if not snap.leader_pending:
                     raise self._unavailable(service, entry, now)
                 if leader_deadline is None:
                     leader_deadline = now + leader_wait
@@ -257,14 +257,7 @@ class EndpointCache:
         if snap is None:
             return RegistryUnavailable(entry.zk_hosts, service.namespace, "no reading of the registry yet")
         excluded = {a: x.until for a, x in entry.exclusions.items() if x.until > now}
-        if not snap.exists:
-            reason = f"the znode {snap.path} does not exist (is dynamic service discovery enabled?)"
-        elif _leader_pending(snap):
-            reason = "no instance publishes an activeEndpoint (leader election in progress?)"
-        elif snap.stale:
-            reason = "ZooKeeper is unreachable; this is the last known registry"
-        else:
-            reason = ""
+        reason = snap.empty_reason()
         return NoEndpointAvailable(snap.zk_hosts, snap.path, snap.endpoints, excluded, reason, now=now)
 
     # -- read-only views ---------------------------------------------------------------------------
@@ -310,7 +303,3 @@ class EndpointCache:
                 })
         return out
 
-
-def _leader_pending(snap: Snapshot) -> bool:
-    """HA instances are registered but none is active: a leader change is under way."""
-    return snap.service.layout.ha and bool(snap.endpoints) and not snap.candidates

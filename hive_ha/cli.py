@@ -61,10 +61,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
         snapshot = discovery.endpoints(service, timeout=args.timeout)  # the watcher warns of malformed znodes
         shown = snapshot.endpoints
         if not snapshot.candidates:
-            reason = "" if snapshot.exists else f"the znode {snapshot.path} does not exist"
-            if snapshot.endpoints and service.layout.ha:
-                reason = "no instance publishes an activeEndpoint (leader election in progress?)"
-            raise NoEndpointAvailable(args.zookeeper or discovery.settings.hosts, snapshot.path, shown, {}, reason)
+            raise NoEndpointAvailable(discovery.settings.hosts, snapshot.path, shown, {}, snapshot.empty_reason())
         if args.json:
             print(json.dumps([e.as_dict() for e in shown], indent=2))
         else:

@@ -110,10 +110,7 @@ def pyhive_kwargs(target: Target, options: ConnectOptions) -> Dict[str, Any]:
             raise ConfigError("ssl", True, "false with driver='pyhive' over binary transport (PyHive 0.7 has no "
                                            "TLS socket); use driver='impyla' or transportMode=http")
         kw["auth"] = target.auth
-        if target.auth in ("LDAP", "CUSTOM"):
-            kw["password"] = options.password
-        if target.auth == "KERBEROS":
-            kw["kerberos_service_name"] = target.kerberos_service_name
+        kw.update(_credentials(target, options))
         return kw
     if target.http_path != "cliservice":  # PyHive 0.7 always posts to /cliservice/: bring our own transport
         if target.auth == "KERBEROS":
@@ -157,11 +154,17 @@ def impyla_kwargs(target: Target, options: ConnectOptions) -> Dict[str, Any]:
     }
     if target.transport_mode == "http":
         kw["http_path"] = target.http_path
-    if target.auth in ("LDAP", "CUSTOM"):
-        kw["password"] = options.password
-    if target.auth == "KERBEROS":
-        kw["kerberos_service_name"] = target.kerberos_service_name
+    kw.update(_credentials(target, options))
     return kw
+
+
+def _credentials(target: Target, options: ConnectOptions) -> Dict[str, Any]:
+    """The password or Kerberos service name the server's authentication needs (same for both drivers)."""
+    if target.auth in ("LDAP", "CUSTOM"):
+        return {"password": options.password}
+    if target.auth == "KERBEROS":
+        return {"kerberos_service_name": target.kerberos_service_name}
+    return {}
 
 
 # -- process-wide discoveries ------------------------------------------------------------------------

@@ -109,6 +109,11 @@ class Endpoint:
         return format_hostport(self.host, self.port)
 
     @property
+    def age_key(self) -> tuple:
+        """Orders registrations oldest first (lowest sequence; unknown sequences last)."""
+        return (self.sequence is None, self.sequence if self.sequence is not None else 0, self.znode)
+
+    @property
     def http_url(self) -> str:
         scheme = "https" if self.use_ssl else "http"
         port = self.http_port or self.port

@@ -29,7 +29,7 @@ class Oldest(Policy):
     name = "oldest"
 
     def pick(self, eligible: Sequence[Endpoint], user: Optional[str]) -> Endpoint:
-        return min(eligible, key=_age_key)
+        return min(eligible, key=lambda e: e.age_key)
 
 
 class Random(Policy):
@@ -41,7 +41,7 @@ class Random(Policy):
         self._rng = rng or random.Random()
 
     def pick(self, eligible: Sequence[Endpoint], user: Optional[str]) -> Endpoint:
-        return self._rng.choice(sorted(eligible, key=_age_key))
+        return self._rng.choice(sorted(eligible, key=lambda e: e.age_key))
 
 
 class PerUser(Policy):
@@ -61,10 +61,6 @@ class PerUser(Policy):
 
 def _weight(user: bytes, address: str) -> bytes:
     return hashlib.blake2b(user + b"\x00" + address.encode(), digest_size=8).digest()
-
-
-def _age_key(e: Endpoint):
-    return (e.sequence is None, e.sequence if e.sequence is not None else 0, e.znode)
 
 
 POLICIES: Dict[str, Callable[[], Policy]] = {"oldest": Oldest, "random": Random, "per_user": PerUser}

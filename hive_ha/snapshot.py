@@ -31,5 +31,20 @@ class Snapshot:
         """Endpoints a client may use (only the active ones under HA)."""
         return self.service.layout.candidates(self.endpoints)
 
+    @property
+    def leader_pending(self) -> bool:
+        """HA instances are registered but none is active: a leader change is under way."""
+        return self.service.layout.ha and bool(self.endpoints) and not self.candidates
+
+    def empty_reason(self) -> str:
+        """Why this snapshot offers no candidate (for NoEndpointAvailable), or '' when nothing special."""
+        if not self.exists:
+            return f"the znode {self.path} does not exist (is dynamic service discovery enabled?)"
+        if self.leader_pending:
+            return "no instance publishes an activeEndpoint (leader election in progress?)"
+        if self.stale:
+            return "ZooKeeper is unreachable; this is the last known registry"
+        return ""
+
     def with_stale(self, stale: bool) -> "Snapshot":
         return self if stale == self.stale else dataclasses.replace(self, stale=stale)

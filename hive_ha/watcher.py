@@ -207,7 +207,7 @@ class RegistryWatcher:
     def _publish_snapshot(self, path: str) -> None:
         endpoints = sorted(
             (p for _, p in self._known.values() if isinstance(p, Endpoint)),
-            key=lambda e: (e.sequence is None, e.sequence or 0, e.znode),
+            key=lambda e: e.age_key,
         )
         malformed = tuple(sorted((p.znode, p.reason) for _, p in self._known.values() if isinstance(p, MalformedRegistration)))
         self._emit(Snapshot(self.service, self.zk_hosts, path, tuple(endpoints), malformed))
