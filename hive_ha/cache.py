@@ -274,6 +274,15 @@ class EndpointCache:
             entry = self._entries.get(service)
             return entry.snapshot if entry else None
 
+    def available(self, service: Service, address: str) -> Optional[Endpoint]:
+        """The endpoint at ``address`` if it is a candidate now and not excluded (where an operation
+        that lives on one server must go back to), else None."""
+        with self._cond:
+            entry = self._entries.get(service)
+            if entry is None or entry.snapshot is None:
+                return None
+            return next((e for e in self._eligible(entry, self._clock()) if e.address == address), None)
+
     def generation(self, service: Service) -> int:
         with self._cond:
             entry = self._entries.get(service)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextvars
 import importlib
 import logging
+import socket
 import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -16,6 +17,9 @@ from hive_ha.errors import DiscoveryError
 from hive_ha.layouts import Service
 
 from . import query_server as qs
+from . import sessions
+from .notebook_api import PINNED, NotebookApiWrapper, ServerGone
+from .thrift_calls import CURRENT, Failure, ObservedClient, hook_delivery, unhook_delivery
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,8 @@ GET_QUERY_SERVER_CONFIG_COPIES = (
     "beeswax.management.commands.create_table_query_data",
 )
 RESET_HA_COPIES = ("beeswax.server.hive_server2_lib", "notebook.connectors.hiveserver2")
+NOTEBOOK_API = ("notebook.connectors.hiveserver2", "HS2Api")
+THRIFT_CLIENT_MODULE = "beeswax.server.hive_server2_lib"  # its ``TCLIService.Client`` is what Hue talks through
 HIVE_NAMES = ("beeswax", "hive", "hplsql")
 
 #: The user a lookup is for (per_user policy); set around calls that know it.
@@ -60,6 +66,12 @@ class Integration:
         return self.lookup(name, service, CURRENT_USER.get())
 
     def lookup(self, name: str, service: Service, user: Optional[str]) -> qs.QueryServer:
+        pinned = PINNED.get()
+        if pinned is not None and pinned[0] == service:  # an operation handle goes back to its own server
+            endpoint = self.discovery.cache.available(service, pinned[1])
+            if endpoint is None:
+                raise ServerGone(service, pinned[1])
+            return qs.build(name, endpoint, service, self.hue_values(endpoint))
         try:
             endpoint = self.discovery.endpoint(service, user)
         except DiscoveryError as exc:
@@ -85,32 +97,53 @@ class Integration:
             return db
 
     def reset_ha(self) -> None:
-        """Hue calls this after a connection failure without saying which server failed: report the
-        current choice of each discovered service (compare-and-swap makes repeats harmless) and
-        drop every user's client for it."""
+        """Hue calls this after a connection failure without saying which server failed. A failure
+        hive-ha's own clients saw is already handled; otherwise the current choice of each service is
+        reported only if it does not accept connections (so a late call cannot exclude the server
+        that just took over)."""
         self.original_reset_ha()
+        record = CURRENT.get()
+        if record is not None and record.failures:
+            return
         user = CURRENT_USER.get()
         for service in self.services():
             try:
                 endpoint = self.discovery.endpoint(service, user)
             except DiscoveryError:
                 continue
-            self.report_failure(service, endpoint, user)
+            if not _accepts_connections(endpoint):
+                self.report_failure(service, endpoint, user)
+
+    def on_failure(self, failure: Failure) -> None:
+        """What hive-ha's Thrift clients call on a connection-level failure: the reset, once."""
+        if self.discovery.cache.available(failure.service, failure.endpoint.address) is None:
+            return  # already excluded: somebody did the reset
+        self.report_failure(failure.service, failure.endpoint)
 
     def report_failure(self, service: Service, endpoint: Endpoint, user: Optional[str] = None) -> Optional[Endpoint]:
-        chosen = self.discovery.report_failure(service, endpoint, user)
-        self.evict(endpoint)
+        """Under Hue's DBMS_CACHE_LOCK: compare-and-swap in the cache, every user's clients and idle
+        connections to ``endpoint`` dropped, its open Session rows invalidated."""
+        with self.dbms.DBMS_CACHE_LOCK:
+            chosen = self.discovery.report_failure(service, endpoint, user)
+            clients = self._evict_locked(endpoint)
+            connections = _close_idle_connections(endpoint)
+            invalid = sessions.invalidate(endpoint)
+        log.info("hive-ha reset server=%s clients_dropped=%d connections_closed=%d sessions_invalidated=%d",
+                 endpoint.address, clients, connections, invalid)
         return chosen
 
     def evict(self, endpoint: Endpoint) -> int:
         """Drop every user's dbms client bound to ``endpoint``; returns how many."""
+        with self.dbms.DBMS_CACHE_LOCK:
+            return self._evict_locked(endpoint)
+
+    def _evict_locked(self, endpoint: Endpoint) -> int:
         marker = f"|{endpoint.host}:{endpoint.port}|"
         dropped = 0
-        with self.dbms.DBMS_CACHE_LOCK:
-            for clients in self.dbms.DBMS_CACHE.values():
-                for key in [k for k in clients if isinstance(k, str) and marker in k]:
-                    del clients[key]
-                    dropped += 1
+        for clients in self.dbms.DBMS_CACHE.values():
+            for key in [k for k in clients if isinstance(k, str) and marker in k]:
+                del clients[key]
+                dropped += 1
         return dropped
 
     def services(self) -> List[Service]:
@@ -134,15 +167,52 @@ class Integration:
             "http_path": hive_site.hiveserver2_thrift_http_path(),
         }
 
-    @staticmethod
-    def _new_dbms(query_server: Dict[str, Any], user: Any) -> Any:
-        # The same construction as Hue's dbms.get for HiveServer2.
+    def _new_dbms(self, query_server: qs.QueryServer, user: Any) -> Any:
+        # The same construction as Hue's dbms.get for HiveServer2, with the Thrift client observed and
+        # every session it opens marked with its server.
         from beeswax.models import QueryHistory
         from beeswax.server.dbms import HiveServer2Dbms
         from beeswax.server.hive_server2_lib import HiveServerClient, HiveServerClientCompatible
 
-        return HiveServer2Dbms(HiveServerClientCompatible(HiveServerClient(query_server, user)),
-                               QueryHistory.SERVER_TYPE[1][0])
+        client = HiveServerClient(query_server, user)
+        client._client = ObservedClient(client._client, query_server.service, query_server.endpoint, self.on_failure)
+        open_session = client.open_session
+
+        def open_marked_session(user: Any) -> Any:
+            session = open_session(user)
+            sessions.mark(session, query_server.endpoint)
+            return session
+
+        client.open_session = open_marked_session
+        return HiveServer2Dbms(HiveServerClientCompatible(client), QueryHistory.SERVER_TYPE[1][0])
+
+
+def _accepts_connections(endpoint: Endpoint, timeout: float = 2.0) -> bool:
+    port = endpoint.http_port if endpoint.transport_mode == "http" and endpoint.http_port else endpoint.port
+    try:
+        socket.create_connection((endpoint.host, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _close_idle_connections(endpoint: Endpoint) -> int:
+    """Close the pooled Thrift connections to ``endpoint`` (Hue never evicts them). The pools stay:
+    clients borrowed right now are returned to them, and a closed transport reopens on next use."""
+    from desktop.lib import thrift_util
+
+    closed = 0
+    pooler = thrift_util._connection_pool
+    with pooler.dictlock:
+        pools = [q for key, q in pooler.pooldict.items() if (key[1], key[2]) == (endpoint.host, endpoint.port)]
+    for pool in pools:
+        with pool.mutex:
+            idle = list(pool.queue)
+        for superclient in idle:
+            if superclient.transport.isOpen():
+                superclient.transport.close()
+                closed += 1
+    return closed
 
 
 def _popup(message: str) -> Exception:
@@ -157,6 +227,7 @@ def _popup(message: str) -> Exception:
 _lock = threading.Lock()
 _active: Optional[Integration] = None
 _patches: List[Tuple[Any, str, Callable, Callable]] = []  # (module, attribute, original, replacement)
+_notebook_api: Optional[NotebookApiWrapper] = None
 
 
 def active() -> Optional[Integration]:
@@ -172,6 +243,8 @@ def install(config: HiveHAConfig, discovery: Optional[Discovery] = None) -> Inte
         if _active is not None:
             _uninstall_locked()
         integration = Integration(config, discovery)
+        for name in GET_QUERY_SERVER_CONFIG_COPIES + RESET_HA_COPIES:
+            _import(name)  # first, so that they bind Hue's originals, which are then replaced
         _patch(DBMS, "get_query_server_config", integration.get_query_server_config)
         _patch(DBMS, "get", integration.get)
         _patch(DBMS, "reset_ha", integration.reset_ha)
@@ -180,6 +253,7 @@ def install(config: HiveHAConfig, discovery: Optional[Discovery] = None) -> Inte
                    expected=integration.original_get_query_server_config)
         for name in RESET_HA_COPIES:
             _patch(name, "reset_ha", integration.reset_ha, expected=integration.original_reset_ha)
+        _wrap_notebook_api(integration)
         _active = integration
         log.info("hive-ha installed: %s", ", ".join(str(s) for s in integration.services()) or "no service")
         return integration
@@ -192,7 +266,11 @@ def uninstall() -> None:
 
 
 def _uninstall_locked() -> None:
-    global _active
+    global _active, _notebook_api
+    if _notebook_api is not None:
+        _notebook_api.uninstall()
+        _notebook_api = None
+    unhook_delivery()
     while _patches:
         module, attribute, original, replacement = _patches.pop()
         if getattr(module, attribute, None) == replacement:  # someone patched over us: leave theirs
@@ -202,11 +280,17 @@ def _uninstall_locked() -> None:
     _active = None
 
 
-def _patch(module_name: str, attribute: str, replacement: Callable, expected: Optional[Callable] = None) -> None:
+def _import(module_name: str) -> Optional[Any]:
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
     except ImportError:
         log.debug("hive-ha: %s not importable (app not installed); nothing to replace there", module_name)
+        return None
+
+
+def _patch(module_name: str, attribute: str, replacement: Callable, expected: Optional[Callable] = None) -> None:
+    module = _import(module_name)
+    if module is None:
         return
     original = getattr(module, attribute, None)
     if original is None or (expected is not None and original is not expected):
@@ -214,6 +298,18 @@ def _patch(module_name: str, attribute: str, replacement: Callable, expected: Op
         return
     setattr(module, attribute, replacement)
     _patches.append((module, attribute, original, replacement))
+
+
+def _wrap_notebook_api(integration: Integration) -> None:
+    global _notebook_api
+    try:
+        api_class = getattr(importlib.import_module(NOTEBOOK_API[0]), NOTEBOOK_API[1])
+        hook_delivery(importlib.import_module(THRIFT_CLIENT_MODULE).TCLIService.Client)
+    except (ImportError, AttributeError):
+        log.debug("hive-ha: the notebook app is not installed; no editor API to wrap")
+        return
+    _notebook_api = NotebookApiWrapper(integration)
+    _notebook_api.install(api_class)
 
 
 def install_if_enabled() -> Optional[Integration]:

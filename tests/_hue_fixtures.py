@@ -70,6 +70,6 @@ def run(api, notebook, statement):
     if handle is None:
         return None
     snippet = snippet_for(statement, handle)
-    wait_until(lambda: api.check_status(notebook, snippet)["status"] == "available", 10, "query finished")
+    wait_until(lambda: api.check_status(notebook, snippet)["status"] == "available", 30, message="query finished")
     result = api.fetch_result(notebook, snippet, 100, True)
     return [list(row) for row in result["data"]]

@@ -1,6 +1,7 @@
 """Django settings for tests against the Hue stand-in (tests/hue411).
 
-In-memory sqlite, the ``beeswax`` app, ``hue_integration`` when it is importable, and the ``hive_discovery``
+A sqlite file (as Hue's default ``desktop.db``; a file, not ``:memory:``, so that threads of one test can
+write concurrently and wait for each other's locks), the ``beeswax`` app, ``hue_integration`` when it is importable, and the ``hive_discovery``
 LocMemCache Hue's desktop.settings defines (same key and backend; no TIMEOUT, so Django's default 300 s applies,
 as in Hue). Like Hue's desktop.settings, this module also binds the conf modules of the libs and apps to the
 configuration data (here the in-memory ``desktop.lib.conf._TEST_CONF_DATA``), using an app's
@@ -8,6 +9,8 @@ configuration data (here the in-memory ``desktop.lib.conf._TEST_CONF_DATA``), us
 """
 import importlib
 import importlib.util
+import os
+import tempfile
 
 from desktop.lib.conf import _bind_for_tests
 from desktop.settings import CACHES_HIVE_DISCOVERY_KEY
@@ -22,7 +25,13 @@ if importlib.util.find_spec('hue_integration') is not None:
 
 INSTALLED_APPS = ['django.contrib.auth', 'django.contrib.contenttypes'] + _HUE_APPS
 
-DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': ':memory:'}}
+DATABASES = {'default': {
+    'ENGINE': 'django.db.backends.sqlite3',
+    'NAME': ':memory:',
+    # pytest-django creates and deletes the test database; one file per test process.
+    'TEST': {'NAME': os.path.join(tempfile.gettempdir(), 'hue411-test-%d.sqlite3' % os.getpid())},
+    'OPTIONS': {'timeout': 60},
+}}
 
 CACHES = {
     'default': {'BACKEND': 'django.core.cache.backends.locmem.LocMemCache', 'LOCATION': 'default'},

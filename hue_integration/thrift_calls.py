@@ -1,0 +1,123 @@
+"""What happened to the Thrift calls of one editor request: which servers they went to, which failed,
+and whether a failed request had already been delivered.
+
+``ObservedClient`` wraps the Thrift client of every HiveServer2 client hive-ha builds; it notes each
+connection-level failure in the current ``CallRecord`` (a context variable) and hands it to a callback
+(the reset). "Delivered" comes from a hook on the generated ``TCLIService.Client``: entering ``recv_X``
+means ``send_X`` completed. It is needed because Hue's Thrift wrapper retries a broken call on a new
+connection: when the server is dead the error that surfaces is "could not connect", even though the
+first attempt may have sent the statement.
+"""
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import functools
+from typing import Any, Callable, Dict, List, Optional
+
+from hive_ha.endpoint import Endpoint
+from hive_ha.failover import failed_before_request, is_connection_error
+from hive_ha.layouts import Service
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """A connection-level failure of one RPC."""
+
+    service: Service
+    endpoint: Endpoint
+    method: str
+    error: BaseException
+    delivered: bool
+
+    @property
+    def before_request(self) -> bool:
+        """Nothing reached the server: safe to send anywhere else."""
+        return not self.delivered and failed_before_request(self.error)
+
+
+@dataclasses.dataclass
+class CallRecord:
+    failures: List[Failure] = dataclasses.field(default_factory=list)
+    answered_by: Optional[Endpoint] = None  # the server of the last RPC that succeeded
+
+
+CURRENT: contextvars.ContextVar[Optional[CallRecord]] = contextvars.ContextVar("hive_ha_call", default=None)
+_DELIVERED: contextvars.ContextVar[Optional[List[bool]]] = contextvars.ContextVar("hive_ha_delivered", default=None)
+
+
+class recording:
+    """``with recording() as record:`` collects the failures of the calls made inside."""
+
+    def __enter__(self) -> CallRecord:
+        self.record = CallRecord()
+        self._token = CURRENT.set(self.record)
+        return self.record
+
+    def __exit__(self, *exc: Any) -> None:
+        CURRENT.reset(self._token)
+
+
+class ObservedClient:
+    """A transparent proxy for Hue's pooled Thrift client, bound to the endpoint it talks to."""
+
+    def __init__(self, client: Any, service: Service, endpoint: Endpoint,
+                 on_failure: Callable[[Failure], None]) -> None:
+        self._client, self._service, self._endpoint, self._on_failure = client, service, endpoint, on_failure
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr) or name.startswith("_") or not name[:1].isupper():
+            return attr  # get_coordinator_host & co: no RPC
+        return functools.partial(self._call, name, attr)
+
+    def _call(self, name: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        delivered = [False]
+        token = _DELIVERED.set(delivered)
+        record = CURRENT.get()
+        try:
+            result = method(*args, **kwargs)
+        except Exception as exc:
+            if is_connection_error(exc):
+                failure = Failure(self._service, self._endpoint, name, exc, delivered[0])
+                if record is not None:
+                    record.failures.append(failure)
+                self._on_failure(failure)
+            raise
+        finally:
+            _DELIVERED.reset(token)
+        if record is not None:
+            record.answered_by = self._endpoint
+        return result
+
+
+# -- the delivery hook on the generated client class -----------------------------------------------------
+_hooked: Dict[type, Dict[str, Callable[..., Any]]] = {}
+
+
+def hook_delivery(client_class: type) -> None:
+    """Wrap every ``recv_*`` of ``client_class`` to note that its request was sent (idempotent)."""
+    if client_class in _hooked:
+        return
+    originals = {name: attr for name, attr in vars(client_class).items()
+                 if name.startswith("recv_") and callable(attr)}
+    for name, original in originals.items():
+        setattr(client_class, name, _noting_delivery(original))
+    _hooked[client_class] = originals
+
+
+def unhook_delivery() -> None:
+    while _hooked:
+        client_class, originals = _hooked.popitem()
+        for name, original in originals.items():
+            setattr(client_class, name, original)
+
+
+def _noting_delivery(recv: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(recv)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        flag = _DELIVERED.get()
+        if flag is not None:
+            flag[0] = True
+        return recv(*args, **kwargs)
+    return wrapper
