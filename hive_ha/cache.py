@@ -88,6 +88,7 @@ class EndpointCache:
         self._entries: Dict[Service, _Entry] = {}
         self._history: List[Failover] = []
         self._history_size = history
+        self._failover_counts: Dict[str, int] = {}
 
     def reinit_after_fork(self) -> None:
         """A forked child may have inherited the lock held by a thread that no longer exists."""
@@ -202,6 +203,7 @@ class EndpointCache:
             record = Failover(str(service), address, chosen.address if chosen else None, entry.generation, time.time())
             self._history.append(record)
             del self._history[: -self._history_size]
+            self._failover_counts[record.service] = self._failover_counts.get(record.service, 0) + 1
             log.warning(
                 "hive-ha failover service=%s failed=%s chosen=%s generation=%d excluded_for=%.0fs",
                 service, address, record.chosen or "none", entry.generation, entry.exclusions[address].until - now,
@@ -289,8 +291,14 @@ class EndpointCache:
             return entry.generation if entry else 0
 
     def failovers(self) -> List[Failover]:
+        """The most recent reselections after failure reports (bounded)."""
         with self._cond:
             return list(self._history)
+
+    def failover_counts(self) -> Dict[str, int]:
+        """Reselections after failure reports since start, per service (a monotonic counter)."""
+        with self._cond:
+            return dict(self._failover_counts)
 
     def status(self) -> List[dict]:
         """A JSON-ready description of every entry (for the CLI and the Hue status view)."""

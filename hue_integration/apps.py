@@ -11,8 +11,9 @@ class HiveHAConfig(AppConfig):
     verbose_name = "hive-ha (HiveServer2 high availability)"
 
     def ready(self) -> None:
-        from . import install
+        from . import checks, install
 
+        checks.register()
         try:
             install.install_if_enabled()
         except ConfigError as exc:  # a bad hue.ini value stops start-up with a clear message

@@ -16,8 +16,8 @@ from hive_ha.endpoint import Endpoint
 from hive_ha.errors import DiscoveryError
 from hive_ha.layouts import Service
 
+from . import metrics, sessions
 from . import query_server as qs
-from . import sessions
 from .notebook_api import PINNED, NotebookApiWrapper, ServerGone
 from .thrift_calls import CURRENT, Failure, ObservedClient, hook_delivery, unhook_delivery
 
@@ -50,6 +50,8 @@ class Integration:
         self.original_get_query_server_config = self.dbms.get_query_server_config
         self.original_get = self.dbms.get
         self.original_reset_ha = self.dbms.reset_ha
+        self._lookups: Dict[str, int] = {}
+        self._lookups_lock = threading.Lock()
 
     # -- the replacements ---------------------------------------------------------------------------
     def service_for(self, name: str) -> Optional[Service]:
@@ -65,7 +67,14 @@ class Integration:
             return self.original_get_query_server_config(name=name, connector=connector)
         return self.lookup(name, service, CURRENT_USER.get())
 
+    def lookups(self) -> Dict[str, int]:
+        """Query-server lookups answered since install, per service (for the metrics)."""
+        with self._lookups_lock:
+            return dict(self._lookups)
+
     def lookup(self, name: str, service: Service, user: Optional[str]) -> qs.QueryServer:
+        with self._lookups_lock:
+            self._lookups[str(service)] = self._lookups.get(str(service), 0) + 1
         pinned = PINNED.get()
         if pinned is not None and pinned[0] == service:  # an operation handle goes back to its own server
             endpoint = self.discovery.cache.available(service, pinned[1])
@@ -254,6 +263,7 @@ def install(config: HiveHAConfig, discovery: Optional[Discovery] = None) -> Inte
         for name in RESET_HA_COPIES:
             _patch(name, "reset_ha", integration.reset_ha, expected=integration.original_reset_ha)
         _wrap_notebook_api(integration)
+        metrics.register(integration)
         _active = integration
         log.info("hive-ha installed: %s", ", ".join(str(s) for s in integration.services()) or "no service")
         return integration
@@ -271,6 +281,7 @@ def _uninstall_locked() -> None:
         _notebook_api.uninstall()
         _notebook_api = None
     unhook_delivery()
+    metrics.unregister()
     while _patches:
         module, attribute, original, replacement = _patches.pop()
         if getattr(module, attribute, None) == replacement:  # someone patched over us: leave theirs

@@ -1,0 +1,18 @@
+"""The admin-only JSON status view (``/hue_integration/status`` in Hue: Hue mounts an app's urls under its
+module name, desktop/core/src/desktop/urls.py)."""
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+
+from . import install, status as status_report
+
+
+def status(request: HttpRequest) -> JsonResponse:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_superuser:
+        return JsonResponse({"error": "hive-ha status is for Hue administrators only"}, status=403)
+    integration = install.active()
+    if integration is None:
+        return JsonResponse({"enabled": False, "message": "hive-ha is not switched on in hue.ini "
+                             "([beeswax] hive_discovery_hs2 / hive_discovery_llap)"}, status=503)
+    return JsonResponse(status_report.report(integration))
