@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test system venv bench bench-quick clean
+.PHONY: demo test system venv bench bench-quick docs clean
 
 system:
 	@sh scripts/install-system-deps.sh
@@ -25,9 +25,14 @@ test: system venv
 
 bench: system venv
 	$(PY) benchmarks/lookup.py
+	$(PY) benchmarks/lb.py
 
 bench-quick: system venv
 	$(PY) benchmarks/lookup.py --quick
+	$(PY) benchmarks/lb.py --quick
+
+docs: venv
+	$(PY) -m mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -10,6 +10,7 @@ EXTRAS = {
     # SQLAlchemy: Hue 4.11 pins 1.3.8; PyHive 0.7's dialect also runs on 2.0 (checked). No impyla here: its
     # top-level package "impala" would collide with Hue's Impala app in Hue's virtualenv (install it yourself
     # for driver="impyla" in standalone programs).
+    "kerberos": ["kerberos>=1.3.0"],  # SASL GSSAPI toward ZooKeeper and HiveServer2 (builds with libkrb5-dev + gcc)
     "dbapi": ["PyHive>=0.7.0", "SQLAlchemy>=1.3.8,<2.1"] + THRIFT,
     "test": [
         "pytest>=7",
@@ -17,8 +18,15 @@ EXTRAS = {
         "hypothesis>=6",
         "PyHive>=0.7.0",
         "cryptography>=3.4",
+        "kerberos>=1.3.0",  # pykerberos: pure-sasl's GSSAPI client (Kerberized ZooKeeper and HiveServer2 tests)
+        "gssapi>=1.6",  # the test servers' GSSAPI acceptor (hive_ha/testing/gssapi_sasl.py)
+        "mkdocs>=1.6",  # tests/test_docs.py builds the documentation site with --strict
+        # hive_ha.testing.spark runs Spark Thrift Server from this package (bin/spark-submit and the jars ship in
+        # it); 4.x needs Java 17, the system deps' default-jre-headless on Debian 12. Tested with 4.3.0.
+        "pyspark>=4.0",
     ]
     + THRIFT,
+    "bench": ["matplotlib>=3.5"],  # benchmarks/plot.py and docs/gen_architecture.py draw the PNGs in docs/img
 }
 
 setup(

@@ -5,6 +5,7 @@ Exit codes (all commands):
   2  usage or configuration error (bad flag, bad value, unreadable file)
   3  no endpoint available (the NoEndpointAvailable message is printed)
   4  ZooKeeper unreachable within --timeout and nothing known
+  5  check: the deployment has a problem (each failed item is in the report)
 """
 from __future__ import annotations
 
@@ -24,13 +25,30 @@ from .layouts import LAYOUTS, Service
 from .zkclient import POOL, ZkSettings
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_ENDPOINT, EXIT_UNREACHABLE = 0, 2, 3, 4
+EXIT_PROBLEMS = 5
 
 # Modules adding subcommands: each defines ``register(subparsers, common_parser)`` and sets
 # ``func`` (taking the parsed args, returning an exit code) on the parsers it adds.
-COMMAND_MODULES: tuple = ("hive_ha.lb.cli",)
+COMMAND_MODULES: tuple = ("hive_ha.lb.cli", "hive_ha.ops_cli")
 
 
-def _zk_settings(args: argparse.Namespace) -> ZkSettings:
+def add_registry_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags every command reading the registry shares (discover, watch, check): one definition."""
+    parser.add_argument("--zookeeper", "-z", metavar="HOSTS", help="connect string host:port[,host:port][/chroot] "
+                        "(default: [libzookeeper] ensemble from --config, else localhost:2181)")
+    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="hs2", help="registry layout (default hs2)")
+    parser.add_argument("--namespace", metavar="PATH", help="znode path (default: the layout's Hive default)")
+    parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                        help="give up on ZooKeeper after S seconds (default 10)")
+    parser.add_argument("--config", metavar="FILE", action="append",
+                        help="hue.ini / hive_ha.ini for ZooKeeper security settings")
+    parser.add_argument("--zk-digest-user", metavar="USER", help="digest ACL auth as USER (password from --zk-password-env)")
+    parser.add_argument("--zk-sasl-user", metavar="USER", help="SASL DIGEST-MD5 as USER (password from --zk-password-env)")
+    parser.add_argument("--zk-password-env", metavar="VAR", help="environment variable holding the ZooKeeper password")
+    parser.add_argument("--zk-tls-ca", metavar="PEM", help="connect over TLS, trusting this CA file")
+
+
+def zk_settings(args: argparse.Namespace) -> ZkSettings:
     """Security settings come from --config ([hive_ha] keys); hosts and timeout from the flags."""
     base = load_config(args.config).zookeeper if args.config else ZkSettings()
     overrides = {"connect_timeout": args.timeout}
@@ -56,7 +74,7 @@ def _password_from_env(var: Optional[str], flag: str) -> str:
 
 def cmd_discover(args: argparse.Namespace) -> int:
     service = Service.of(args.layout, args.namespace)
-    discovery = Discovery(_zk_settings(args), debounce=0)
+    discovery = Discovery(zk_settings(args), debounce=0)
     try:
         snapshot = discovery.endpoints(service, timeout=args.timeout)  # the watcher warns of malformed znodes
         shown = snapshot.endpoints
@@ -85,17 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("discover", parents=[common], help="list the endpoints registered in ZooKeeper",
                        description="Read the registry once and print the endpoints found.",
                        epilog=__doc__.split("\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    d.add_argument("--zookeeper", "-z", metavar="HOSTS", help="connect string host:port[,host:port][/chroot] "
-                   "(default: [libzookeeper] ensemble from --config, else localhost:2181)")
-    d.add_argument("--layout", choices=sorted(LAYOUTS), default="hs2", help="registry layout (default hs2)")
-    d.add_argument("--namespace", metavar="PATH", help="znode path (default: the layout's Hive default)")
+    add_registry_flags(d)
     d.add_argument("--json", action="store_true", help="print a JSON list of endpoints")
-    d.add_argument("--timeout", type=float, default=10.0, metavar="S", help="give up on ZooKeeper after S seconds (default 10)")
-    d.add_argument("--config", metavar="FILE", action="append", help="hue.ini / hive_ha.ini for ZooKeeper security settings")
-    d.add_argument("--zk-digest-user", metavar="USER", help="digest ACL auth as USER (password from --zk-password-env)")
-    d.add_argument("--zk-sasl-user", metavar="USER", help="SASL DIGEST-MD5 as USER (password from --zk-password-env)")
-    d.add_argument("--zk-password-env", metavar="VAR", help="environment variable holding the ZooKeeper password")
-    d.add_argument("--zk-tls-ca", metavar="PEM", help="connect over TLS, trusting this CA file")
     d.set_defaults(func=cmd_discover)
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub, common)

@@ -125,6 +125,11 @@ def _file(section: str, key: str, value: Any) -> str:
     return text
 
 
+def _unset_if_empty(section: str, key: str, value: Any) -> Any:
+    """Text, or None (= keep what another key or the default gave) when empty."""
+    return _text(section, key, value) or None
+
+
 KEYS: Dict[tuple, tuple] = {
     ("beeswax", "hive_discovery_hs2"): ("discover_hive", _bool),
     ("beeswax", "hive_discovery_llap"): ("discover_llap", _bool),
@@ -150,6 +155,9 @@ KEYS: Dict[tuple, tuple] = {
     ("hive_ha", "zookeeper_sasl_username"): ("zk.sasl_username", _text),
     ("hive_ha", "zookeeper_sasl_password"): ("zk.sasl_password", _secret),
     ("hive_ha", "zookeeper_sasl_principal"): ("zk.sasl_principal", _text),
+    ("hive_ha", "zookeeper_kerberos_service"): ("zk.sasl_service", _unset_if_empty),  # wins over principal_name
+    ("hive_ha", "kerberos_keytab"): ("zk.kerberos_keytab", _file),
+    ("hive_ha", "kerberos_ccache"): ("zk.kerberos_ccache", _text),
     ("hive_ha", "zookeeper_use_ssl"): ("zk.use_ssl", _bool),
     ("hive_ha", "zookeeper_ssl_ca"): ("zk.ssl_ca", _file),
     ("hive_ha", "zookeeper_ssl_cert"): ("zk.ssl_cert", _file),
@@ -189,7 +197,9 @@ def from_sections(sections: Mapping[str, Mapping[str, Any]]) -> HiveHAConfig:
                 continue  # Hue's other keys are none of our business
             field, parse = spec
             where, _, name = field.rpartition(".")
-            (targets[where] if where else top)[name] = parse(section, key, value)
+            parsed = parse(section, key, value)
+            if parsed is not None:  # None: an empty key that defers to another key or the default
+                (targets[where] if where else top)[name] = parsed
     try:
         zk_settings = ZkSettings(**zk)
     except ConfigError as exc:

@@ -92,6 +92,20 @@ def _service_of(principal: Optional[str]) -> Optional[str]:
     return principal.split("@", 1)[0].split("/", 1)[0] or None
 
 
+def _kerberos_host_error(exc: BaseException, target: Target) -> Optional[ConfigError]:
+    """PyHive and impyla ask the KDC for ``<service>/<host they dial>``; when that principal does not exist (a
+    server registered by IP address while its principal names a host), say so instead of a bare GSS error."""
+    if target.auth != "KERBEROS" or "not found in kerberos database" not in str(exc).lower():
+        return None
+    wanted = f"{target.kerberos_service_name}/{target.host}"
+    instance = (target.principal or "").split("@", 1)[0].partition("/")[2]
+    fix = (f"register the server under the host name of its principal ({instance}), as Hive does with "
+           "hive.server2.thrift.bind.host" if instance else "dial the host name of the server's principal")
+    return ConfigError("principal", target.principal or wanted,
+                       f"a principal the KDC knows: the client dials {target.address} and so asks for {wanted}, which "
+                       f"the KDC does not know (host names are used as dialled, not canonicalised); {fix}")
+
+
 def _require_auth_qop(target: Target, driver: str) -> None:
     if target.sasl_qop not in (None, "auth") and target.transport_mode == "binary" and target.auth != "NOSASL":
         raise ConfigError("sasl_qop", target.sasl_qop, f"auth: {driver} cannot negotiate SASL integrity or "
@@ -305,7 +319,14 @@ def _opener(options: ConnectOptions, driver_args: Dict[str, Any]) -> Callable[[E
                                                   "Hue's Impala app)") from None
 
         def open_impyla(endpoint: Endpoint):
-            conn = impyla.connect(**{**impyla_kwargs(resolve(endpoint, options), options), **driver_args})
+            target = resolve(endpoint, options)
+            try:
+                conn = impyla.connect(**{**impyla_kwargs(target, options), **driver_args})
+            except Exception as exc:
+                explained = _kerberos_host_error(exc, target)
+                if explained is None:
+                    raise
+                raise explained from exc
             try:  # impyla opens its session with the first cursor: open one so failover covers it too
                 conn.cursor().close()
             except BaseException:
@@ -317,7 +338,14 @@ def _opener(options: ConnectOptions, driver_args: Dict[str, Any]) -> Callable[[E
     from pyhive import hive
 
     def open_pyhive(endpoint: Endpoint):
-        return hive.connect(**{**pyhive_kwargs(resolve(endpoint, options), options), **driver_args})
+        target = resolve(endpoint, options)
+        try:
+            return hive.connect(**{**pyhive_kwargs(target, options), **driver_args})
+        except Exception as exc:
+            explained = _kerberos_host_error(exc, target)
+            if explained is None:
+                raise
+            raise explained from exc
 
     return open_pyhive
 

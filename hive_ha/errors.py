@@ -8,12 +8,16 @@
     │                                haproxy/nginx/apache2 refused a generated config (carries its output)
     ├── MalformedRegistration(ValueError)
     │                                a znode cannot be read as an endpoint; callers skip it with one warning
+    ├── KerberosLoginFailed          no ticket could be obtained from the keytab (names principal, keytab, kinit's words)
     └── DiscoveryError               no usable endpoint could be produced
         ├── RegistryUnavailable      ZooKeeper is unreachable and nothing is known from before
+        │   └── ZooKeeperAuthFailed  ZooKeeper refused our SASL (Kerberos) login; names principal, service, what to check
         ├── NoEndpointAvailable      the registry was read (or is known) but no endpoint is usable:
         │                            none registered, all excluded after failures, or no HA leader
         └── AllServersFailed         opening a connection failed on every server tried (the Hive JDBC
                                      driver's final error; the last driver error is its __cause__)
+    LoadBalancerCommandFailed        a load-balancer command failed (reload signal, runtime API over the
+                                     admin socket); names the binary and the command, carries its answer
 
 Lower-layer errors (kazoo, sockets, Thrift) never escape the core's public API unmapped.
 """
@@ -125,3 +129,39 @@ class AllServersFailed(DiscoveryError):
 
 def _join(items: Iterable[str]) -> str:
     return ", ".join(items)
+
+
+class LoadBalancerCommandFailed(HiveHAError):
+    """A command to a running load balancer failed (a reload, a runtime-API call); ``answer`` is what came back."""
+
+    def __init__(self, binary: str, command: str, answer: str) -> None:
+        self.binary = binary
+        self.command = command
+        self.answer = answer
+        super().__init__(f"{binary}: {command!r} failed: {answer}")
+
+
+class KerberosLoginFailed(HiveHAError):
+    """``kinit`` from a keytab failed; ``principal``, ``keytab`` and kinit's ``detail`` say why."""
+
+    def __init__(self, principal: str, keytab: str, detail: str) -> None:
+        self.principal = principal
+        self.keytab = keytab
+        super().__init__(f"cannot get a Kerberos ticket for {principal} from keytab {keytab}: {detail} "
+                         f"(check 'klist -k {keytab}' lists {principal}, and the KDC in krb5.conf is reachable)")
+
+
+class ZooKeeperAuthFailed(RegistryUnavailable):
+    """ZooKeeper's SASL login failed (no/expired ticket, wrong principal or service name, host-name mismatch).
+
+    ``principal`` is the client's, ``service`` ZooKeeper's service name; the message says what to check.
+    """
+
+    def __init__(self, zk_hosts: str, principal: Optional[str], service: str, detail: str) -> None:
+        self.principal = principal
+        self.service = service
+        self.zk_hosts = zk_hosts
+        self.path = ""
+        DiscoveryError.__init__(
+            self, f"SASL GSSAPI login to ZooKeeper at {zk_hosts} failed for client principal "
+                  f"{principal or '(default from the ticket cache)'} and service {service!r}: {detail}")

@@ -162,8 +162,9 @@ def _set_session_var(fields: Dict[str, Any], key: str, value: str) -> None:
 
 
 def _hive_settings(hiveconfs: str, hivevars: str) -> Tuple[Tuple[str, str], ...]:
-    """``?k=v;...`` are Hive settings (sent as is); ``#k=v;...`` Hive variables (``set:hivevar:k``)."""
-    conf = list(_pairs(hiveconfs.split(";"), "hiveconf", ";"))
+    """``?k=v;...`` are Hive settings (``set:hiveconf:k``), ``#k=v;...`` Hive variables (``set:hivevar:k``):
+    the keys the Hive JDBC driver sends in OpenSession (Spark Thrift Server ignores plain keys)."""
+    conf = [(f"set:hiveconf:{k}", v) for k, v in _pairs(hiveconfs.split(";"), "hiveconf", ";")]
     conf += [(f"set:hivevar:{k}", v) for k, v in _pairs(hivevars.split(";"), "hivevar", ";")]
     return tuple(conf)
 
@@ -197,10 +198,8 @@ def parse_sqlalchemy_url(host: Optional[str], port: Optional[int], username: Opt
                 raise ConfigError(f"url parameter {key!r}", "(repeated)", "each parameter at most once")
             value = value[0]
         lowered = key.lower()
-        if lowered.startswith("hiveconf:"):
-            conf.append((key.split(":", 1)[1], value))
-        elif lowered.startswith("hivevar:"):
-            conf.append((f"set:hivevar:{key.split(':', 1)[1]}", value))
+        if lowered.startswith(("hiveconf:", "hivevar:")):
+            conf.append((f"set:{lowered.split(':', 1)[0]}:{key.split(':', 1)[1]}", value))
         elif lowered == "zookeeperquorum":
             quorum = value
         elif lowered == "servicediscoverymode":

@@ -21,6 +21,14 @@ def test_demo_runs_and_cleans_up():
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout
     assert re.search(r"zookeeper=127\.0\.0\.1:\d+ namespace=/hiveserver2", text)
-    assert "only hs2-" in text and "reselections: 1" in text
-    assert "NoEndpointAvailable: no HiveServer2 endpoint available" in text
-    assert "excluded after failures" in text
+    assert re.search(r"hsi-1 .*instance-\d+ active", text) and re.search(r"hsi-2 .*instance-\d+ passive", text)
+    # the hard kill: the failover is timed and only the killed server's users move
+    assert re.search(r"failure reported -> hs2-\d: connected and answered in \d+ ms", text)
+    assert "(only hs2-" in text and re.search(r"znode expire \d+\.\d s later", text)
+    # the HSI leader flip, seen by discovery and by the next query
+    assert re.search(r"answered by hsi-1 \(the active instance\)", text)
+    assert re.search(r"discovery saw the new leader \d+ ms after", text) and "answered by hsi-2" in text
+    # the HAProxy config for the live servers, validated by the real binary
+    assert text.count("| server s_127.0.0.1_") == 2 and "haproxy -c: configuration valid" in text
+    assert "AllServersFailed: Could not open client transport for any of the Server URI's" in text
+    assert "ports closed" in text and "removed" in text

@@ -215,3 +215,19 @@ def test_fifty_users_one_crash(hue, django_user_model, pair):
         assert rows == [["hs2-b"]]
     assert generation(integration) == 1
     assert b.call_count("GetOperationStatus") == 50  # the new queries' polls; none for hs2-a's handles
+
+
+def test_reset_ha_reports_only_a_server_that_refuses_connections(users, pair):
+    """Hue calls reset_ha() without saying which server failed, sometimes late: it must never exclude
+    the server that already took over."""
+    from beeswax.server import dbms
+
+    a, b, reg_a, integration = pair()
+    dbms.reset_ha()
+    assert generation(integration) == 0  # hs2-a answers: nothing to report
+    a.kill()
+    dbms.reset_ha()
+    assert generation(integration) == 1
+    assert integration.discovery.endpoint(integration.config.hive_service).address == b.address
+    dbms.reset_ha()  # late, once more: hs2-b is alive and stays chosen
+    assert generation(integration) == 1

@@ -28,8 +28,8 @@ def test_jdbc_url_all_parts():
                                                                                "hive/_HOST@EX.COM")
     assert (opts.auth, opts.username, opts.password, opts.retries, opts.sasl_qop, opts.policy) == (
         "NOSASL", "alice", "s3cret", 3, "auth-conf", "per_user")
-    assert dict(opts.configuration) == {"hive.exec.parallel": "true", "tez.queue.name": "etl",
-                                        "set:hivevar:env": "prod"}
+    assert dict(opts.configuration) == {"set:hiveconf:hive.exec.parallel": "true",
+                                        "set:hiveconf:tez.queue.name": "etl", "set:hivevar:env": "prod"}
     assert "s3cret" not in repr(opts)
 
 
@@ -95,7 +95,7 @@ def test_sqlalchemy_url_parts():
                                                                             "/hiveserver2", "sales")
     assert (opts.username, opts.password, opts.transport_mode, opts.ssl, opts.retries) == ("alice", "pw", "http",
                                                                                          True, 2)
-    assert dict(opts.configuration) == {"hive.exec.parallel": "true", "set:hivevar:env": "prod"}
+    assert dict(opts.configuration) == {"set:hiveconf:hive.exec.parallel": "true", "set:hivevar:env": "prod"}
 
 
 def test_sqlalchemy_url_quorum_and_ha_mode():

@@ -250,3 +250,23 @@ def test_cli_from_zookeeper(zk_server, zk_namespace, registrar, tmp_path):
     binary = result.stdout.split("\nbackend hs2_binary\n")[1].split("frontend hs2_http")[0]
     assert "127.0.0.1:10000" in binary and "127.0.0.2" not in binary
     assert "server s_127.0.0.2_10001 127.0.0.2:10001" in result.stdout.split("\nbackend hs2_http\n")[1]
+
+
+@pytest.mark.parametrize("kind", ["nginx", "httpd"])
+def test_nginx_and_httpd_status_pages_are_loopback_only(workdir, tls_files, kind):
+    from hive_ha.lb import Address, Stats
+
+    model = build(kind, "hue", options(workdir, tls_files, kind, "none", stats=Stats(Address("127.0.0.1", 18999))))
+    text = render(kind, model)
+    check(kind, text)
+    assert "127.0.0.1:18999" in text
+    assert ("stub_status;" in text and "deny all;" in text) if kind == "nginx" else \
+        ("SetHandler server-status" in text and "SetHandler balancer-manager" in text and "Require ip 127.0.0.0/8 ::1" in text)
+    for bad in (Stats(Address("0.0.0.0", 18999)), Stats(Address("127.0.0.1", 18999), "admin", "pw-123")):
+        with pytest.raises(ConfigError) as err:
+            build(kind, "hue", options(workdir, tls_files, kind, "none", stats=bad))
+        assert err.value.key == "--stats-bind"
+    with pytest.raises(ConfigError):  # HAProxy's page is never without credentials
+        build("haproxy", "hue", options(workdir, tls_files, "haproxy", "none", stats=Stats(Address("127.0.0.1", 18999))))
+    result = run_cli(kind, "--profile", "hue", "--server", "127.0.0.1:18001", "--stats-bind", "10.1.2.3:1936")
+    assert result.returncode == 2 and "10.1.2.3:1936" in result.stderr and not result.stdout

@@ -143,3 +143,40 @@ def test_impala_leastconn_spreads_source_hash_sticks_and_dead_backend_is_avoided
             assert names == [alive.name] * 3
     finally:
         lb.stop()
+
+
+@pytest.mark.parametrize("kind", ["haproxy", "nginx", "httpd"])
+def test_stats_page_is_protected(kind, hue_pair):
+    """HAProxy: basic auth (401 without it); nginx stub_status and httpd server-status/balancer-manager: loopback only,
+    no credentials."""
+    from hive_ha.lb import Address, Stats
+
+    a, b = hue_pair
+    port = free_port()
+    stats = Stats(Address("127.0.0.1", port), "admin", "s3cret-pw") if kind == "haproxy" else Stats(Address("127.0.0.1", port))
+    lb = start_lb(kind, "hue", (a.address, b.address), stats=stats)
+    try:
+        def get(path, headers=None):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                conn.request("GET", path, headers=headers or {})
+                response = conn.getresponse()
+                return response.status, response.read().decode(errors="replace")
+            finally:
+                conn.close()
+        if kind == "haproxy":
+            assert get("/stats")[0] == 401
+            import base64
+            auth = {"Authorization": "Basic " + base64.b64encode(b"admin:s3cret-pw").decode()}
+            status, body = get("/stats", auth)
+            assert status == 200 and "hue" in body
+        elif kind == "nginx":
+            status, body = get("/stats")
+            assert status == 200 and "Active connections" in body
+        else:
+            status, body = get("/stats?auto")
+            assert status == 200 and "Total Accesses" in body
+            status, body = get("/balancer-manager")
+            assert status == 200 and "balancer://hue" in body and f"127.0.0.1:{a.port}" in body
+    finally:
+        lb.stop()

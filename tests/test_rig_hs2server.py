@@ -13,7 +13,7 @@ from pyhive import hive
 from pyhive.exc import OperationalError, ProgrammingError
 from TCLIService import TCLIService, ttypes
 from thrift.protocol.TBinaryProtocol import TBinaryProtocol
-from thrift.Thrift import TApplicationException, TMessageType
+from thrift.Thrift import TApplicationException, TMessageType, TType
 from thrift.transport.THttpClient import THttpClient
 from thrift.transport.TSocket import TSocket
 from thrift.transport.TTransport import TBufferedTransport, TTransportException
@@ -282,6 +282,53 @@ def test_unknown_method_is_an_application_exception_and_connection_survives(nosa
     finally:
         raw.close()
     assert nosasl.calls["GetRuntimeProfile"] == 1
+
+
+@pytest.mark.parametrize("auth", ["NOSASL", "NONE"])
+def test_impala_only_call_with_binary_guids_is_skipped_and_connection_survives(hs2_server_factory, auth):
+    """impyla's CloseImpalaOperation(TCloseImpalaOperationReq{1: TOperationHandle}) carries raw GUID bytes: the
+    server must skip them by wire type (no UTF-8 decoding) and answer UNKNOWN_METHOD as Hive's libthrift does."""
+    server = hs2_server_factory("hs2-impyla", auth=auth)
+    raw = RawClient(socket_transport(server)[0])
+    not_utf8 = bytes(range(0x80, 0x90))
+    handle = ttypes.TOperationHandle(ttypes.THandleIdentifier(guid=not_utf8, secret=b"\xff\xfe" * 8),
+                                     ttypes.TOperationType.EXECUTE_STATEMENT, True)
+    try:
+        proto = raw.protocol
+        proto.writeMessageBegin("CloseImpalaOperation", TMessageType.CALL, 11)
+        proto.writeStructBegin("CloseImpalaOperation_args")
+        proto.writeFieldBegin("req", TType.STRUCT, 1)
+        proto.writeStructBegin("TCloseImpalaOperationReq")
+        proto.writeFieldBegin("operationHandle", TType.STRUCT, 1)
+        handle.write(proto)
+        proto.writeFieldEnd()
+        proto.writeFieldBegin("blobs", TType.MAP, 2)  # containers of binary values are skipped the same way
+        proto.writeMapBegin(TType.STRING, TType.LIST, 1)
+        proto.writeBinary(b"\xc3\x28")
+        proto.writeListBegin(TType.STRING, 2)
+        proto.writeBinary(not_utf8)
+        proto.writeBinary(b"\xed\xa0\x80")
+        proto.writeListEnd()
+        proto.writeMapEnd()
+        proto.writeFieldEnd()
+        proto.writeFieldStop()
+        proto.writeStructEnd()
+        proto.writeFieldStop()
+        proto.writeStructEnd()
+        proto.writeMessageEnd()
+        raw.transport.flush()
+        name, message_type, seqid = proto.readMessageBegin()
+        error = TApplicationException()
+        error.read(proto)
+        proto.readMessageEnd()
+        assert (name, message_type, seqid) == ("CloseImpalaOperation", TMessageType.EXCEPTION, 11)
+        assert error.type == TApplicationException.UNKNOWN_METHOD
+        assert error.message == "Invalid method name: 'CloseImpalaOperation'"
+        session = raw.open_session()  # same connection, still in sync
+        assert raw.fetch_all(raw.execute(session, "select current_server()").operationHandle) == [("hs2-impyla",)]
+    finally:
+        raw.close()
+    assert server.calls["CloseImpalaOperation"] == 1
 
 
 def test_metadata_calls(hs2_server_factory):

@@ -41,6 +41,19 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     src.add_argument("--layout", choices=sorted(LAYOUTS), default="hs2", help="registry layout (default hs2)")
     src.add_argument("--namespace", metavar="PATH", help="znode path (default: the layout's)")
     src.add_argument("--zk-timeout", type=float, default=10.0, metavar="S", help="ZooKeeper timeout (default 10)")
+    out = p.add_argument_group("output")
+    out.add_argument("-o", "--output", metavar="FILE", help="write here atomically (default stdout)")
+    out.add_argument("--snippet", action="store_true", help="only the part to include in an existing config")
+    out.add_argument("--check", action="store_true", help="validate with the installed binary before writing")
+    add_model_arguments(p)
+    p.set_defaults(func=cmd_emit)
+    from . import monitor_cli  # here, not at the top: monitor_cli builds on this module
+
+    monitor_cli.register(subparsers, common)
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags shaping the config around the backends (listeners, TLS, stats, paths): shared by emit and monitor."""
     lb = p.add_argument_group("listeners")
     lb.add_argument("--bind", action="append", default=[], metavar="[NAME=]ADDR[:PORT]",
                     help="bind address for all listeners, or ADDR:PORT of listener NAME (hue, impala_shell, "
@@ -64,22 +77,19 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     tls.add_argument("--tls-backend-name", metavar="NAME", help="nginx bridge: the name all backend certificates carry")
     tls.add_argument("--tls-no-verify-backend-name", action="store_true",
                      help="httpd: turn off SSLProxyCheckPeerName/CN (a documented stop-gap)")
-    st = p.add_argument_group("stats page (haproxy)")
-    st.add_argument("--stats-bind", metavar="ADDR:PORT", help=f"stats page address (default BIND:{DEFAULT_STATS_PORT})")
+    st = p.add_argument_group("stats page (haproxy: basic auth; nginx/httpd: loopback only, no credentials)")
+    st.add_argument("--stats-bind", metavar="ADDR:PORT",
+                    help=f"stats page address (default BIND:{DEFAULT_STATS_PORT}; nginx/httpd 127.0.0.1:{DEFAULT_STATS_PORT})")
     st.add_argument("--no-stats", action="store_true", help="no stats page")
     st.add_argument("--stats-user", default="admin", metavar="USER", help="stats user (default admin)")
     st.add_argument("--stats-password-env", metavar="VAR", help="environment variable holding the stats password "
                     "(default: generate one and print it once on stderr)")
-    out = p.add_argument_group("output")
-    out.add_argument("-o", "--output", metavar="FILE", help="write here atomically (default stdout)")
-    out.add_argument("--snippet", action="store_true", help="only the part to include in an existing config")
-    out.add_argument("--check", action="store_true", help="validate with the installed binary before writing")
-    out.add_argument("--runtime-dir", metavar="DIR", help="pid file, sockets (default: Debian's for the LB)")
-    out.add_argument("--log-dir", metavar="DIR", help="log files (default: Debian's for the LB)")
-    out.add_argument("--module-dir", metavar="DIR", help="nginx/httpd module directory (default Debian's)")
-    out.add_argument("--server-root", metavar="DIR", help="httpd ServerRoot (default /etc/apache2)")
-    out.add_argument("--nginx-version", metavar="X.Y.Z", help="target nginx version (default: the installed one)")
-    p.set_defaults(func=cmd_emit)
+    paths = p.add_argument_group("paths")
+    paths.add_argument("--runtime-dir", metavar="DIR", help="pid file, sockets (default: Debian's for the LB)")
+    paths.add_argument("--log-dir", metavar="DIR", help="log files (default: Debian's for the LB)")
+    paths.add_argument("--module-dir", metavar="DIR", help="nginx/httpd module directory (default Debian's)")
+    paths.add_argument("--server-root", metavar="DIR", help="httpd ServerRoot (default /etc/apache2)")
+    paths.add_argument("--nginx-version", metavar="X.Y.Z", help="target nginx version (default: the installed one)")
 
 
 def _binds(values: List[str]) -> Tuple[str, Tuple[Tuple[str, Tuple[str, int]], ...]]:
@@ -105,8 +115,15 @@ def _nginx_version(text: Optional[str]) -> Tuple[int, ...]:
 
 
 def _stats(args: argparse.Namespace, bind_host: str) -> Optional[Stats]:
-    if args.no_stats or args.lb != "haproxy":
+    if args.no_stats:
         return None
+    if args.lb != "haproxy":
+        # nginx/httpd status pages take no credentials: they listen on loopback and answer loopback clients only.
+        bind = validate.hostport("--stats-bind", args.stats_bind) if args.stats_bind else ("127.0.0.1", DEFAULT_STATS_PORT)
+        if args.stats_password_env:
+            raise ConfigError("--stats-password-env", args.stats_password_env,
+                              f"nothing for {args.lb} (its status page is loopback-only, without credentials)")
+        return Stats(Address(*bind))
     bind = validate.hostport("--stats-bind", args.stats_bind) if args.stats_bind else (bind_host, DEFAULT_STATS_PORT)
     if args.stats_password_env:
         password = os.environ.get(args.stats_password_env)
@@ -182,7 +199,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
         sys.stderr.write(settings)
-    if model.stats and not args.stats_password_env:
+    if model.stats and model.stats.authenticated and not args.stats_password_env:
         print(f"hive-ha: stats page http://{model.stats.bind}{model.stats.uri} user {model.stats.user} "
               f"password {model.stats.password} (generated; shown only this once)", file=sys.stderr)
     return 0

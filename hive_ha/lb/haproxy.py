@@ -5,7 +5,7 @@ from __future__ import annotations
 from string import Template
 from typing import List
 
-from .model import Listener, LoadBalancer, Server
+from .model import Listener, LoadBalancer, RuntimePaths, Server
 from .text import block, duration_ms, header_comment
 
 SECTIONS = ("global", "defaults", "stats")
@@ -22,7 +22,11 @@ $body""")
 
 def stats_socket(lb: LoadBalancer) -> str:
     """The admin socket a monitor uses for ``set server ... state`` without a reload."""
-    return f"{lb.paths.runtime_dir}/admin.sock"
+    return admin_socket(lb.paths)
+
+
+def admin_socket(paths: RuntimePaths) -> str:
+    return f"{paths.runtime_dir}/admin.sock"
 
 
 def render(lb: LoadBalancer, *, snippet: bool = False) -> str:

@@ -17,6 +17,7 @@ MODULES = (
     ("lbmethod_bybusyness_module", "mod_lbmethod_bybusyness.so"),
     ("lbmethod_byrequests_module", "mod_lbmethod_byrequests.so"), ("proxy_hcheck_module", "mod_proxy_hcheck.so"),
 )
+STATUS_MODULES = (("status_module", "mod_status.so"), ("authz_host_module", "mod_authz_host.so"))
 SSL_MODULES = (("socache_shmcb_module", "mod_socache_shmcb.so"), ("ssl_module", "mod_ssl.so"))
 
 MAIN = Template("""\
@@ -45,10 +46,11 @@ STOPGAP = """\
 def render(lb: LoadBalancer, *, snippet: bool = False) -> str:
     if len(lb.listeners) != 1 or lb.listeners[0].mode != "http":
         raise ConfigError("--profile", lb.profile, "hue (httpd serves Hue's web tier only)")
-    body = _vhost(lb, lb.listeners[0])
+    body = _vhost(lb, lb.listeners[0]) + _status(lb)
     if snippet:
         return header_comment(lb.header) + body
-    modules = MODULES + (SSL_MODULES if lb.tls.terminates or lb.tls.to_backends else ())
+    modules = (MODULES + (SSL_MODULES if lb.tls.terminates or lb.tls.to_backends else ())
+               + (STATUS_MODULES if lb.stats else ()))
     return MAIN.substitute(
         header=header_comment(lb.header), server_root=lb.paths.httpd_server_root, runtime=lb.paths.runtime_dir,
         logs=lb.paths.log_dir,
@@ -71,13 +73,14 @@ def _vhost(lb: LoadBalancer, listener: Listener) -> str:
     if tls.terminates:
         lines += ["SSLEngine on", f"SSLCertificateFile {tls.cert}", f"SSLCertificateKeyFile {tls.key}",
                   "SSLProtocol -all +TLSv1.2 +TLSv1.3"]
+    proxy_tls: List[str] = []
     if tls.to_backends:
-        lines += ["SSLProxyEngine on", "SSLProxyVerify require", "SSLProxyVerifyDepth 3",
-                  f"SSLProxyCACertificateFile {tls.ca}", "SSLProxyProtocol -all +TLSv1.2 +TLSv1.3"]
+        proxy_tls += ["SSLProxyEngine on", "SSLProxyVerify require", "SSLProxyVerifyDepth 3",
+                      f"SSLProxyCACertificateFile {tls.ca}", "SSLProxyProtocol -all +TLSv1.2 +TLSv1.3"]
         if tls.verify_backend_name:
-            lines += ["SSLProxyCheckPeerName on", "SSLProxyCheckPeerCN on"]
+            proxy_tls += ["SSLProxyCheckPeerName on", "SSLProxyCheckPeerCN on"]
         else:
-            lines += STOPGAP.splitlines() + ["SSLProxyCheckPeerName off", "SSLProxyCheckPeerCN off"]
+            proxy_tls += STOPGAP.splitlines() + ["SSLProxyCheckPeerName off", "SSLProxyCheckPeerCN off"]
     lines += [
         "ProxyRequests Off",
         "ProxyPreserveHost On",
@@ -85,14 +88,29 @@ def _vhost(lb: LoadBalancer, listener: Listener) -> str:
         f"ProxyTimeout {whole_seconds(t.server)}",
         f"Timeout {whole_seconds(t.client)}",
     ]
-    if check.http_path:
-        lines.append(f"ProxyHCExpr hue_ok {{%{{REQUEST_STATUS}} == {check.expect_status}}}")
     if listener.stickiness == "cookie":
         # The route of the member that served the request goes into ROUTEID; later requests return to it.
         lines.append('Header add Set-Cookie "ROUTEID=.%{BALANCER_WORKER_ROUTE}e; path=/; HttpOnly'
                      + ('; Secure' if tls.terminates else '') + '" env=BALANCER_ROUTE_CHANGED')
-    lines += [f"<Proxy balancer://{listener.name}>", *("    " + line for line in members + [proxy_set]), "</Proxy>",
-              f"ProxyPass / balancer://{listener.name}/", f"ProxyPassReverse / balancer://{listener.name}/"]
+    lines += [f"ProxyPass / balancer://{listener.name}/", f"ProxyPassReverse / balancer://{listener.name}/"]
     lines += lb.extra_for(listener.name)
+    # The balancer lives at server level so the loopback status host's balancer-manager sees it too (BalancerInherit).
+    # Its health checks use the server-level TLS client settings, which the virtual hosts inherit.
+    balancer = proxy_tls + ([f"ProxyHCExpr hue_ok {{%{{REQUEST_STATUS}} == {check.expect_status}}}"]
+                            if check.http_path else [])
+    balancer += [f"<Proxy balancer://{listener.name}>", *("    " + line for line in members + [proxy_set]), "</Proxy>"]
     comment = f"# {listener.description}\n" if listener.description else ""
-    return f"{comment}Listen {listener.bind}\n<VirtualHost {listener.bind}>\n{block(lines)}\n</VirtualHost>\n"
+    return (f"{comment}" + "\n".join(balancer) + f"\nListen {listener.bind}\n<VirtualHost {listener.bind}>\n"
+            f"{block(lines)}\n</VirtualHost>\n")
+
+
+def _status(lb: LoadBalancer) -> str:
+    """``server-status`` at the stats URI and ``balancer-manager`` (which can change members, hence loopback only)
+    on their own loopback virtual host; only loopback clients are allowed."""
+    stats = lb.stats
+    if stats is None:
+        return ""
+    allow = "Require ip 127.0.0.0/8 ::1"
+    lines = ["ProxyStatus On", f"<Location {stats.uri}>", "    SetHandler server-status", f"    {allow}", "</Location>",
+             "<Location /balancer-manager>", "    SetHandler balancer-manager", f"    {allow}", "</Location>"]
+    return f"# Status pages: loopback only\nListen {stats.bind}\n<VirtualHost {stats.bind}>\n{block(lines)}\n</VirtualHost>\n"

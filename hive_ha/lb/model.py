@@ -136,17 +136,30 @@ class Tls:
 
 @dataclasses.dataclass(frozen=True)
 class Stats:
-    """A stats page with basic auth. ``password`` never appears in reprs."""
+    """A stats/status page. HAProxy protects it with basic auth (``user``/``password``, never defaults); nginx's
+    ``stub_status`` and httpd's ``server-status``/``balancer-manager`` are loopback-only instead (``bind`` on a
+    loopback address, and only loopback clients allowed), so they take no credentials. ``password`` is never in reprs."""
 
     bind: Address
-    user: str
-    password: str = dataclasses.field(repr=False)
+    user: Optional[str] = None
+    password: Optional[str] = dataclasses.field(default=None, repr=False)
     uri: str = "/stats"
 
     def __post_init__(self) -> None:
-        validate.word("--stats-user", self.user)
-        validate.word("--stats-password", self.password, secret=True)
+        if (self.user is None) != (self.password is None):
+            raise ConfigError("--stats-user", self.user, "a user and a password together (or neither)")
+        if self.user is not None:
+            validate.word("--stats-user", self.user)
+            validate.word("--stats-password", self.password, secret=True)
         validate.uri_path("stats uri", self.uri)
+
+    @property
+    def authenticated(self) -> bool:
+        return self.user is not None
+
+    @property
+    def loopback(self) -> bool:
+        return validate.is_loopback(self.bind.host)
 
 
 @dataclasses.dataclass(frozen=True)

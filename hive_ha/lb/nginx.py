@@ -32,12 +32,12 @@ def render(lb: LoadBalancer, *, snippet: bool = False, version: Tuple[int, ...] 
     http = [listener for listener in lb.listeners if listener.mode == "http"]
     tcp = [listener for listener in lb.listeners if listener.mode == "tcp"]
     body = ""
-    if http:
+    if http or lb.stats:
         inner = [] if snippet else [f"access_log {lb.paths.log_dir}/access.log;"]
         temp = lb.paths.nginx_temp_dir
         if temp and not snippet:
             inner += [f"{kind}_temp_path {temp}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")]
-        body += "http {\n" + _join([block(inner)] + [_http(lb, l, version) for l in http] +
+        body += "http {\n" + _join([block(inner)] + [_http(lb, l, version) for l in http] + [_stats(lb)] +
                                     [block(lb.extra_for("http"))]) + "}\n"
     if tcp:
         body += "stream {\n" + _join([_stream(lb, l) for l in tcp] + [block(lb.extra_for("stream"))]) + "}\n"
@@ -131,3 +131,14 @@ def _proxy_ssl(lb: LoadBalancer) -> List[str]:
     # nginx checks every backend of a pool against one name: the backends' certificates must all carry it.
     return ["proxy_ssl_verify on;", f"proxy_ssl_trusted_certificate {lb.tls.ca};", "proxy_ssl_verify_depth 3;",
             f"proxy_ssl_name {lb.tls.backend_name};", "proxy_ssl_server_name on;", "proxy_ssl_protocols TLSv1.2 TLSv1.3;"]
+
+
+def _stats(lb: LoadBalancer) -> str:
+    """``stub_status`` on a loopback address, answering loopback clients only (no credentials to leak or default)."""
+    stats = lb.stats
+    if stats is None:
+        return ""
+    lines = [f"listen {stats.bind};", "access_log off;", f"location = {stats.uri} {{",
+             "    stub_status;", "    allow 127.0.0.0/8;", "    allow ::1;", "    deny all;", "}",
+             "location / {", "    return 404;", "}"]
+    return "    # Status page: loopback only\n    server {\n" + block(lines, " " * 8) + "\n    }"

@@ -173,8 +173,11 @@ def build(lb: str, profile: str, opts: ProfileOptions) -> LoadBalancer:
     if lb == "nginx" and opts.tls.mode == "bridge" and not opts.tls.backend_name:
         raise ConfigError("--tls-backend-name", None, "the name every backend certificate carries (nginx verifies all "
                           "backends of a pool against one name)")
-    if opts.stats and lb != "haproxy":
-        raise ConfigError("--stats-bind", str(opts.stats.bind), "no stats page for " + lb + " (HAProxy only)")
+    if opts.stats and lb == "haproxy" and not opts.stats.authenticated:
+        raise ConfigError("--stats-user", None, "a user and password for HAProxy's stats page (never without auth)")
+    if opts.stats and lb != "haproxy" and (opts.stats.authenticated or not opts.stats.loopback):
+        raise ConfigError("--stats-bind", str(opts.stats.bind),
+                          f"a loopback address and no credentials ({lb}'s status page is reachable from this host only)")
     return PROFILES[profile](opts)
 
 

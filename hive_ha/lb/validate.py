@@ -6,6 +6,7 @@ names the value; nothing is escaped and nothing is written.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Iterable, Tuple
 
@@ -32,6 +33,16 @@ def host(key: str, value: object) -> str:
         return validate_host(value)
     except ValueError as exc:
         raise ConfigError(key, value, f"a host name or IP address ({exc})") from None
+
+
+def is_loopback(value: str) -> bool:
+    """Whether ``value`` is a loopback address (127.0.0.0/8, ::1) or ``localhost``."""
+    if value == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(value).is_loopback
+    except ValueError:
+        return False
 
 
 def port(key: str, value: object) -> int:

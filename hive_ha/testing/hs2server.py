@@ -17,6 +17,8 @@ Wire formats (``auth`` / ``transport``; the client arguments that match them):
   * ``auth="NONE" | "LDAP" | "CUSTOM"``: SASL PLAIN framing as thrift_sasl speaks it -- PyHive ``auth="NONE"``
     (password "x" is sent) or ``auth="LDAP"/"CUSTOM"`` with ``password``. Credentials are checked only when
     ``users={"name": "password"}`` is given (Hive's NONE accepts anything, too).
+  * ``auth="KERBEROS", kerberos=(principal, keytab)``: SASL GSSAPI (binary only; ``gssapi_sasl.py``) -- PyHive
+    ``auth="KERBEROS", kerberos_service_name="hive"`` dialling the host of the principal (``localhost``).
   * ``transport="http"``: TBinaryProtocol in the body of ``POST /<http_path>`` (default ``cliservice``; a trailing
     slash is accepted, PyHive sends one) -- PyHive ``scheme="http"`` or thrift's THttpClient. HTTP Basic
     credentials are optional and checked only when ``users`` is given.
@@ -68,7 +70,7 @@ _log = logging.getLogger(__name__)
 MODULE = "hive_ha.testing.hs2server"
 LOOPBACK = "127.0.0.1"
 V6 = ttypes.TProtocolVersion.HIVE_CLI_SERVICE_PROTOCOL_V6
-AUTH_MODES = ("NOSASL", "NONE", "LDAP", "CUSTOM")
+AUTH_MODES = ("NOSASL", "NONE", "LDAP", "CUSTOM", "KERBEROS")  # KERBEROS: binary only, kerberos=(principal, keytab)
 TRANSPORTS = ("binary", "http")
 
 _State = ttypes.TOperationState
@@ -638,8 +640,8 @@ def _require_finished(op):
 class _Processor(TCLIService.Processor):
     """The generated processor plus call counting and the hang/drop hooks.
 
-    Unknown methods (impyla calls Impala-only ones) get the generated TApplicationException UNKNOWN_METHOD reply and
-    the connection stays usable.
+    Unknown methods (impyla calls Impala-only ones) get a TApplicationException UNKNOWN_METHOD reply, as Hive's
+    libthrift sends it, and the connection stays usable; their arguments are skipped without decoding strings.
     """
 
     def __init__(self, server, conn):
@@ -654,7 +656,7 @@ class _Processor(TCLIService.Processor):
         drop = self._server._take_drop(name)
         call = self._processMap.get(name)
         if call is None or drop == "request":
-            iprot.skip(TType.STRUCT)
+            _skip_raw(iprot, TType.STRUCT)  # unknown arguments: skipped by wire type, never decoded
             iprot.readMessageEnd()
         if drop == "request":
             raise _Dropped(message="dropped before handling %s" % name)
@@ -668,12 +670,54 @@ class _Processor(TCLIService.Processor):
 
     @staticmethod
     def _unknown_method(name, seqid, oprot):
-        error = TApplicationException(TApplicationException.UNKNOWN_METHOD, "Unknown function %s" % name)
+        # What Hive's libthrift (TBaseProcessor) answers: UNKNOWN_METHOD, and the connection stays open.
+        error = TApplicationException(TApplicationException.UNKNOWN_METHOD, "Invalid method name: '%s'" % name)
         oprot.writeMessageBegin(name, TMessageType.EXCEPTION, seqid)
         error.write(oprot)
         oprot.writeMessageEnd()
         oprot.trans.flush()
-        return False
+        return True
+
+
+_SKIP_MAX_DEPTH = 64  # nesting bound for arguments of unknown calls (a hostile client must not exhaust the stack)
+_SKIP_SCALARS = {TType.BOOL: "readBool", TType.BYTE: "readByte", TType.I16: "readI16", TType.I32: "readI32",
+                 TType.I64: "readI64", TType.DOUBLE: "readDouble", TType.STRING: "readBinary"}
+
+
+def _skip_raw(prot, ttype, depth=0):
+    """Skip one value of wire type ``ttype``. Unlike TProtocolBase.skip, STRING is read as bytes: Impala's GUIDs
+    (impyla's CloseImpalaOperation) are binary fields, not UTF-8."""
+    if depth > _SKIP_MAX_DEPTH:
+        raise TProtocolException(TProtocolException.DEPTH_LIMIT, "arguments nested deeper than %d" % _SKIP_MAX_DEPTH)
+    if ttype in _SKIP_SCALARS:
+        getattr(prot, _SKIP_SCALARS[ttype])()
+    elif ttype == TType.STRUCT:
+        prot.readStructBegin()
+        while True:
+            _, field_type, _ = prot.readFieldBegin()
+            if field_type == TType.STOP:
+                break
+            _skip_raw(prot, field_type, depth + 1)
+            prot.readFieldEnd()
+        prot.readStructEnd()
+    elif ttype == TType.MAP:
+        key_type, value_type, size = prot.readMapBegin()
+        for _ in range(size):
+            _skip_raw(prot, key_type, depth + 1)
+            _skip_raw(prot, value_type, depth + 1)
+        prot.readMapEnd()
+    elif ttype == TType.SET:
+        element_type, size = prot.readSetBegin()
+        for _ in range(size):
+            _skip_raw(prot, element_type, depth + 1)
+        prot.readSetEnd()
+    elif ttype == TType.LIST:
+        element_type, size = prot.readListBegin()
+        for _ in range(size):
+            _skip_raw(prot, element_type, depth + 1)
+        prot.readListEnd()
+    else:
+        raise TProtocolException(TProtocolException.INVALID_DATA, "unknown wire type %r" % ttype)
 
 
 # ------------------------------------------------------------------------------------------------------ transports
@@ -844,9 +888,12 @@ class HS2Server:
 
     def __init__(self, name=None, *, host=LOOPBACK, port=0, auth="NONE", transport="binary",
                  http_path="cliservice", users=None, databases=("default",), tables=None, version="3.1.3",
-                 protocol_version=V6, delay=0.0, running_polls=0, close_sessions_on_disconnect=True):
+                 protocol_version=V6, delay=0.0, running_polls=0, close_sessions_on_disconnect=True, kerberos=None):
         if auth not in AUTH_MODES:
             raise ValueError("auth must be one of %s, got %r" % (AUTH_MODES, auth))
+        if (auth == "KERBEROS") != (kerberos is not None) or (kerberos and transport != "binary"):
+            raise ValueError("auth='KERBEROS' needs kerberos=(principal, keytab) and the binary transport")
+        self.kerberos = tuple(kerberos) if kerberos else None  # SASL GSSAPI acceptor: see gssapi_sasl.py
         if transport not in TRANSPORTS:
             raise ValueError("transport must be one of %s, got %r" % (TRANSPORTS, transport))
         self._name, self._host, self._port = name, host, port
@@ -1120,7 +1167,12 @@ class HS2Server:
         else:
             self._wait_while_hung(conn)
             trans = _SaslServerTransport(raw, self._authenticate)
-            conn.auth_user = trans.negotiate()
+            if self.kerberos:
+                from hive_ha.testing import gssapi_sasl
+
+                conn.auth_user = gssapi_sasl.accept(trans, *self.kerberos)
+            else:
+                conn.auth_user = trans.negotiate()
         # strictRead: a SASL client talking to a NOSASL server fails at once instead of waiting for a "string" of
         # 16 MB (its START byte would be read as a length).
         protocol = TBinaryProtocol(trans, strictRead=True)
@@ -1216,8 +1268,10 @@ class HS2ServerProcess:
     """
 
     def __init__(self, name=None, *, host=LOOPBACK, port=0, auth="NONE", transport="binary",
-                 http_path="cliservice", users=None, delay=0.0, running_polls=0, ready_timeout=15.0):
+                 http_path="cliservice", users=None, delay=0.0, running_polls=0, ready_timeout=15.0, kerberos=None,
+                 env=None):
         self._name, self.host, self.port = name, host, port
+        self.kerberos, self.env = kerberos, dict(env or {})  # env: e.g. KRB5_CONFIG for a Kerberos test realm
         self.auth, self.transport, self.http_path = auth, transport, http_path
         self.users, self.delay, self.running_polls = users, delay, running_polls
         self.ready_timeout = ready_timeout
@@ -1231,6 +1285,8 @@ class HS2ServerProcess:
             cmd += ["--name", self._name]
         for user, password in (self.users or {}).items():
             cmd += ["--user", "%s:%s" % (user, password)]
+        if self.kerberos:
+            cmd += ["--kerberos-principal", self.kerberos[0], "--kerberos-keytab", self.kerberos[1]]
         return cmd
 
     def start(self):
@@ -1240,6 +1296,7 @@ class HS2ServerProcess:
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parents[2])  # so the child imports this checkout of hive_ha
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        env.update(self.env)
         self._stderr = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=self._stderr, env=env)
@@ -1346,6 +1403,8 @@ def _parse_args(argv):
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--running-polls", type=int, default=0)
     parser.add_argument("--exit-on-stdin-eof", action="store_true", help="exit when the parent closes stdin")
+    parser.add_argument("--kerberos-principal", help="with --auth KERBEROS: the server principal (hive/host@REALM)")
+    parser.add_argument("--kerberos-keytab", help="with --auth KERBEROS: the keytab holding its key")
     return parser.parse_args(argv)
 
 
@@ -1362,7 +1421,8 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     users = dict(u.split(":", 1) for u in args.user) if args.user else None
     server = HS2Server(args.name, host=args.host, port=args.port, auth=args.auth, transport=args.transport,
-                       http_path=args.http_path, users=users, delay=args.delay, running_polls=args.running_polls)
+                       http_path=args.http_path, users=users, delay=args.delay, running_polls=args.running_polls,
+                       kerberos=(args.kerberos_principal, args.kerberos_keytab) if args.kerberos_principal else None)
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: done.set())

@@ -176,7 +176,8 @@ class LoadBalancerProcess:
     def _command(self):
         binary = shutil.which(BINARIES[self.kind])
         if self.kind == "haproxy":
-            command = [binary, "-db", "-f", self.config_file]
+            # Master-worker mode, as a monitor expects: SIGUSR2 to the master reloads without dropping connections.
+            command = [binary, "-W", "-db", "-f", self.config_file]
         elif self.kind == "nginx":
             command = [binary, "-c", self.config_file, "-p", self.dir, "-e", os.path.join(self.dir, "error.log"),
                        "-g", "daemon off;"]

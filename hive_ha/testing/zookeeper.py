@@ -39,6 +39,7 @@ import tempfile
 import threading
 import time
 
+from hive_ha.testing.lifecycle import Startable
 from hive_ha.testing.waiting import WaitTimeout, wait_until
 
 __all__ = [
@@ -299,7 +300,7 @@ class _TlsMaterial:
 
 
 # ---------------------------------------------------------------------------------------------------- ZooKeeperServer
-class ZooKeeperServer:
+class ZooKeeperServer(Startable):
     """One ZooKeeper server process (standalone, or a member of a `ZooKeeperEnsemble`).
 
     Lifecycle: ``start()`` (creates the temp dir on first use, launches, waits until it serves), ``kill()`` (SIGKILL,
@@ -544,15 +545,6 @@ class ZooKeeperServer:
 
     close = stop
 
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
     def __repr__(self):
         state = "running" if self.running else "stopped"
@@ -700,7 +692,7 @@ class ZooKeeperServer:
 
 
 # -------------------------------------------------------------------------------------------------- ZooKeeperEnsemble
-class ZooKeeperEnsemble:
+class ZooKeeperEnsemble(Startable):
     """A ZooKeeper quorum of `size` servers on loopback (``server.N=127.0.0.1:peer:election`` + myid files), each a
     `ZooKeeperServer` with its own directory.
 
@@ -820,15 +812,6 @@ class ZooKeeperEnsemble:
 
     close = stop
 
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
     def __repr__(self):
         return "<ZooKeeperEnsemble size=%d hosts=%s>" % (self.size, self.hosts if self.members else "-")

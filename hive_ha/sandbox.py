@@ -1,0 +1,292 @@
+"""A local ZooKeeper plus HiveServer2-protocol test servers registered the way Hive registers them.
+
+``hive-ha sandbox`` runs one until Ctrl-C; ``make demo`` and tests use the ``Sandbox`` class::
+
+    with Sandbox(SandboxOptions(servers=3, layout="hs2")) as sandbox:
+        print(sandbox.header_line())                   # zookeeper=127.0.0.1:PORT namespace=/hiveserver2
+        hsi = sandbox.add_servers(2, "hsi-ha")         # a second layout on the same ZooKeeper
+        sandbox.kill(sandbox.servers[0])               # kill -9 the process; its znode lingers until expiry
+        sandbox.make_active(hsi[1])                    # HSI leader change
+
+Each server is a separate process (``HS2ServerProcess``) so a kill is real; each registration has its own
+ZooKeeper session (``Registrar``). Everything started is stopped, and every temp dir removed, by ``stop()``.
+Options go through ``SandboxOptions`` and the three ``_*_kwargs`` methods, the places to extend.
+
+``kerberos=True`` adds an MIT KDC (``testing.kdc.KerberosRig``, realm EXAMPLE.TEST): ZooKeeper requires SASL
+GSSAPI (dial it as ``localhost:PORT``), the servers accept only GSSAPI as ``hive/localhost`` and are registered as
+``localhost`` with Hive's secure ACL by the ``hive/localhost`` identity. While the sandbox runs, this process's
+Kerberos environment (``KRB5_CONFIG``, ``KRB5CCNAME``, ``KRB5_CLIENT_KTNAME``) is that of hive plus the client users
+(restored by ``stop()``); ``client_env(user)`` and ``hue_ini_keys()`` say what another process needs.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import os
+from typing import Dict, List, Optional
+
+from .errors import ConfigError
+from .layouts import normalize_path
+from .testing.hs2server import HS2ServerProcess
+from .testing.kdc import SERVER_HOST, KerberosRig
+from .testing.registrar import Registrar, hive_secure_acl
+from .testing.zookeeper import ZooKeeperServer
+
+#: sandbox layout -> (registrar layout, default namespace, server name prefix)
+LAYOUTS: Dict[str, tuple] = {
+    "hs2": ("hs2", "/hiveserver2", "hs2"),
+    "hsi": ("hs2", "/hiveserver2-hive2", "hsi"),  # HSI without HA registers like HiveServer2
+    "hsi-ha": ("hsi-ha", "/hs2ActivePassiveHA-unsecure", "hsi"),
+}
+AUTHS = ("NOSASL", "NONE")
+KERBEROS_AUTH = "KERBEROS"  # only with kerberos=True, and then the only one
+#: Environment variables the Kerberos sandbox sets in this process (and restores).
+_KRB_VARS = ("KRB5_CONFIG", "KRB5_KDC_PROFILE", "KRB5RCACHEDIR", "KRB5CCNAME", "KRB5_CLIENT_KTNAME")
+#: The identities this process holds in a Kerberos sandbox: hive registers, the users can be clients.
+_KRB_IDENTITIES = ("hive", "hue", "alice")
+TRANSPORTS = ("binary", "http")
+MAX_SERVERS = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class SandboxOptions:
+    """What to start. ``session_timeout``: the servers' ZooKeeper sessions, i.e. how long a killed server's
+    znode lingers. ``auth`` defaults to NONE, or KERBEROS with ``kerberos`` (a KDC, GSSAPI everywhere)."""
+
+    servers: int = 2
+    layout: str = "hs2"
+    namespace: Optional[str] = None
+    auth: Optional[str] = None
+    transport: str = "binary"
+    session_timeout: float = 4.0
+    kerberos: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.servers, int) or not 1 <= self.servers <= MAX_SERVERS:
+            raise ConfigError("--servers", self.servers, f"a number of servers in 1-{MAX_SERVERS}")
+        if self.layout not in LAYOUTS:
+            raise ConfigError("--layout", self.layout, "one of " + ", ".join(LAYOUTS))
+        if self.auth is None:
+            object.__setattr__(self, "auth", KERBEROS_AUTH if self.kerberos else "NONE")
+        if self.kerberos and self.auth != KERBEROS_AUTH:
+            raise ConfigError("--auth", self.auth, f"{KERBEROS_AUTH} (or unset) with --kerberos")
+        if not self.kerberos and self.auth not in AUTHS:
+            raise ConfigError("--auth", self.auth, "one of " + ", ".join(AUTHS) + f" ({KERBEROS_AUTH}: --kerberos)")
+        if self.kerberos and self.transport != "binary":
+            raise ConfigError("--transport", self.transport, "binary with --kerberos (the test servers speak "
+                                                             "GSSAPI over the binary transport only)")
+        if self.transport not in TRANSPORTS:
+            raise ConfigError("--transport", self.transport, "one of " + ", ".join(TRANSPORTS))
+        if not self.session_timeout > 0:
+            raise ConfigError("--session-timeout", self.session_timeout, "a positive number of seconds")
+        if self.namespace is not None:
+            normalize_path(self.namespace)
+
+
+@dataclasses.dataclass
+class SandboxServer:
+    name: str
+    layout: str
+    namespace: str
+    process: HS2ServerProcess
+    registration: object  # testing.registrar.RegisteredServer
+
+    @property
+    def address(self) -> str:
+        return self.process.address
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self.process.pid
+
+    @property
+    def znode(self) -> str:
+        return self.registration.znode
+
+    @property
+    def active(self) -> Optional[bool]:
+        return self.registration.active if self.layout == "hsi-ha" else None
+
+
+class Sandbox:
+    """A ZooKeeper and HiveServer2-protocol servers; a context manager that always cleans up."""
+
+    def __init__(self, options: SandboxOptions = SandboxOptions()) -> None:
+        self.options = options
+        self.zookeeper: Optional[ZooKeeperServer] = None
+        self.kerberos: Optional[KerberosRig] = None
+        self._saved_env: Optional[Dict[str, Optional[str]]] = None
+        self.registrar: Optional[Registrar] = None
+        self.servers: List[SandboxServer] = []
+        self._processes: List[HS2ServerProcess] = []  # every process ever created, registered or not
+        self._counters: Dict[str, int] = {}
+
+    # -- extension points: what the ZooKeeper, each server and each registration are given --------------------
+    def _zookeeper_kwargs(self) -> dict:
+        kw = self.kerberos.zookeeper_kwargs() if self.kerberos else {}
+        kw["name"] = "hive-ha-sandbox-zk"
+        return kw
+
+    def _registrar_kwargs(self) -> dict:
+        if not self.kerberos:
+            return {}
+        sasl = {"mechanism": "GSSAPI", "service": "zookeeper", "principal": self.kerberos.hive_principal}
+        return {"sasl_options": sasl, "acl": hive_secure_acl()}
+
+    def _server_kwargs(self) -> dict:
+        kw = {"auth": self.options.auth, "transport": self.options.transport}
+        if self.kerberos:
+            kw.update(kerberos=self.kerberos.hs2_acceptor(), env=self.kerberos.env)
+        return kw
+
+    def _registration_host(self, process: HS2ServerProcess) -> str:
+        # A GSSAPI client asks for hive/<host it dials>: publish the principal's host, not the address.
+        return SERVER_HOST if self.kerberos else process.host
+
+    def _registration_kwargs(self, process: HS2ServerProcess) -> dict:
+        kw = {"authentication": self.options.auth, "transport_mode": self.options.transport}
+        if self.options.transport == "http":
+            kw["http_port"] = process.port
+        if self.kerberos:
+            kw["principal"] = "hive/_HOST@" + self.kerberos.realm
+        return kw
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    def start(self) -> "Sandbox":
+        if self.options.kerberos:
+            self._start_kerberos()
+        self.zookeeper = ZooKeeperServer(**self._zookeeper_kwargs())
+        self.zookeeper.start()
+        self.registrar = Registrar(self.hosts, session_timeout=self.options.session_timeout,
+                                   **self._registrar_kwargs())
+        self.add_servers(self.options.servers, self.options.layout, self.options.namespace)
+        return self
+
+    def _start_kerberos(self) -> None:
+        """The KDC, then this process's identities: a DIR ticket-cache collection fed from one keytab with the
+        keys of hive and the client users, so the registrations (hive) and in-process clients coexist."""
+        self.kerberos = KerberosRig()
+        self.kerberos.start()
+        merged = os.path.join(self.kerberos.dir, "sandbox-process.keytab")
+        for user in _KRB_IDENTITIES:
+            name = self.kerberos.hive_principal if user == "hive" else self.kerberos.principal(user)
+            self.kerberos.kdc.export(name, merged)
+        ccache = os.path.join(self.kerberos.dir, "sandbox-ccache")
+        os.mkdir(ccache)
+        self._saved_env = {key: os.environ.get(key) for key in _KRB_VARS}
+        os.environ.update(self.kerberos.env, KRB5_CLIENT_KTNAME=merged, KRB5CCNAME="DIR:" + ccache)
+
+    def _restore_env(self) -> None:
+        saved, self._saved_env = self._saved_env, None
+        for key, value in (saved or {}).items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    @property
+    def hosts(self) -> str:
+        """The connect string (with Kerberos: ``localhost:PORT``, the host of ZooKeeper's principal)."""
+        return self.kerberos.zookeeper_hosts(self.zookeeper) if self.kerberos else self.zookeeper.hosts
+
+    @property
+    def namespace(self) -> str:
+        """The namespace of the first layout started (what ``discover --namespace`` takes)."""
+        return self.namespace_of(self.options.layout, self.options.namespace)
+
+    def namespace_of(self, layout: str, namespace: Optional[str] = None) -> str:
+        default = LAYOUTS[layout][1]
+        if self.options.kerberos and default.endswith("-unsecure"):  # Hive's HA root in secure mode
+            default = default[: -len("-unsecure")] + "-sasl"
+        return normalize_path(namespace or default)
+
+    def add_servers(self, count: int, layout: str, namespace: Optional[str] = None) -> List[SandboxServer]:
+        """Start ``count`` server processes (in parallel) and register them; under hsi-ha the first is active."""
+        registrar_layout, _, prefix = LAYOUTS[layout]
+        namespace = self.namespace_of(layout, namespace)
+        names = []
+        for _ in range(count):
+            self._counters[prefix] = self._counters.get(prefix, 0) + 1
+            names.append(f"{prefix}-{self._counters[prefix]}")
+        processes = [HS2ServerProcess(name, **self._server_kwargs()) for name in names]
+        self._processes.extend(processes)  # stop() ends them even if what follows fails half-way
+        with concurrent.futures.ThreadPoolExecutor(len(processes)) as pool:
+            started = [pool.submit(p.start) for p in processes]
+        failed = [f.exception() for f in started if f.exception() is not None]
+        if failed:
+            raise failed[0]
+        first_active = layout == "hsi-ha" and not any(s.active for s in self.servers if s.namespace == namespace)
+        added = []
+        for index, (name, process) in enumerate(zip(names, processes, strict=True)):
+            registration = self.registrar.register(
+                self._registration_host(process), process.port, layout=registrar_layout, namespace=namespace,
+                active=first_active and index == 0, **self._registration_kwargs(process))
+            server = SandboxServer(name, layout, namespace, process, registration)
+            self.servers.append(server)
+            added.append(server)
+        return added
+
+    def kill(self, server: SandboxServer) -> None:
+        """kill -9 the server process and cut its ZooKeeper session, as a crashed HiveServer2: the znode stays
+        until the session expires (``session_timeout``)."""
+        server.process.kill()
+        server.registration.crash()
+
+    def make_active(self, server: SandboxServer) -> None:
+        """HSI leader change (the old leader is rewritten to passive first)."""
+        self.registrar.make_active(server.registration)
+
+    def stop(self) -> None:
+        """Deregister and stop every server, stop ZooKeeper (and the KDC) and remove their temp dirs. Idempotent."""
+        errors: List[BaseException] = []
+        steps = [self.registrar.close] if self.registrar else []
+        steps += [process.stop for process in self._processes]
+        steps += [self.zookeeper.stop] if self.zookeeper else []
+        steps += [self.kerberos.stop, self._restore_env] if self.kerberos else []
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - stop the rest, report the first
+                errors.append(exc)
+        self.registrar = None
+        if errors:
+            raise errors[0]
+
+    def __enter__(self) -> "Sandbox":
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    # -- what the command prints ----------------------------------------------------------------------------
+    def header_line(self) -> str:
+        return f"zookeeper={self.hosts} namespace={self.namespace}"
+
+    def client_env(self, user: str = "alice") -> Dict[str, str]:
+        """The environment of a client process authenticating as ``user`` from its keytab (Kerberos only)."""
+        env = self.kerberos.process_env(user)
+        return {key: env[key] for key in ("KRB5_CONFIG", "KRB5_CLIENT_KTNAME", "KRB5CCNAME")}
+
+    def hue_ini_keys(self, user: str = "hue") -> Dict[str, str]:
+        """The ``[hive_ha]`` keys that make Hue (or ``--config``) read this ZooKeeper as ``user`` (Kerberos only)."""
+        return {"zookeeper_auth": "sasl", "zookeeper_sasl_mechanism": "GSSAPI",
+                "zookeeper_sasl_principal": self.kerberos.principal(user),
+                "kerberos_keytab": self.kerberos.keytab(user)}
+
+    def kerberos_lines(self) -> List[str]:
+        """What a user needs to talk to a Kerberos sandbox from elsewhere (none without Kerberos)."""
+        if not self.kerberos:
+            return []
+        env = self.client_env()
+        return [f"KRB5_CONFIG={env['KRB5_CONFIG']}",
+                "client_env " + " ".join(f"{key}={value}" for key, value in env.items()),
+                "hue_ini [hive_ha] " + " ".join(f"{key}={value}" for key, value in self.hue_ini_keys().items())]
+
+    @staticmethod
+    def server_line(server: SandboxServer) -> str:
+        role = "" if server.active is None else (" active" if server.active else " passive")
+        return f"server={server.name} address={server.address} pid={server.pid} znode={server.znode}{role}"

@@ -1,0 +1,230 @@
+"""Kerberos end to end: a real MIT KDC, ZooKeeper requiring SASL GSSAPI, HiveServer2-protocol servers accepting
+GSSAPI, and hive-ha's discovery, auth-failure diagnosis and principal handling on top (docs/kerberos.md)."""
+import dataclasses
+import os
+
+import pytest
+from kazoo.exceptions import NoAuthError
+
+import hive_ha
+from hive_ha import kerberos
+from hive_ha.config import load_config
+from hive_ha.discovery import Discovery
+from hive_ha.errors import ConfigError, KerberosLoginFailed, ZooKeeperAuthFailed
+from hive_ha.layouts import Service
+from hive_ha.testing.waiting import wait_until
+from hive_ha.zkclient import ClientPool, ZkSettings
+
+pytest.importorskip("kerberos", reason="pip install 'hive-ha[kerberos]'")
+
+
+def gssapi_settings(hosts, principal=None, **kw):
+    return ZkSettings(hosts=hosts, auth_scheme="sasl", sasl_mechanism="GSSAPI", sasl_principal=principal,
+                      connect_timeout=kw.pop("connect_timeout", 20.0), session_timeout=10.0, **kw)
+
+
+@pytest.fixture
+def pool():
+    pool = ClientPool()
+    yield pool
+    pool.close_all()
+
+
+def register(registrar, namespace, port, **kw):
+    kw.setdefault("authentication", "KERBEROS")
+    kw.setdefault("principal", "hive/_HOST@EXAMPLE.TEST")
+    return registrar.register("localhost", port, namespace=namespace.strip("/"), **kw)
+
+
+# -- discovery over a Kerberized ZooKeeper -----------------------------------------------------------------------
+def test_discovery_reads_secure_registrations_and_others_cannot_write(krb_rig, krb_zk_hosts, krb_registrar,
+                                                                       zk_namespace, pool):
+    server = register(krb_registrar, zk_namespace, 10000)
+    hue = krb_rig.principal("hue")
+    discovery = Discovery(gssapi_settings(krb_zk_hosts, hue), pool=pool)
+    try:
+        endpoint = discovery.endpoint(Service.of("hs2", zk_namespace))
+        assert (endpoint.host, endpoint.port) == ("localhost", 10000)
+        assert endpoint.authentication == "KERBEROS"
+        assert endpoint.principal == "hive/localhost@EXAMPLE.TEST"  # _HOST resolved for this endpoint
+        client = pool.get(discovery.settings)
+        acls, _ = client.get_acls(server.znode)
+        assert {(a.id.scheme, a.id.id) for a in acls} == {("world", "anyone"), ("sasl", krb_rig.hive_principal)}
+        with pytest.raises(NoAuthError):  # Hive's secure ACL: only the server identity writes
+            client.set(server.znode, b"hijacked")
+        with pytest.raises(NoAuthError):
+            client.delete(server.znode)
+        server.deregister()
+        wait_until(lambda: not discovery.endpoints(Service.of("hs2", zk_namespace)).endpoints, timeout=20,
+                   message="deregistration not seen over the Kerberized session")
+    finally:
+        discovery.close()
+
+
+def test_no_ticket_is_one_clear_error(krb_rig, krb_zk_hosts, krb_identity, zk_namespace, pool):
+    os.environ["KRB5CCNAME"] = "MEMORY:empty"  # no keytab, no ticket
+    discovery = Discovery(gssapi_settings(krb_zk_hosts), pool=pool)
+    try:
+        with pytest.raises(ZooKeeperAuthFailed) as info:
+            discovery.endpoint(Service.of("hs2", zk_namespace))
+    finally:
+        discovery.close()
+    text = str(info.value)
+    assert krb_zk_hosts in text and "'zookeeper'" in text
+    assert "No Kerberos credentials available" in text and "kinit" in text and "kerberos_keytab" in text
+
+
+# kazoo's connection thread dies of pykerberos' error: that is the failure under test, so its warning is expected.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_wrong_client_principal_does_not_leave_a_dead_client(krb_rig, krb_zk_hosts, krb_identity, zk_namespace,
+                                                             krb_registrar, pool):
+    register(krb_registrar, zk_namespace, 10001)
+    krb_identity("hue")
+    settings = gssapi_settings(krb_zk_hosts, krb_rig.principal("alice"))  # the ticket cache only has hue
+    discovery = Discovery(settings, pool=pool)
+    try:
+        with pytest.raises(ZooKeeperAuthFailed) as info:
+            discovery.endpoint(Service.of("hs2", zk_namespace))
+        assert "alice@EXAMPLE.TEST" in str(info.value)
+        assert "no ticket for alice@EXAMPLE.TEST" in str(info.value)
+        # A later lookup reports the same error at once instead of waiting on a dead connection thread ...
+        with pytest.raises(ZooKeeperAuthFailed):
+            discovery.endpoint(Service.of("hs2", zk_namespace))
+        # ... and once alice's keys are there the restarted client logs in and the watcher works.
+        krb_identity("hue", "alice")
+        wait_until(lambda: _found(discovery, zk_namespace), timeout=60, message="client never recovered")
+    finally:
+        discovery.close()
+
+
+def _found(discovery, namespace):
+    try:
+        return discovery.endpoint(Service.of("hs2", namespace)).port == 10001
+    except ZooKeeperAuthFailed:
+        return False
+
+
+def test_ip_address_connect_string_explains_canonicalisation(krb_rig, krb_zk, krb_identity, zk_namespace, pool):
+    krb_identity("hue")
+    discovery = Discovery(gssapi_settings(krb_zk.hosts, krb_rig.principal("hue")), pool=pool)  # 127.0.0.1:port
+    try:
+        with pytest.raises(ZooKeeperAuthFailed) as info:
+            discovery.endpoint(Service.of("hs2", zk_namespace))
+    finally:
+        discovery.close()
+    text = str(info.value)
+    assert "zookeeper/127.0.0.1" in text and "not found in Kerberos database" in text
+    assert "'localhost' rather than '127.0.0.1'" in text
+
+
+def test_keytab_login_from_config_and_bad_keytab(krb_rig, krb_zk_hosts, krb_registrar, zk_namespace, tmp_path, pool):
+    register(krb_registrar, zk_namespace, 10002)
+    os.environ["KRB5CCNAME"] = "MEMORY:nothing-here"
+    os.environ.pop("KRB5_CLIENT_KTNAME")
+    ccache = tmp_path / "hue.ccache"
+    ini = tmp_path / "hue.ini"
+    ini.write_text("[libzookeeper]\n  ensemble=%s\n  principal_name=zookeeper\n[hive_ha]\n  zookeeper_auth=sasl\n"
+                   "  zookeeper_sasl_mechanism=gssapi\n  zookeeper_sasl_principal=hue@EXAMPLE.TEST\n"
+                   "  kerberos_keytab=%s\n  kerberos_ccache=%s\n" % (krb_zk_hosts, krb_rig.keytab("hue"), ccache))
+    settings = load_config(str(ini)).zookeeper
+    assert (settings.sasl_service, settings.kerberos_keytab) == ("zookeeper", krb_rig.keytab("hue"))
+    discovery = Discovery(settings, pool=pool)
+    try:
+        assert discovery.endpoint(Service.of("hs2", zk_namespace)).port == 10002
+        assert os.environ["KRB5CCNAME"] == "FILE:%s" % ccache
+        assert kerberos.tgt_end_time(str(ccache)) is not None
+    finally:
+        discovery.close()
+    bad = dataclasses.replace(settings, sasl_principal="alice@EXAMPLE.TEST")  # not in hue's keytab
+    with pytest.raises(ZooKeeperAuthFailed) as info:
+        pool.get(bad)
+    assert "alice@EXAMPLE.TEST" in str(info.value) and krb_rig.keytab("hue") in str(info.value)
+    assert "klist -k" in str(info.value)
+
+
+def test_settings_validation(tmp_path):
+    with pytest.raises(ConfigError, match="zookeeper_sasl_principal"):
+        ZkSettings(auth_scheme="sasl", sasl_mechanism="GSSAPI", kerberos_keytab="/etc/hostname")
+    with pytest.raises(ConfigError, match="kerberos_keytab"):
+        ZkSettings(kerberos_keytab="/etc/hostname", sasl_principal="hue")
+    with pytest.raises(ConfigError, match="kerberos_keytab"):
+        ZkSettings(auth_scheme="sasl", sasl_mechanism="GSSAPI", sasl_principal="hue",
+                   kerberos_keytab=str(tmp_path / "missing.keytab"))
+    with pytest.raises(ConfigError, match=r"\[hive_ha\] kerberos_keytab"):
+        load_config({"hive_ha": {"kerberos_keytab": str(tmp_path / "missing.keytab")}})
+    # An empty zookeeper_kerberos_service keeps [libzookeeper] principal_name.
+    cfg = load_config({"libzookeeper": {"principal_name": "zk"}, "hive_ha": {"zookeeper_kerberos_service": ""}})
+    assert cfg.zookeeper.sasl_service == "zk"
+    cfg = load_config({"libzookeeper": {"principal_name": "zk"}, "hive_ha": {"zookeeper_kerberos_service": "zoo"}})
+    assert cfg.zookeeper.sasl_service == "zoo"
+
+
+def test_kinit_failure_names_principal_and_keytab(krb_rig, tmp_path):
+    login = kerberos.KerberosLogin("nobody@EXAMPLE.TEST", krb_rig.keytab("hue"), str(tmp_path / "cc"))
+    with pytest.raises(KerberosLoginFailed) as info:
+        kerberos.kinit(login)
+    assert "nobody@EXAMPLE.TEST" in str(info.value) and krb_rig.keytab("hue") in str(info.value)
+
+
+# -- HiveServer2 over GSSAPI ---------------------------------------------------------------------------------------
+def test_connect_kerberos_with_failover_to_the_new_servers_principal(krb_rig, krb_zk_hosts, krb_registrar,
+                                                                    krb_hs2_factory, zk_namespace):
+    a = krb_hs2_factory("hs2-a", process=True)
+    b = krb_hs2_factory("hs2-b", process=True)
+    reg_a = register(krb_registrar, zk_namespace, a.port)
+    register(krb_registrar, zk_namespace, b.port)
+    settings = gssapi_settings(krb_zk_hosts, krb_rig.principal("hue"))
+
+    def query():
+        conn = hive_ha.connect(zookeeper=settings, namespace=zk_namespace, auth="KERBEROS", policy="oldest")
+        try:
+            cursor = conn.cursor()
+            cursor.execute("select current_server(), current_user()")
+            return cursor.fetchall()[0]
+        finally:
+            conn.close()
+
+    server, user = query()
+    assert server == "hs2-a" and user.endswith("@EXAMPLE.TEST")  # the server saw a Kerberos identity
+    a.kill()  # SIGKILL; its registration lingers until its session expires
+    reg_a.crash()
+    assert query()[0] == "hs2-b"
+
+
+def test_clients_without_kerberos_are_refused(krb_rig, krb_zk_hosts, krb_registrar, krb_hs2_factory, zk_namespace):
+    from pyhive import hive
+
+    server = krb_hs2_factory("hs2-k")
+    register(krb_registrar, zk_namespace, server.port)
+    with pytest.raises(Exception, match="requires GSSAPI"):
+        hive.connect("localhost", server.port, auth="NONE", username="mallory")
+    os.environ["KRB5CCNAME"] = "MEMORY:empty"
+    os.environ.pop("KRB5_CLIENT_KTNAME")
+    with pytest.raises(Exception, match="No Kerberos credentials available"):
+        hive.connect("localhost", server.port, auth="KERBEROS", kerberos_service_name="hive")
+
+
+def test_principal_for_another_host_than_the_one_dialled_is_explained(krb_rig, krb_zk_hosts, krb_registrar,
+                                                                      krb_hs2_factory, zk_namespace):
+    server = krb_hs2_factory("hs2-ip")
+    krb_registrar.register("127.0.0.1", server.port, namespace=zk_namespace.strip("/"), authentication="KERBEROS",
+                           principal=krb_rig.hive_principal)  # hive/localhost, but registered by address
+    settings = gssapi_settings(krb_zk_hosts, krb_rig.principal("hue"))
+    with pytest.raises(ConfigError) as info:
+        hive_ha.connect(zookeeper=settings, namespace=zk_namespace)
+    assert "asks for hive/127.0.0.1" in str(info.value) and "principal (localhost)" in str(info.value)
+    assert "not found in Kerberos database" in str(info.value.__cause__)
+
+
+def test_hue_query_server_carries_the_servers_principal(krb_registrar, krb_zk_hosts, krb_rig, zk_namespace, pool):
+    from hue_integration.query_server import build
+
+    register(krb_registrar, zk_namespace, 10003)
+    discovery = Discovery(gssapi_settings(krb_zk_hosts, krb_rig.principal("hue")), pool=pool)
+    try:
+        service = Service.of("hs2", zk_namespace)
+        qs = build("beeswax", discovery.endpoint(service), service,
+                   {"use_sasl": True, "principal": "hive/_HOST@OTHER.REALM", "transport_mode": "socket"})
+    finally:
+        discovery.close()
+    assert (qs["server_host"], qs["principal"], qs["use_sasl"]) == ("localhost", "hive/localhost@EXAMPLE.TEST", True)

@@ -1,0 +1,236 @@
+"""The load-balancer monitor: pure planning, then real ZooKeeper -> monitor -> real haproxy/nginx -> real backends,
+injection attempts, active/standby hand-over between two ``hive-ha monitor`` processes, and the benchmark's --quick."""
+import dataclasses
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from hive_ha.discovery import Discovery
+from hive_ha.layouts import Service
+from hive_ha.lb import ProfileOptions, RuntimePaths, Server, build
+from hive_ha.lb.haproxy import admin_socket
+from hive_ha.lb.monitor import Monitor, ZooKeeperSource
+from hive_ha.lb.plan import NOTHING, REFUSE_EMPTY, RELOAD, RUNTIME, StateChange, plan, pools
+from hive_ha.lb.reload import Reloader
+from hive_ha.lb.runtime_api import RuntimeApi
+from hive_ha.testing.lbrig import HueBackend, LoadBalancerProcess, lb_workdir
+from hive_ha.testing.waiting import wait_until
+from hive_ha.testing.zookeeper import free_port
+from hive_ha.zkclient import ClientPool, ZkSettings
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+A, B, C = ("127.0.0.1", 18101), ("127.0.0.1", 18102), ("127.0.0.1", 18103)
+
+
+# ------------------------------------------------------------------------------------------------ planning (pure)
+def model(*servers, **kw):
+    return build("haproxy", "impala", ProfileOptions(servers=servers, bind_host="127.0.0.1", **kw))
+
+
+def test_plan_first_apply_reloads_and_no_change_is_nothing():
+    assert plan(None, None, model(A), runtime_api=True).action == RELOAD
+    assert plan(model(A), pools(model(A)), model(A), runtime_api=True).action == NOTHING
+
+
+def test_plan_never_publishes_an_empty_set():
+    assert plan(model(A), pools(model(A)), None, runtime_api=True).action == REFUSE_EMPTY
+
+
+def test_plan_uses_the_runtime_api_for_servers_the_process_knows():
+    running = pools(model(A, B))
+    removed = plan(model(A, B), running, model(A), runtime_api=True)
+    assert removed.action == RUNTIME
+    b = Server(*B).name
+    assert removed.changes == (StateChange("impala_hue", b, "maint"), StateChange("impala_jdbc", b, "maint"))
+    back = plan(model(A), running, model(A, B), runtime_api=True)  # B is still in the process, in maintenance
+    assert back.action == RUNTIME
+    assert back.changes == (StateChange("impala_hue", b, "ready"), StateChange("impala_jdbc", b, "ready"))
+    assert back.describe() == f"added impala_hue/{b}, impala_jdbc/{b}"
+
+
+def test_plan_reloads_for_a_new_server_a_changed_setting_or_a_load_balancer_without_runtime_api():
+    running = pools(model(A, B))
+    assert plan(model(A, B), running, model(A, B, C), runtime_api=True).action == RELOAD  # never seen C
+    assert plan(model(A, B), running, model(A, B, session_timeout=43200), runtime_api=True).action == RELOAD
+    assert plan(model(A, B), running, model(A), runtime_api=False).action == RELOAD
+
+
+# ------------------------------------------------------------------------------------------------ live
+def lb_options(workdir, **kw):
+    binds = tuple((name, ("127.0.0.1", free_port())) for name in ("impala_shell", "impala_jdbc", "impala_hue"))
+    return ProfileOptions(bind_host="127.0.0.1", binds=binds, check_interval=0.2, paths=RuntimePaths.under(workdir),
+                          **kw)
+
+
+def fetch(port):
+    """One connection through the LB's TCP port to a Hue imitation: the name of the server that answered."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/")
+        return conn.getresponse().read().decode()
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+def names_seen(port, tries=8):
+    return {fetch(port) for _ in range(tries)} - {None}
+
+
+@pytest.fixture
+def live(zk_server, zk_namespace, request):
+    """A running LB (kind from the test's parameter) started with a placeholder backend, and a monitor factory."""
+    kind = getattr(request, "param", "haproxy")
+    workdir = lb_workdir()
+    placeholder = HueBackend("placeholder")
+    opts = lb_options(workdir)
+    first = build(kind, "impala", dataclasses.replace(opts, servers=(placeholder.address,)))
+    lb = LoadBalancerProcess(kind, first, own_dir=False).start()
+    pool = ClientPool()
+    discovery = Discovery(ZkSettings(hosts=zk_server.hosts, connect_timeout=15), pool=pool, debounce=0.02)
+    monitors = []
+
+    def make_monitor(**kw):
+        def make_model(binary, http):
+            return build(kind, "impala", dataclasses.replace(opts, servers=binary, http_servers=http))
+        kw.setdefault("min_reload_interval", 0.5)
+        monitor = Monitor(kind, make_model, lb.config_file, ZooKeeperSource(discovery, Service.of("hs2", zk_namespace)),
+                          Reloader.for_paths(kind, opts.paths), runtime=RuntimeApi(admin_socket(opts.paths)),
+                          debounce=0.05, **kw)
+        monitors.append(monitor.start())
+        return monitor
+
+    yield kind, lb, make_monitor
+    for monitor in monitors:
+        monitor.stop()
+    discovery.close()
+    pool.close_all()
+    lb.stop()
+    placeholder.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.mark.parametrize("live", ["haproxy", "nginx"], indirect=True)
+def test_registered_server_gets_traffic_killed_one_is_removed_and_empty_is_refused(live, registrar, zk_namespace,
+                                                                                    caplog):
+    kind, lb, make_monitor = live
+    port = lb.port("impala_jdbc")
+    caplog.set_level(logging.INFO, logger="hive_ha.lb")
+    with HueBackend("one") as one, HueBackend("two") as two:
+        reg_one = registrar.register(one.host, one.port, namespace=zk_namespace)
+        monitor = make_monitor()
+        wait_until(lambda: names_seen(port) == {"one"}, 30, message=lambda: f"never routed to one: {lb.log_tail()}")
+        wait_until(lambda: monitor.applied == 1, 30, message="the first config was not counted as applied")
+        reg_two = registrar.register(two.host, two.port, namespace=zk_namespace)
+        wait_until(lambda: names_seen(port) == {"one", "two"}, 30, message="the new server never got traffic")
+        wait_until(lambda: monitor.applied == 2, 30, message="the new server's change was not counted")
+        reloads = monitor.reloads
+
+        two.stop()  # killed: its port closes and its ZooKeeper session dies with it
+        reg_two.crash()
+        wait_until(lambda: f"127.0.0.1:{two.port}" not in _read(lb.config_file), 30,
+                   message="the killed server stayed in the config")
+        wait_until(lambda: names_seen(port) == {"one"}, 30, message="traffic still offered to the killed server")
+        if kind == "haproxy":  # a server the process knows left: runtime API, no reload
+            assert monitor.reloads == reloads
+            states = RuntimeApi(admin_socket(lb.model.paths)).server_states("impala_jdbc")
+            assert states[Server(*two.address).name] == "maint"
+        assert any("applied by" in r.getMessage() and "impala_jdbc/" + Server(*two.address).name in r.getMessage() for r in caplog.records)
+
+        reg_one.deregister()  # nothing left registered: keep the last good set and say so
+        wait_until(lambda: any("refusing to publish an empty backend set" in r.getMessage() for r in caplog.records),
+                   30, message="the empty set was not reported")
+        assert f"127.0.0.1:{one.port}" in _read(lb.config_file)
+        assert names_seen(port) == {"one"}
+
+
+def test_injection_attempts_are_refused_and_the_rest_keeps_working(live, registrar, zk_namespace):
+    _, lb, make_monitor = live
+    port = lb.port("impala_jdbc")
+    with HueBackend("good") as good:
+        registrar.register(good.host, good.port, namespace=zk_namespace)
+        for evil in ("evil.example;server", "evil example", "evil{"):
+            registrar.register(evil, 10000, namespace=zk_namespace)
+        # ZooKeeper refuses control characters in names, not in data: a newline and config syntax in the data.
+        registrar.register_raw(f"/{zk_namespace}/serverUri=127.0.0.1:1;version=3.1.3;sequence=",
+                               b"hive.server2.thrift.bind.host=evil.example\n    server x 10.0.0.1:1 backup;"
+                               b"hive.server2.thrift.port=1;hive.server2.transport.mode=binary")
+        monitor = make_monitor()
+        wait_until(lambda: names_seen(port) == {"good"}, 30, message=lambda: f"no traffic: {lb.log_tail()}")
+        text = open(lb.config_file).read()
+        assert "evil" not in text and "backup" not in text and "10.0.0.1" not in text
+        wait_until(lambda: monitor.applied >= 1, 30, message="the change was not counted as applied")
+
+
+def _monitor_process(zk_hosts, namespace, lb, log_path, election_path):
+    paths = lb.model.paths
+    binds = [f"{listener.name}=127.0.0.1:{listener.bind.port}" for listener in lb.model.listeners]
+    command = [sys.executable, "-m", "hive_ha.cli", "monitor", "--lb", "haproxy", "--config", lb.config_file,
+               "--profile", "impala", "--from-zookeeper", zk_hosts, "--namespace", namespace,
+               "--zk-session-timeout", "4", "--min-reload-interval", "0.2", "--check-interval", "0.2",
+               "--election-path", election_path, "--runtime-dir", paths.runtime_dir, "--log-dir", paths.log_dir,
+               "--no-stats", "--bind", "127.0.0.1"] + [arg for bind in binds for arg in ("--bind", bind)]
+    log = open(log_path, "wb")
+    try:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    finally:
+        log.close()
+
+
+def _read(path):
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return handle.read()
+
+
+def test_killing_the_active_monitor_hands_over_to_a_standby(live, registrar, zk_server, zk_namespace, tmp_path):
+    _, lb, _ = live
+    port = lb.port("impala_jdbc")
+    election = f"/hive-ha-test{zk_namespace}/monitor"
+    logs = [str(tmp_path / "m1.log"), str(tmp_path / "m2.log")]
+    procs = []
+    with HueBackend("first") as first, HueBackend("second") as second:
+        try:
+            registrar.register(first.host, first.port, namespace=zk_namespace)
+            procs.append(_monitor_process(zk_server.hosts, zk_namespace, lb, logs[0], election))
+            wait_until(lambda: "now ACTIVE" in _read(logs[0]) or procs[0].poll() is not None, 60,
+                       message=lambda: _read(logs[0]))
+            assert procs[0].poll() is None, _read(logs[0])
+            procs.append(_monitor_process(zk_server.hosts, zk_namespace, lb, logs[1], election))
+            wait_until(lambda: names_seen(port) == {"first"}, 30, message=lambda: _read(logs[0]))
+            wait_until(lambda: "STANDBY" in _read(logs[1]), 60, message=lambda: _read(logs[1]))
+            assert "now ACTIVE" not in _read(logs[1])
+
+            procs[0].send_signal(signal.SIGKILL)  # no clean close: its lock node lives until the session expires
+            procs[0].wait(10)
+            registrar.register(second.host, second.port, namespace=zk_namespace)
+            wait_until(lambda: "now ACTIVE" in _read(logs[1]), 60, message=lambda: _read(logs[1]))
+            wait_until(lambda: "second" in names_seen(port), 30, message=lambda: _read(logs[1]) + lb.log_tail())
+            wait_until(lambda: re.search(r"added .*impala_jdbc/.*applied by reload in \d+ ms", _read(logs[1])), 30,
+                       message=lambda: _read(logs[1]))
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
+                    try:
+                        proc.wait(15)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+
+
+def test_benchmark_quick_runs_and_ends_with_the_failed_connection_count():
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "lb.py"), "--quick"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"failed_connections_during_reloads=\d+", last), result.stdout
+    assert re.search(r"p50=\d+(\.\d+)? ms p99=\d+(\.\d+)? ms", result.stdout), result.stdout
