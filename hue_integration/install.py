@@ -80,11 +80,11 @@ class Integration:
             endpoint = self.discovery.cache.available(service, pinned[1])
             if endpoint is None:
                 raise ServerGone(service, pinned[1])
-            return qs.build(name, endpoint, service, self.hue_values(endpoint))
-        try:
-            endpoint = self.discovery.endpoint(service, user)
-        except DiscoveryError as exc:
-            raise _popup(str(exc)) from exc
+        else:
+            try:
+                endpoint = self.discovery.endpoint(service, user)
+            except DiscoveryError as exc:
+                raise _popup(str(exc)) from exc
         return qs.build(name, endpoint, service, self.hue_values(endpoint))
 
     def get(self, user: Any, query_server: Optional[Dict[str, Any]] = None, cluster: Any = None) -> Any:

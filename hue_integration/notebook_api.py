@@ -50,8 +50,9 @@ CALLS: Dict[str, str] = {
     "cancel": HANDLE, "progress": HANDLE, "get_jobs": HANDLE,
     "close_statement": CLOSE,
 }
-#: Key hive-ha adds to the execute reply; the editor sends it back inside the snippet's handle.
-SERVER_KEY = "hive_ha_server"
+#: Key hive-ha adds to the execute reply (the server the operation lives on, as on its Session row); the
+#: editor sends it back inside the snippet's handle.
+SERVER_KEY = sessions.SERVER_KEY
 # Snippet/session type -> the ``name`` Hue passes to get_query_server_config.
 QUERY_SERVER_NAMES = {"hive": "beeswax", "llap": "llap", "hplsql": "hplsql"}
 

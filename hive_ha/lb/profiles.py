@@ -206,7 +206,9 @@ def _kerberos_lines(profile: str, opts: ProfileOptions) -> list:
     if profile == "hiveserver2":
         return [
             f"Kerberos behind this load balancer (realm {realm}, clients connect to {lb}):",
-            f"  clients use principal=hive/{lb}@{realm}; every HiveServer2 needs that principal in its keytab",
+            f"  clients use principal=hive/{lb}@{realm} (a GSSAPI client asks for the host it dials);",
+            f"  every HiveServer2: keytab holding hive/{lb}@{realm} and configured to accept it",
+            f"                  (hive.server2.authentication.kerberos.principal=hive/{lb}@{realm})",
             f"  JDBC:           jdbc:hive2://{lb}:{DEFAULT_PORTS['hs2_binary']}/default;principal=hive/{lb}@{realm}",
         ]
     return [f"Kerberos/SPNEGO for Hue's web tier: browsers ask for HTTP/{lb}@{realm}; Hue's keytab must hold it."]
