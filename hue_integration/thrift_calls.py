@@ -10,10 +10,11 @@ first attempt may have sent the statement.
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import functools
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from hive_ha.endpoint import Endpoint
 from hive_ha.failover import failed_before_request, is_connection_error
@@ -46,16 +47,15 @@ CURRENT: contextvars.ContextVar[Optional[CallRecord]] = contextvars.ContextVar("
 _DELIVERED: contextvars.ContextVar[Optional[List[bool]]] = contextvars.ContextVar("hive_ha_delivered", default=None)
 
 
-class recording:
+@contextlib.contextmanager
+def recording() -> Iterator[CallRecord]:
     """``with recording() as record:`` collects the failures of the calls made inside."""
-
-    def __enter__(self) -> CallRecord:
-        self.record = CallRecord()
-        self._token = CURRENT.set(self.record)
-        return self.record
-
-    def __exit__(self, *exc: Any) -> None:
-        CURRENT.reset(self._token)
+    record = CallRecord()
+    token = CURRENT.set(record)
+    try:
+        yield record
+    finally:
+        CURRENT.reset(token)
 
 
 class ObservedClient:
