@@ -139,7 +139,8 @@ def test_kill_and_restart_keep_data_and_sessions(zk_server_factory):
     server = zk_server_factory(name="zk-restart")
     port = server.port
     states = []
-    with kazoo(server.hosts, timeout=8.0) as client:
+    # A session long enough to outlive two restarts on a loaded machine (kazoo's reconnect backoff grows).
+    with kazoo(server.hosts, timeout=30.0) as client:
         client.add_listener(states.append)
         session = client.client_id[0]
         client.create("/persistent", b"p")
