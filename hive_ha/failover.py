@@ -14,7 +14,7 @@ import dataclasses
 import errno
 import http.client
 import socket
-from typing import Callable, Optional, Tuple, TypeVar
+from typing import Callable, Iterator, Optional, Tuple, TypeVar
 
 from .endpoint import Endpoint
 from .errors import DiscoveryError
@@ -50,7 +50,7 @@ class FailoverPolicy:
 
 def is_connection_error(exc: BaseException) -> bool:
     """True for socket/transport failures (the server is gone or unreachable), False for query errors."""
-    for err in _chain(exc):
+    for err in error_chain(exc):
         if isinstance(err, (ConnectionError, socket.timeout, EOFError, http.client.HTTPException)):
             return True
         if isinstance(err, OSError) and err.errno is not None:
@@ -62,7 +62,7 @@ def is_connection_error(exc: BaseException) -> bool:
 
 def failed_before_request(exc: BaseException) -> bool:
     """True when the error proves the request never reached a server (safe to send elsewhere)."""
-    for err in _chain(exc):
+    for err in error_chain(exc):
         if isinstance(err, ConnectionRefusedError) or (isinstance(err, OSError) and err.errno in _CONNECT_ERRNOS):
             return True
         if _is_thrift_transport(err) and getattr(err, "type", None) == 1:  # NOT_OPEN: "Could not connect to ..."
@@ -122,8 +122,8 @@ def _is_thrift_transport(err: BaseException) -> bool:
     return isinstance(err, TTransportException)
 
 
-def _chain(exc: BaseException):
-    """The error, its causes/contexts and thrift's ``inner`` exceptions (cycle-safe)."""
+def error_chain(exc: Optional[BaseException]) -> Iterator[BaseException]:
+    """The error, its causes/contexts and thrift's ``inner`` exceptions (cycle-safe; None gives nothing)."""
     seen = set()
     todo = [exc]
     while todo:

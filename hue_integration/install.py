@@ -6,10 +6,10 @@ from __future__ import annotations
 import contextvars
 import importlib
 import logging
-import socket
 import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from hive_ha import check
 from hive_ha.config import HiveHAConfig
 from hive_ha.discovery import Discovery
 from hive_ha.endpoint import Endpoint
@@ -120,7 +120,7 @@ class Integration:
                 endpoint = self.discovery.endpoint(service, user)
             except DiscoveryError:
                 continue
-            if not _accepts_connections(endpoint):
+            if check.probe_tcp(endpoint, timeout=2.0).status != check.OK:
                 self.report_failure(service, endpoint, user)
 
     def on_failure(self, failure: Failure) -> None:
@@ -194,15 +194,6 @@ class Integration:
 
         client.open_session = open_marked_session
         return HiveServer2Dbms(HiveServerClientCompatible(client), QueryHistory.SERVER_TYPE[1][0])
-
-
-def _accepts_connections(endpoint: Endpoint, timeout: float = 2.0) -> bool:
-    port = endpoint.http_port if endpoint.transport_mode == "http" and endpoint.http_port else endpoint.port
-    try:
-        socket.create_connection((endpoint.host, port), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
 
 
 def _close_idle_connections(endpoint: Endpoint) -> int:

@@ -27,12 +27,12 @@ class Collector:
             failovers.add_metric([service], count)
         connected = GaugeMetricFamily("hive_ha_zookeeper_connected", "1 while the ZooKeeper session is connected",
                                       labels=["hosts"])
-        connected.add_metric([discovery.settings.hosts], 1.0 if discovery.status()["zookeeper"]["state"] ==
-                             "CONNECTED" else 0.0)
+        state = discovery.status()  # one reading of the cache and the ZooKeeper state per scrape
+        connected.add_metric([discovery.settings.hosts], 1.0 if state["zookeeper"]["state"] == "CONNECTED" else 0.0)
         endpoints = GaugeMetricFamily("hive_ha_endpoints", "Endpoints known, by state", labels=["service", "state"])
         stale = GaugeMetricFamily("hive_ha_registry_stale", "1 while the registry reading may be out of date",
                                   labels=["service"])
-        for entry in discovery.cache.status():
+        for entry in state["services"]:
             endpoints.add_metric([entry["service"], "registered"], len(entry["endpoints"]))
             endpoints.add_metric([entry["service"], "excluded"], len(entry["excluded"]))
             stale.add_metric([entry["service"]], 1.0 if entry["stale"] else 0.0)

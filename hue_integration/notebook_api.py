@@ -34,6 +34,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from hive_ha.endpoint import Endpoint
 from hive_ha.errors import DiscoveryError
+from hive_ha.failover import error_chain
 from hive_ha.layouts import Service
 
 from . import sessions
@@ -228,10 +229,4 @@ def _undecorated(method: Any, name: str) -> Optional[Callable[..., Any]]:
 
 
 def _find(error: Optional[BaseException], kind: type) -> Any:
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, kind):
-            return error
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return None
+    return next((err for err in error_chain(error) if isinstance(err, kind)), None)
