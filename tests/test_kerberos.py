@@ -61,15 +61,20 @@ def test_discovery_reads_secure_registrations_and_others_cannot_write(krb_rig, k
         discovery.close()
 
 
-def test_no_ticket_is_one_clear_error(krb_rig, krb_zk_hosts, krb_identity, zk_namespace, pool):
-    os.environ["KRB5CCNAME"] = "MEMORY:empty"  # no keytab, no ticket
-    discovery = Discovery(gssapi_settings(krb_zk_hosts), pool=pool)
+def auth_failure(settings, namespace, pool):
+    """The text of the ZooKeeperAuthFailed a first lookup raises."""
+    discovery = Discovery(settings, pool=pool)
     try:
         with pytest.raises(ZooKeeperAuthFailed) as info:
-            discovery.endpoint(Service.of("hs2", zk_namespace))
+            discovery.endpoint(Service.of("hs2", namespace))
     finally:
         discovery.close()
-    text = str(info.value)
+    return str(info.value)
+
+
+def test_no_ticket_is_one_clear_error(krb_rig, krb_zk_hosts, krb_identity, zk_namespace, pool):
+    os.environ["KRB5CCNAME"] = "MEMORY:empty"  # no keytab, no ticket
+    text = auth_failure(gssapi_settings(krb_zk_hosts), zk_namespace, pool)
     assert krb_zk_hosts in text and "'zookeeper'" in text
     assert "No Kerberos credentials available" in text and "kinit" in text and "kerberos_keytab" in text
 
@@ -106,13 +111,7 @@ def _found(discovery, namespace):
 
 def test_ip_address_connect_string_explains_canonicalisation(krb_rig, krb_zk, krb_identity, zk_namespace, pool):
     krb_identity("hue")
-    discovery = Discovery(gssapi_settings(krb_zk.hosts, krb_rig.principal("hue")), pool=pool)  # 127.0.0.1:port
-    try:
-        with pytest.raises(ZooKeeperAuthFailed) as info:
-            discovery.endpoint(Service.of("hs2", zk_namespace))
-    finally:
-        discovery.close()
-    text = str(info.value)
+    text = auth_failure(gssapi_settings(krb_zk.hosts, krb_rig.principal("hue")), zk_namespace, pool)  # 127.0.0.1
     assert "zookeeper/127.0.0.1" in text and "not found in Kerberos database" in text
     assert "'localhost' rather than '127.0.0.1'" in text
 
