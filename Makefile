@@ -3,36 +3,58 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+# The real Hue 4.11 backend venv (scripts/hue-venv.sh builds it once per Hue tarball and writes its python here).
+HUE_PY_FILE := .hue/python
 
-.PHONY: demo test system venv bench bench-quick docs clean
+.PHONY: demo test test-core test-hue hue-venv system venv bench bench-quick docs dist clean
 
 system:
 	@sh scripts/install-system-deps.sh
 
-$(STAMP): setup.py constraints/hue-4.11.txt
+$(STAMP): setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -c constraints/hue-4.11.txt -e '.[test,hue,lb,dbapi]'
+	sh scripts/hue-constraints.sh > $(VENV)/hue-constraints.txt
+	$(PY) -m pip install -q -c $(VENV)/hue-constraints.txt -e '.[test,hue,lb,dbapi]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
 
+hue-venv: system
+	@sh scripts/hue-venv.sh
+
 demo: system venv
 	$(PY) -m hive_ha.demo
 
-test: system venv
+test: test-core test-hue
+
+test-core: system venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: system venv
+# hue_integration's tests run inside the real Hue: Hue's settings, hue.ini loader, migrations, dbms, HS2Api.
+# The HiveServer2 test servers that run as their own processes, and Spark, come from the dev venv.
+test-hue: system venv hue-venv
+	HIVE_HA_RIG_PYTHON=$(abspath $(PY)) \
+	HIVE_HA_SPARK_HOME=$$($(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))') \
+	$$(cat $(HUE_PY_FILE)) -m pytest tests/hue $(HUE_PYTEST_ARGS)
+
+bench: system venv hue-venv
 	$(PY) benchmarks/lookup.py
 	$(PY) benchmarks/lb.py
+	$$(cat $(HUE_PY_FILE)) benchmarks/hue_lookup.py
 
-bench-quick: system venv
+bench-quick: system venv hue-venv
 	$(PY) benchmarks/lookup.py --quick
 	$(PY) benchmarks/lb.py --quick
+	$$(cat $(HUE_PY_FILE)) benchmarks/hue_lookup.py --quick
 
 docs: venv
 	$(PY) -m mkdocs build --strict --site-dir site
 
+# An sdist and a wheel in dist/: what docs/hue.md installs into Hue's virtualenv.
+dist: venv
+	rm -rf dist
+	$(PY) -m build --sdist --wheel --outdir dist .
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) .hue build dist *.egg-info .pytest_cache .hypothesis

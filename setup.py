@@ -2,7 +2,7 @@
 from setuptools import find_packages, setup
 
 # Lower bounds never exceed Hue 4.11's pins (kazoo 2.8.0, thrift 0.16.0, thrift-sasl 0.4.3,
-# pure-sasl 0.6.2, Django 4.2), so installing into Hue's virtualenv moves none of them.
+# pure-sasl 0.6.2, Django 4.2), so installing into Hue's virtualenv moves none of them (tests/hue/test_pins.py).
 THRIFT = ["thrift>=0.13.0", "thrift-sasl>=0.4.2", "pure-sasl>=0.6.2"]
 EXTRAS = {
     "hue": ["Django>=3.2", "prometheus_client>=0.7"],
@@ -12,10 +12,12 @@ EXTRAS = {
     # for driver="impyla" in standalone programs).
     "kerberos": ["kerberos>=1.3.0"],  # SASL GSSAPI toward ZooKeeper and HiveServer2 (builds with libkrb5-dev + gcc)
     "dbapi": ["PyHive>=0.7.0", "SQLAlchemy>=1.3.8,<2.1"] + THRIFT,
+    # The tools of the tests that run inside Hue's own virtualenv (tests/hue, scripts/hue-venv.sh installs them).
+    "hue-test": ["pytest>=7", "pytest-django>=4.5"],
     "test": [
         "pytest>=7",
-        "pytest-django>=4.5",
         "hypothesis>=6",
+        "build>=1.0",  # make dist, and tests/hue/test_pins.py builds the wheel docs/hue.md installs
         "PyHive>=0.7.0",
         "cryptography>=3.4",
         "kerberos>=1.3.0",  # pykerberos: pure-sasl's GSSAPI client (Kerberized ZooKeeper and HiveServer2 tests)

@@ -5,14 +5,15 @@ from django.core.exceptions import ImproperlyConfigured
 from hive_ha.errors import ConfigError
 
 
-class HiveHAConfig(AppConfig):
+class HiveHAAppConfig(AppConfig):
     name = "hue_integration"
     label = "hive_ha"
     verbose_name = "hive-ha (HiveServer2 high availability)"
 
     def ready(self) -> None:
-        from . import checks, install
+        from . import checks, install, logs
 
+        logs.enable_loggers()
         checks.register()
         try:
             install.install_if_enabled()

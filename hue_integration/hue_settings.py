@@ -7,7 +7,7 @@ project: ``settings.HIVE_HA`` (sections as dicts) and/or ``settings.HIVE_HA_CONF
 from __future__ import annotations
 
 import importlib
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from hive_ha.config import KEYS, HiveHAConfig, from_sections, load_config
 
@@ -34,16 +34,26 @@ def running_in_hue() -> bool:
     return True
 
 
-def load() -> HiveHAConfig:
+def load() -> Optional[HiveHAConfig]:
+    """The validated settings, or None when discovery is not switched on (then ``[libzookeeper]`` is not read at
+    all: its ``ensemble`` default guesses from other apps and logs warnings)."""
     if running_in_hue():
-        return from_sections({
+        sections = {
             "beeswax": _hue_section("beeswax.conf", "beeswax"),
-            "libzookeeper": _hue_section("libzookeeper.conf", "libzookeeper"),
             "hive_ha": _hue_section("hue_integration.conf", "hive_ha"),
-        })
+        }
+        if not _switched_on(from_sections(sections)):
+            return None
+        sections["libzookeeper"] = _hue_section("libzookeeper.conf", "libzookeeper")
+        return from_sections(sections)
     from django.conf import settings
 
     sources = list(getattr(settings, "HIVE_HA_CONFIG_FILES", []))
     if getattr(settings, "HIVE_HA", None):
         sources.append(settings.HIVE_HA)
-    return load_config(sources)
+    config = load_config(sources)
+    return config if _switched_on(config) else None
+
+
+def _switched_on(config: HiveHAConfig) -> bool:
+    return config.enabled and (config.discover_hive or config.discover_llap)

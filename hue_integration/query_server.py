@@ -1,12 +1,55 @@
-"""An ``Endpoint`` as Hue's query-server dict: same keys and value types as Hue 4.11's
-``get_query_server_config`` for Hive, LLAP and hplsql. Pure: Hue's own values come in ``hue``.
+"""An ``Endpoint`` as Hue's query-server dict: the keys and value types of Hue 4.11's ``get_query_server_config`` for
+Hive, LLAP and hplsql. ``build`` is pure; ``HueSettings.read`` reads the Hue settings it needs, once.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+import dataclasses
+from typing import Any, Callable, Optional
 
-from hive_ha.endpoint import Endpoint, format_hostport, resolve_principal
+from hive_ha.endpoint import Endpoint, format_hostport
 from hive_ha.layouts import Service
+
+
+@dataclasses.dataclass(frozen=True)
+class HueSettings:
+    """The Hue settings a query-server dict is made of (``[beeswax]``, hive-site.xml, ``[desktop]``)."""
+
+    auth_username: Optional[str] = None
+    auth_password: Optional[str] = dataclasses.field(default=None, repr=False)
+    use_sasl: bool = True
+    close_sessions: Any = False
+    has_session_pool: Any = False
+    max_number_of_sessions: Any = -1
+    #: host -> HiveServer2's Kerberos principal for it (Hue's own rule: hive-site's principal with ``_HOST`` replaced
+    #: by the host's FQDN), or None when hive-site has none.
+    principal_for: Callable[[str], Optional[str]] = dataclasses.field(default=lambda host: None, compare=False)
+    transport_mode: str = "socket"
+    use_ssl: bool = False
+    http_path: str = "cliservice"
+    has_connectors: bool = False
+    is_compute: Callable[[Any], bool] = dataclasses.field(default=lambda connector: False, compare=False)
+
+    @classmethod
+    def read(cls) -> "HueSettings":
+        from beeswax import conf, hive_site
+        from beeswax.common import is_compute
+        from desktop.conf import has_connectors
+
+        has_principal = bool(hive_site.get_conf().get(hive_site._CNF_HIVESERVER2_KERBEROS_PRINCIPAL))
+        return cls(
+            auth_username=conf.AUTH_USERNAME.get(),
+            auth_password=conf.AUTH_PASSWORD.get(),
+            use_sasl=conf.USE_SASL.get(),
+            close_sessions=conf.CLOSE_SESSIONS.get(),
+            has_session_pool=conf.has_session_pool(),
+            max_number_of_sessions=conf.MAX_NUMBER_OF_SESSIONS.get(),
+            principal_for=hive_site.get_hiveserver2_kerberos_principal if has_principal else (lambda host: None),
+            transport_mode="http" if hive_site.hiveserver2_transport_mode() == "HTTP" else "socket",
+            use_ssl=bool(hive_site.hiveserver2_use_ssl()),
+            http_path=hive_site.hiveserver2_thrift_http_path() or "cliservice",
+            has_connectors=bool(has_connectors()),
+            is_compute=is_compute,
+        )
 
 
 class QueryServer(dict):
@@ -15,47 +58,44 @@ class QueryServer(dict):
     service: Service
     endpoint: Endpoint
     name: str
+    user: Optional[str] = None
+
+    def for_caller(self, user: Optional[str]) -> "QueryServer":
+        """A copy to hand out: Hue's callers may change the dict they get (``dbms.get`` sets auth_username)."""
+        copy = QueryServer(self)
+        copy.service, copy.endpoint, copy.name, copy.user = self.service, self.endpoint, self.name, user
+        return copy
 
     def __reduce__(self):  # pickles (Django cache, sessions) as the plain dict Hue expects
         return (dict, (dict(self),))
 
 
-def build(name: str, endpoint: Endpoint, service: Service, hue: Mapping[str, Any]) -> QueryServer:
-    """What the server published wins; Hue's settings (``hue``: use_sasl, auth_username,
-    auth_password, close_sessions, has_session_pool, max_number_of_sessions, principal,
-    transport_mode, use_ssl, http_path) fill in what it did not publish."""
+def build(name: str, endpoint: Endpoint, service: Service, hue: HueSettings) -> QueryServer:
+    """What the server published wins; Hue's settings fill in what it did not publish."""
     if endpoint.published:
         transport = "http" if endpoint.transport_mode == "http" else "socket"
         use_ssl, http_path = endpoint.use_ssl, endpoint.http_path
-        use_sasl = bool(hue.get("use_sasl")) and endpoint.authentication != "NOSASL"
+        use_sasl = bool(hue.use_sasl) and endpoint.authentication != "NOSASL"
     else:
-        transport, use_ssl, http_path = hue["transport_mode"], bool(hue.get("use_ssl")), hue.get("http_path")
-        use_sasl = bool(hue.get("use_sasl"))
+        transport, use_ssl, http_path = hue.transport_mode, hue.use_ssl, hue.http_path
+        use_sasl = bool(hue.use_sasl)
     server_name = "hplsql" if name == "hplsql" else "beeswax"
-    qs = QueryServer(
+    query_server = QueryServer(
         server_name=server_name,
         server_host=endpoint.host,
         server_port=endpoint.port,
-        principal=endpoint.principal or resolve_principal(hue.get("principal"), endpoint.host),
+        principal=endpoint.principal or hue.principal_for(endpoint.host),
         http_url="%s://%s/%s" % ("https" if use_ssl else "http",
                                  format_hostport(endpoint.host, endpoint.http_port or endpoint.port),
                                  (http_path or "cliservice").lstrip("/")),
         transport_mode=transport,
-        auth_username=hue.get("auth_username"),
-        auth_password=hue.get("auth_password"),
+        auth_username=hue.auth_username,
+        auth_password=hue.auth_password,
         use_sasl=use_sasl,
-        close_sessions=hue.get("close_sessions"),
-        has_session_pool=hue.get("has_session_pool"),
-        max_number_of_sessions=hue.get("max_number_of_sessions"),
+        close_sessions=hue.close_sessions,
+        has_session_pool=hue.has_session_pool,
+        max_number_of_sessions=hue.max_number_of_sessions,
         dialect=server_name,
     )
-    qs.service, qs.endpoint, qs.name = service, endpoint, name
-    return qs
-
-
-def slot(query_server: Mapping[str, Any], name: Optional[str] = None) -> str:
-    """Key of Hue's per-user client cache: the service and the exact server, so a changed endpoint
-    gets a new client and Hive and LLAP (both server_name 'beeswax' in Hue) never share one."""
-    service = getattr(query_server, "name", None) or name or query_server["server_name"]
-    return "%s|%s|%s:%s|%s" % (query_server["server_name"], service, query_server["server_host"],
-                               query_server["server_port"], query_server.get("transport_mode"))
+    query_server.service, query_server.endpoint, query_server.name = service, endpoint, name
+    return query_server

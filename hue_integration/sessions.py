@@ -1,28 +1,25 @@
 """Hue's ``beeswax.models.Session`` rows and the server each one lives on.
 
-Hue's table has no host column, so a session opened on a dead server looks valid until used, and the
-notebook keeps handing its id back: Hue then opens a new HiveServer2 session for every statement. hive-ha
-notes in the row's ``properties`` (JSON, shared by every Hue process through the database) the server a
-session was opened on and, once it is invalid, the session that replaces it.
+Hue's table has no host column, so a session opened on a dead server looks valid until used, and the notebook keeps
+handing its id back: Hue then opens a new HiveServer2 session for every statement. hive-ha notes in the row's
+``properties`` (JSON, shared by every Hue process through the database) the server a session was opened on, so the
+editor's next statement uses the user's session on the server it goes to.
 """
 from __future__ import annotations
 
 import json
+import os
 import threading
-from collections import defaultdict
-from typing import Any, Callable, Dict, Iterable, Optional
+import weakref
+from typing import Any, Callable, Iterable, Optional
 
 from hive_ha.endpoint import Endpoint
 
 SERVER_KEY = "hive_ha_server"  # "host:port" the session was opened on
-REPLACED_BY_KEY = "hive_ha_replaced_by"  # id of the session that took over from an invalid one
 
 # TStatusCode: SUCCESS, SUCCESS_WITH_INFO, STILL_EXECUTING (the statuses Hue treats as usable); INVALID_HANDLE.
 OPEN_STATUSES = (0, 1, 2)
 INVALID_HANDLE_STATUS = 4
-
-_locks: Dict[int, threading.Lock] = defaultdict(threading.Lock)
-_locks_guard = threading.Lock()
 
 
 def _model() -> Any:
@@ -31,47 +28,53 @@ def _model() -> Any:
     return Session
 
 
-def mark(session: Any, endpoint: Endpoint) -> None:
-    """Record on a freshly opened row where it lives."""
-    session.set_property(SERVER_KEY, endpoint.address)
-    session.save()
+def mark_reply(configuration: Any, endpoint: Endpoint) -> None:
+    """Note the server in an OpenSession reply's configuration, which Hue stores as the new row's ``properties``
+    (so the row says where it lives from its first write on, with no write of ours)."""
+    if isinstance(configuration, dict):
+        configuration[SERVER_KEY] = endpoint.address
 
 
 def server_of(session: Any) -> Optional[str]:
-    return session.get_properties().get(SERVER_KEY)
+    try:
+        return session.get_properties().get(SERVER_KEY)
+    except (ValueError, AttributeError):  # properties that are not a JSON object: not one of ours
+        return None
 
 
 def invalidate(endpoint: Endpoint) -> int:
-    """Mark every open row opened on ``endpoint`` invalid (all users); returns how many."""
-    # json.dumps writes '"key": "value"' inside the object, the same text this filter looks for.
-    needle = json.dumps({SERVER_KEY: endpoint.address})[1:-1]
-    return _model().objects.filter(status_code__in=OPEN_STATUSES, properties__contains=needle) \
-        .update(status_code=INVALID_HANDLE_STATUS)
+    """Mark every open row opened on ``endpoint`` invalid (every user's); returns how many."""
+    Session = _model()
+    # The JSON text holds the address as a string value; the substring narrows the rows, the parse decides.
+    candidates = Session.objects.filter(status_code__in=OPEN_STATUSES, properties__contains=json.dumps(endpoint.address))
+    ids = [row.id for row in candidates.only("id", "properties") if server_of(row) == endpoint.address]
+    if not ids:
+        return 0
+    return Session.objects.filter(id__in=ids, status_code__in=OPEN_STATUSES).update(status_code=INVALID_HANDLE_STATUS)
 
 
-def live_session(session: Any, open_new: Callable[[], Any]) -> Any:
-    """``session`` if it is usable, else the one that replaced it, opening (once) a replacement when
-    there is none yet. Concurrent requests holding the same dead id share one replacement."""
-    if session.status_code in OPEN_STATUSES:
-        return session
-    with _lock_for(session.id):
-        Session = _model()
-        current, seen = Session.objects.get(id=session.id), set()
-        while current.status_code not in OPEN_STATUSES and current.id not in seen:
-            seen.add(current.id)
-            next_id = current.get_properties().get(REPLACED_BY_KEY)
-            successor = Session.objects.filter(id=next_id, owner_id=current.owner_id).first() if next_id else None
-            if successor is None:
-                successor = open_new()
-                current.set_property(REPLACED_BY_KEY, successor.id)
-                current.save()
-            current = successor
-        return current
+def usable_on(session: Any, address: Optional[str]) -> bool:
+    """Open, and on ``address`` (any server when ``address`` is None or the row's server is unknown)."""
+    if session.status_code not in OPEN_STATUSES:
+        return False
+    server = server_of(session)
+    return address is None or server is None or server == address
+
+
+def latest_on(user: Any, application: str, address: str) -> Optional[Any]:
+    """The user's most recently used open session of ``application`` on ``address`` (as Hue's own
+    ``Session.objects.get_session`` picks the latest open one, on any server)."""
+    open_rows = _model().objects.filter(owner_id=user.id, application=application, status_code__in=OPEN_STATUSES) \
+        .exclude(guid="").exclude(secret="").order_by("-last_used")
+    return next((row for row in open_rows.iterator() if server_of(row) == address), None)
 
 
 def replace_in_notebook(notebook: Any, user: Any, types: Iterable[str],
-                        open_for: Callable[[str], Any]) -> None:
-    """Point the notebook's sessions of ``types`` at usable rows (in place: Hue reads them next)."""
+                        target: Callable[[str], Optional[str]], open_for: Callable[[str], Any]) -> None:
+    """Point the notebook's sessions of ``types`` at rows usable on the server the next statement goes to
+    (``target(type)``), in place: Hue reads them next. The user's latest open session there is reused; a new one is
+    opened only when there is none, so after a failover each user gets one new HiveServer2 session, however often
+    the editor sends the old id. Nothing is written: the rows say where they live."""
     if not isinstance(notebook, dict):
         return
     wanted = set(types)
@@ -79,12 +82,46 @@ def replace_in_notebook(notebook: Any, user: Any, types: Iterable[str],
         if not isinstance(entry, dict) or entry.get("type") not in wanted or not entry.get("id"):
             continue
         row = _model().objects.filter(id=entry["id"], owner_id=user.id).first()
-        if row is not None and row.status_code not in OPEN_STATUSES:
-            entry["id"] = live_session(row, lambda: open_for(entry["type"])).id
+        address = target(entry["type"])
+        if row is None or usable_on(row, address) or address is None:
+            continue
+        with _lock_for(user.id):  # one user's concurrent requests share one new session
+            replacement = latest_on(user, row.application, address) or open_for(entry["type"])
+        entry["id"] = replacement.id
 
 
-def _lock_for(session_id: int) -> threading.Lock:
+# -- one lock per user id, while somebody uses it -----------------------------------------------------------
+class _SessionLock:
+    __slots__ = ("lock", "__weakref__")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def __enter__(self) -> "_SessionLock":
+        self.lock.acquire()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.lock.release()
+
+
+# Entries vanish once no request holds their lock, so the table never grows and never drops a held lock.
+_locks: "weakref.WeakValueDictionary[int, _SessionLock]" = weakref.WeakValueDictionary()
+_locks_guard = threading.Lock()
+
+
+def _lock_for(key: int) -> _SessionLock:
     with _locks_guard:
-        if len(_locks) > 10000:  # ids of long-gone sessions: nobody waits on them any more
-            _locks.clear()
-        return _locks[session_id]
+        lock = _locks.get(key)
+        if lock is None:
+            lock = _locks[key] = _SessionLock()
+        return lock
+
+
+def _after_fork_in_child() -> None:
+    global _locks, _locks_guard
+    _locks, _locks_guard = weakref.WeakValueDictionary(), threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -3,7 +3,7 @@ and whether a failed request had already been delivered.
 
 ``ObservedClient`` wraps the Thrift client of every HiveServer2 client hive-ha builds; it notes each
 connection-level failure in the current ``CallRecord`` (a context variable) and hands it to a callback
-(the reset). "Delivered" comes from a hook on the generated ``TCLIService.Client``: entering ``recv_X``
+(the reset), and marks each new session with its server. "Delivered" comes from a hook on the generated ``TCLIService.Client``: entering ``recv_X``
 means ``send_X`` completed. It is needed because Hue's Thrift wrapper retries a broken call on a new
 connection: when the server is dead the error that surfaces is "could not connect", even though the
 first attempt may have sent the statement.
@@ -14,11 +14,16 @@ import contextlib
 import contextvars
 import dataclasses
 import functools
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional
 
 from hive_ha.endpoint import Endpoint
 from hive_ha.failover import failed_before_request, is_connection_error
 from hive_ha.layouts import Service
+
+from . import sessions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .targets import Replacement
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +46,9 @@ class Failure:
 class CallRecord:
     failures: List[Failure] = dataclasses.field(default_factory=list)
     answered_by: Optional[Endpoint] = None  # the server of the last RPC that succeeded
+    #: The text of every ExecuteStatement that may have reached a server (answered, or failed without proof that
+    #: nothing was sent): what may have run.
+    may_have_run: List[str] = dataclasses.field(default_factory=list)
 
 
 CURRENT: contextvars.ContextVar[Optional[CallRecord]] = contextvars.ContextVar("hive_ha_call", default=None)
@@ -75,42 +83,35 @@ class ObservedClient:
         delivered = [False]
         token = _DELIVERED.set(delivered)
         record = CURRENT.get()
+        reached = True
         try:
             result = method(*args, **kwargs)
         except Exception as exc:
             if is_connection_error(exc):
                 failure = Failure(self._service, self._endpoint, name, exc, delivered[0])
+                reached = not failure.before_request
                 if record is not None:
                     record.failures.append(failure)
                 self._on_failure(failure)
             raise
         finally:
             _DELIVERED.reset(token)
+            if record is not None and reached and name == "ExecuteStatement":
+                record.may_have_run.append(getattr(args[0] if args else None, "statement", None) or "")
         if record is not None:
             record.answered_by = self._endpoint
+        if name == "OpenSession":  # Hue stores the reply's configuration as the new Session row's properties
+            sessions.mark_reply(getattr(result, "configuration", None), self._endpoint)
         return result
 
 
 # -- the delivery hook on the generated client class -----------------------------------------------------
-_hooked: Dict[type, Dict[str, Callable[..., Any]]] = {}
+def delivery_hooks(client_class: type) -> List["Replacement"]:
+    """Replacements of every ``recv_*`` of ``client_class`` that note that its request was sent."""
+    from .targets import Replacement
 
-
-def hook_delivery(client_class: type) -> None:
-    """Wrap every ``recv_*`` of ``client_class`` to note that its request was sent (idempotent)."""
-    if client_class in _hooked:
-        return
-    originals = {name: attr for name, attr in vars(client_class).items()
-                 if name.startswith("recv_") and callable(attr)}
-    for name, original in originals.items():
-        setattr(client_class, name, _noting_delivery(original))
-    _hooked[client_class] = originals
-
-
-def unhook_delivery() -> None:
-    while _hooked:
-        client_class, originals = _hooked.popitem()
-        for name, original in originals.items():
-            setattr(client_class, name, original)
+    return [Replacement(client_class, name, attr, _noting_delivery(attr))
+            for name, attr in vars(client_class).items() if name.startswith("recv_") and callable(attr)]
 
 
 def _noting_delivery(recv: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,5 +1,4 @@
-"""The admin-only JSON status view (``/hue_integration/status`` in Hue: Hue mounts an app's urls under its
-module name, desktop/core/src/desktop/urls.py)."""
+"""The admin-only JSON status view, ``/hive_ha/status`` in Hue (see ``urls``)."""
 from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse

@@ -61,6 +61,7 @@ from thrift.protocol.TProtocol import TProtocolException
 from thrift.transport.TSocket import TSocket
 from thrift.transport.TTransport import TBufferedTransport, TMemoryBuffer, TTransportBase, TTransportException
 
+from hive_ha.testing.lifecycle import rig_python
 from hive_ha.testing.waiting import WaitTimeout
 
 __all__ = ["HS2Server", "HS2ServerProcess", "Session", "main"]
@@ -460,6 +461,9 @@ class _Handler:
     @_answers(ttypes.TExecuteStatementResp)
     def ExecuteStatement(self, req):
         server = self._server
+        drop = server._take_statement_drop(req.statement)
+        if drop == "request":
+            raise _Dropped(message="dropped before running %r" % req.statement)
         with self._cond:
             session = self._session(req.sessionHandle)
             server._statements.append(req.statement)
@@ -472,6 +476,8 @@ class _Handler:
             delay = 0 if req.runAsync else server.delay
         if delay > 0:
             server._pause(self._conn, delay)
+        if drop == "reply":
+            raise _Dropped(message="dropped the reply to %r" % req.statement)
         return ttypes.TExecuteStatementResp(status=_ok(), operationHandle=op.handle)
 
     @_answers(ttypes.TGetOperationStatusResp)
@@ -883,7 +889,7 @@ class HS2Server:
 
     Knobs settable at any time: ``delay`` (seconds a synchronous ExecuteStatement takes; async statements stay RUNNING
     that long), ``running_polls`` (async statements answer RUNNING to that many GetOperationStatus calls first).
-    Fault injection: refuse/resume, hang/unhang, drop_next/drop_on/clear_drops, kill, reset_faults.
+    Fault injection: refuse/resume, hang/unhang, drop_next/drop_statement/drop_on/clear_drops, kill, reset_faults.
     """
 
     def __init__(self, name=None, *, host=LOOPBACK, port=0, auth="NONE", transport="binary",
@@ -908,7 +914,7 @@ class HS2Server:
         self._statements, self._calls = [], collections.Counter()
         self._conns, self._threads, self._accepted = set(), [], 0
         self._listener = self._accept_thread = None
-        self._hanging, self._drops = False, {}
+        self._hanging, self._drops, self._statement_drops = False, {}, []
         self._started = self._stopped = False
 
     # -- lifecycle
@@ -1054,6 +1060,13 @@ class HS2Server:
             _, remaining = self._drops.get(method, (run_handler, 0))
             self._drops[method] = (run_handler, None if remaining is None else remaining + 1)
 
+    def drop_statement(self, text, run_handler=False):
+        """Close the connection abruptly during the next ExecuteStatement whose statement contains ``text`` (case
+        insensitive), after reading it; with ``run_handler`` the statement runs first and only the reply is lost.
+        Other statements (Hue's ``USE`` first) pass."""
+        with self._cond:
+            self._statement_drops.append((text.lower(), run_handler))
+
     def drop_on(self, method, run_handler=False):
         """Like drop_next, for every call of ``method`` until clear_drops()."""
         with self._cond:
@@ -1063,6 +1076,7 @@ class HS2Server:
         with self._cond:
             if method is None:
                 self._drops.clear()
+                del self._statement_drops[:]
             else:
                 self._drops.pop(method, None)
 
@@ -1220,6 +1234,14 @@ class HS2Server:
                     self._drops[method] = (run_handler, remaining - 1)
             return "reply" if run_handler else "request"
 
+    def _take_statement_drop(self, statement):
+        with self._cond:
+            for i, (text, run_handler) in enumerate(self._statement_drops):
+                if text in (statement or "").lower():
+                    del self._statement_drops[i]
+                    return "reply" if run_handler else "request"
+        return None
+
     def _pause(self, conn, seconds):
         with self._cond:
             self._cond.wait_for(lambda: conn.closed, timeout=seconds)
@@ -1278,7 +1300,7 @@ class HS2ServerProcess:
         self._proc = self._stderr = None
 
     def command(self):
-        cmd = [sys.executable, "-m", MODULE, "--host", self.host, "--port", str(self.port), "--auth", self.auth,
+        cmd = [rig_python(), "-m", MODULE, "--host", self.host, "--port", str(self.port), "--auth", self.auth,
                "--transport", self.transport, "--http-path", self.http_path, "--delay", str(self.delay),
                "--running-polls", str(self.running_polls), "--exit-on-stdin-eof"]
         if self._name:

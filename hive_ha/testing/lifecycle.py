@@ -1,4 +1,7 @@
-"""The context-manager protocol shared by rig parts that have ``start()`` and ``stop()``."""
+"""The context-manager protocol shared by rig parts that have ``start()`` and ``stop()``, and the interpreter rig
+processes run in."""
+import os
+import sys
 
 
 class Startable:
@@ -20,3 +23,9 @@ class Startable:
 
     def __exit__(self, *exc_info):
         self.stop()
+
+
+def rig_python():
+    """The interpreter for rig processes: ``$HIVE_HA_RIG_PYTHON`` (inside Hue's virtualenv, Hue's generated Thrift
+    code shadows the one the rig is written against; `make test-hue` points it at the dev venv), else this one."""
+    return os.environ.get("HIVE_HA_RIG_PYTHON") or sys.executable

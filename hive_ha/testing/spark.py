@@ -29,7 +29,9 @@ server uses ~400 MB. Processes never outlive Python: an atexit hook kills them, 
 through ``setpriv --pdeathsig`` when the launching (main) thread dies.
 """
 import atexit
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -38,6 +40,7 @@ import tempfile
 import threading
 import time
 
+from hive_ha.testing.lifecycle import rig_python
 from hive_ha.testing.waiting import wait_until
 from hive_ha.testing.zookeeper import free_port
 
@@ -69,12 +72,16 @@ atexit.register(_kill_all_at_exit)
 
 
 def spark_home():
-    """The installed pyspark package directory, which carries ``bin/spark-submit`` and the jars."""
-    try:
-        import pyspark
-    except ImportError as exc:
-        raise RuntimeError("pyspark is not installed (pip install 'hive-ha[test]')") from exc
-    home = os.path.dirname(os.path.abspath(pyspark.__file__))
+    """The installed pyspark package directory, which carries ``bin/spark-submit`` and the jars; or
+    ``$HIVE_HA_SPARK_HOME`` (tests inside Hue's virtualenv use the dev venv's pyspark: `make test-hue` sets it)."""
+    home = os.environ.get("HIVE_HA_SPARK_HOME")
+    if not home:
+        try:
+            import pyspark
+        except ImportError as exc:
+            raise RuntimeError("pyspark is not installed (pip install 'hive-ha[test]'), and HIVE_HA_SPARK_HOME "
+                               "is not set") from exc
+        home = os.path.dirname(os.path.abspath(pyspark.__file__))
     if not os.access(os.path.join(home, "bin", "spark-submit"), os.X_OK):
         raise RuntimeError("no executable bin/spark-submit in the pyspark package at %s" % home)
     return home
@@ -298,10 +305,19 @@ class SparkThriftServer:
         return True
 
     def _pyhive_probe(self, server):
-        """A real OpenSession through PyHive (then closed)."""
-        from pyhive import hive
-
+        """A real OpenSession through PyHive (then closed); in the rig's interpreter when PyHive is not importable
+        here (inside Hue's virtualenv)."""
         args = dict(self.probe_args if self.probe_args is not None else _default_probe_args(self))
+        try:
+            from pyhive import hive
+        except ImportError:
+            code = ("import json, sys; from pyhive import hive; a = json.loads(sys.argv[1]); "
+                    "hive.connect(host=a.pop('host'), port=a.pop('port'), **a).close()")
+            probe = subprocess.run([rig_python(), "-c", code, json.dumps(dict(args, host=self.host, port=self.port))],
+                                   capture_output=True, text=True, timeout=60)
+            if probe.returncode != 0:
+                raise OSError("probe of %s failed: %s" % (self.address, probe.stderr.strip()[-500:]))
+            return
         hive.connect(host=self.host, port=self.port, **args).close()
 
     def _watch(self, process):
@@ -390,9 +406,10 @@ def start_all(servers):
 
 
 def _spark_version():
-    import pyspark
-
-    return pyspark.__version__
+    """pyspark's version, read from the package (importing it would need pyspark in this interpreter)."""
+    with open(os.path.join(spark_home(), "version.py")) as f:
+        match = re.search(r"""__version__[^=]*=\s*["']([^"']+)["']""", f.read())
+    return match.group(1) if match else "unknown"
 
 
 def _default_probe_args(server):

@@ -1,0 +1,88 @@
+"""Hue's per-process client cache (``dbms.DBMS_CACHE[user.id][key]``) keyed by the exact server, and Hue's Thrift
+connection pool: what a failover drops from them.
+
+Hue keys a user's clients by ``server_name`` alone ('beeswax' for Hive and LLAP), so a changed server is never
+noticed; hive-ha's key is a ``ClientSlot``: the service and the server. Only dictionary work happens under Hue's
+``DBMS_CACHE_LOCK``; sockets are closed after it is released.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, Callable, List
+
+from hive_ha.endpoint import Endpoint
+from hive_ha.layouts import Service
+
+if TYPE_CHECKING:  # pragma: no cover
+    from django.contrib.auth.models import User
+
+    from .query_server import QueryServer
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientSlot:
+    """Where one of a user's clients lives in ``DBMS_CACHE[user.id]``."""
+
+    server_name: str  # Hue's key, kept so the slot reads like Hue's
+    service: Service
+    host: str
+    port: int
+    transport_mode: str
+
+    @classmethod
+    def of(cls, query_server: "QueryServer") -> "ClientSlot":
+        endpoint = query_server.endpoint
+        return cls(query_server["server_name"], query_server.service, endpoint.host, endpoint.port,
+                   query_server["transport_mode"])
+
+    def serves(self, endpoint: Endpoint) -> bool:
+        return (self.host, self.port) == (endpoint.host, endpoint.port)
+
+
+def client_for(dbms: Any, user: "User", query_server: "QueryServer",
+               new_client: Callable[["QueryServer", "User"], Any]) -> Any:
+    """The user's client for exactly this server (built once, by ``new_client``)."""
+    slot = ClientSlot.of(query_server)
+    with dbms.DBMS_CACHE_LOCK:
+        clients = dbms.DBMS_CACHE.setdefault(user.id, {})
+        client = clients.get(slot)
+        if client is None:
+            client = clients[slot] = new_client(query_server, user)
+        return client
+
+
+def evict(dbms: Any, endpoint: Endpoint) -> int:
+    """Drop every user's clients for ``endpoint``; returns how many."""
+    dropped = 0
+    with dbms.DBMS_CACHE_LOCK:
+        for clients in dbms.DBMS_CACHE.values():
+            for slot in [s for s in clients if isinstance(s, ClientSlot) and s.serves(endpoint)]:
+                del clients[slot]
+                dropped += 1
+    return dropped
+
+
+def slots_of(dbms: Any, user_id: int) -> List[ClientSlot]:
+    with dbms.DBMS_CACHE_LOCK:
+        return [s for s in dbms.DBMS_CACHE.get(user_id, {}) if isinstance(s, ClientSlot)]
+
+
+def close_idle_connections(endpoint: Endpoint) -> int:
+    """Close the pooled Thrift connections to ``endpoint`` that nobody holds (Hue never evicts them: a dead server's
+    pool would hand out dead sockets). The pools stay: a client borrowed right now is returned to its pool, and a
+    closed transport reopens on its next use."""
+    from desktop.lib import thrift_util
+
+    pooler = thrift_util._connection_pool
+    with pooler.dictlock:
+        pools = [q for key, q in pooler.pooldict.items() if (key[1], key[2]) == (endpoint.host, endpoint.port)]
+    idle = []
+    for pool in pools:
+        with pool.mutex:
+            idle.extend(pool.queue)
+    closed = 0
+    for superclient in idle:
+        if superclient.transport.isOpen():
+            superclient.transport.close()
+            closed += 1
+    return closed

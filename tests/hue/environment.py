@@ -1,0 +1,97 @@
+"""Hue's start-up for the tests in tests/hue, done once, before any test module is imported (tests/conftest.py
+imports this module when it runs inside the real Hue venv; `make test-hue`, scripts/hue-venv.sh builds the venv).
+
+Everything Hue does at start-up happens for real: ``desktop.settings`` reads the ``hue.ini`` and ``log.conf`` written
+below from ``HUE_CONF_DIR`` with Hue's own config loader and logging set-up, loads every Hue app (and hive-ha
+through its ``desktop.sdk.application`` entry point), and pytest-django migrates Hue's sqlite test database with
+Hue's own migrations. Tests change settings with Hue's ``set_for_testing``, as Hue's own tests do, and switch
+hive-ha on with ``install.install_if_enabled()``, which is what ``AppConfig.ready()`` runs; the processes started
+by ``test_hue_process.py`` and ``test_hue_server.py`` read everything from a hue.ini instead.
+"""
+import os
+import shutil
+import tempfile
+
+HOME = tempfile.mkdtemp(prefix="hive-ha-hue-tests-")
+CONF_DIR = os.path.join(HOME, "conf")
+LOG_DIR = os.path.join(HOME, "logs")
+
+#: The base hue.ini: discovery off, so Hue starts as a plain Hue; tests switch hive-ha on. The editor offers Hive and
+#: LLAP, as an admin configures it for HiveServer2 Interactive.
+HUE_INI = """\
+[desktop]
+secret_key=hive-ha-tests-not-a-secret-0123456789
+[[database]]
+engine=sqlite3
+name={home}/desktop.db
+# sqlite lets one transaction write at a time and Hue wraps each request in one: concurrent users wait their turn
+options={{"timeout": 120}}
+
+[notebook]
+[[interpreters]]
+[[[hive]]]
+name=Hive
+interface=hiveserver2
+[[[llap]]]
+name=LLAP
+interface=hiveserver2
+"""
+
+#: A log.conf as a Hue deployment has one (Hue's applies it with logging.config.fileConfig), writing to a file.
+LOG_CONF = """\
+[loggers]
+keys=root,access
+
+[handlers]
+keys=logfile
+
+[formatters]
+keys=default
+
+[logger_root]
+handlers=logfile
+
+[logger_access]
+handlers=logfile
+qualname=access
+
+[handler_logfile]
+class=handlers.RotatingFileHandler
+level=DEBUG
+formatter=default
+args=('%LOG_DIR%/hue.log', 'a', 10000000, 2)
+
+[formatter_default]
+format=[%(asctime)s] %(name)-24s %(levelname)-8s %(message)s
+"""
+
+
+def write_conf_dir(conf_dir, hue_ini, log_conf=LOG_CONF):
+    os.makedirs(conf_dir, exist_ok=True)
+    with open(os.path.join(conf_dir, "hue.ini"), "w") as f:
+        f.write(hue_ini)
+    if log_conf:
+        with open(os.path.join(conf_dir, "log.conf"), "w") as f:
+            f.write(log_conf)
+
+
+write_conf_dir(CONF_DIR, HUE_INI.format(home=HOME))
+os.makedirs(LOG_DIR, exist_ok=True)
+os.environ.update(
+    HUE_CONF_DIR=CONF_DIR,
+    DESKTOP_LOG_DIR=LOG_DIR,
+    DESKTOP_LOG_CONF_FILE=os.path.join(CONF_DIR, "log.conf"),  # Hue reads log.conf from its own tree otherwise
+    DESKTOP_DB_TEST_NAME=os.path.join(HOME, "desktop-test.db"),
+    DJANGO_SETTINGS_MODULE="desktop.settings",
+)
+# Hue's start-up: hue.ini and log.conf are read, every app is loaded and ready() (ours included) has run. beeswax
+# puts Hue's generated Thrift code (TCLIService) on sys.path, which the HiveServer2 test servers then use.
+import django  # noqa: E402
+
+django.setup()
+
+
+def cleanup():
+    shutil.rmtree(HOME, ignore_errors=True)
+
+

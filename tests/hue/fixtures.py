@@ -1,0 +1,97 @@
+"""Fixtures for tests inside the real Hue: a clean Hue process state per test, logged-in users, hive-ha switched on
+with Hue's own settings objects."""
+import pytest
+
+from tests.hue.editor import DjangoTransport, Editor
+
+PASSWORD = "hive-ha-test-password"
+
+
+@pytest.fixture
+def hue():
+    """``hue(config, value)`` sets a Hue setting for this test (Hue's ``set_for_testing``); afterwards every setting
+    is restored, hive-ha uninstalled, and Hue's per-process caches and Thrift connection pools emptied."""
+    from beeswax import hive_site
+    from beeswax.server import dbms
+    from desktop.lib import thrift_util
+    from hive_ha.zkclient import POOL
+    from hue_integration import install
+
+    undo = []
+
+    def configure(config, value):
+        undo.append(config.set_for_testing(value))
+
+    def clean():
+        hive_site.reset()
+        dbms.DBMS_CACHE.clear()
+        dbms.reset_ha()
+        pooler = thrift_util._connection_pool
+        with pooler.dictlock:
+            pools, pooler.pooldict = list(pooler.pooldict.values()), {}
+        for pool in pools:
+            while not pool.empty():
+                pool.get_nowait().transport.close()
+
+    clean()
+    yield configure
+    install.uninstall()
+    POOL.close_all()  # the ZooKeeper clients the test's discovery used: none outlives its servers
+    for restore in reversed(undo):
+        restore()
+    clean()
+
+
+@pytest.fixture
+def enable(hue, zk_server):
+    """``enable(namespace, ensemble=None, **hive_ha_keys)``: switch HiveServer2 discovery on the way a Hue admin does
+    in hue.ini, then do what ``AppConfig.ready()`` does; returns the installed integration."""
+    from beeswax import conf as beeswax_conf
+    from hue_integration import conf as our_conf
+    from hue_integration import install
+    from libzookeeper import conf as zk_conf
+
+    def switch_on(namespace, ensemble=None, llap=None, llap_ha=False, hive=True, **keys):
+        hue(zk_conf.ENSEMBLE, ensemble or zk_server.hosts)
+        hue(beeswax_conf.ZOOKEEPER_CONN_TIMEOUT, "10")
+        if hive:
+            hue(beeswax_conf.HIVE_DISCOVERY_HS2, "true")
+            hue(beeswax_conf.HIVE_DISCOVERY_HIVESERVER2_ZNODE, namespace)
+        if llap:
+            hue(beeswax_conf.HIVE_DISCOVERY_LLAP, "true")
+            hue(beeswax_conf.HIVE_DISCOVERY_LLAP_HA, "true" if llap_ha else "false")
+            hue(beeswax_conf.HIVE_DISCOVERY_LLAP_ZNODE, llap)
+        for key, value in keys.items():
+            hue(getattr(our_conf, key.upper()), str(value))
+        return install.install_if_enabled()
+
+    return switch_on
+
+
+@pytest.fixture
+def login(db):
+    """``login(username, superuser=False) -> (user, django test client)``, with Hue's own test helpers: a user of
+    Hue's default group, which may use the Hive editor."""
+    from django.core.cache import cache
+
+    from desktop.lib.django_test_util import make_logged_in_client
+    from desktop.lib.test_utils import grant_access
+    from useradmin.models import User
+
+    def make(username, superuser=False):
+        client = make_logged_in_client(username=username, password=PASSWORD, is_superuser=superuser,
+                                       groupname="default")
+        for app in ("beeswax", "hive", "notebook"):
+            grant_access(username, "default", app)
+        cache.delete("perms")  # Hue caches permission rows for an hour; a test's flushed database made new ones
+        return User.objects.get(username=username), client
+
+    return make
+
+
+@pytest.fixture
+def editors(login):
+    """``editors(*usernames) -> [Editor]``, each logged in over Django's test client."""
+    def make(*usernames, dialect="hive"):
+        return [Editor(DjangoTransport(login(name)[1]), dialect=dialect) for name in usernames]
+    return make

@@ -1,0 +1,128 @@
+"""Hue as its own process, configured by nothing but a hue.ini and a log.conf: ``hue`` management commands and Hue's
+gunicorn server (``hue rungunicornserver``, forked workers) on a free loopback port."""
+import getpass
+import grp
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import urllib.request
+
+from hive_ha.testing.waiting import wait_until
+from hive_ha.testing.zookeeper import free_port
+from tests.hue.environment import LOG_CONF, write_conf_dir
+
+HUE = os.path.join(os.path.dirname(sys.executable), "hue")
+COMMAND_TIMEOUT = 300  # seconds for one management command (migrations take ~10 s on an idle machine)
+
+
+class HueHome:
+    """A conf dir, a log dir and a sqlite database of one Hue installation."""
+
+    def __init__(self, hue_ini="", workers=2):
+        self.home = tempfile.mkdtemp(prefix="hive-ha-hue-process-")
+        self.conf_dir, self.log_dir = os.path.join(self.home, "conf"), os.path.join(self.home, "logs")
+        self.port, self.workers = free_port(), workers
+        os.makedirs(self.log_dir)
+        self.server = None
+        self.configure(hue_ini)
+
+    def configure(self, hue_ini):
+        """(Re)write hue.ini: Hue's and this test's ``[desktop]`` keys plus ``hue_ini``."""
+        write_conf_dir(self.conf_dir, textwrap.dedent(f"""\
+            [desktop]
+            secret_key=hive-ha-tests-not-a-secret-0123456789
+            http_host=127.0.0.1
+            http_port={self.port}
+            server_user={getpass.getuser()}
+            server_group={grp.getgrgid(os.getgid()).gr_name}
+            gunicorn_number_of_workers={self.workers}
+            [[database]]
+            engine=sqlite3
+            name={self.home}/desktop.db
+            options={{"timeout": 120}}
+            """) + textwrap.dedent(hue_ini), LOG_CONF)
+
+    @property
+    def env(self):
+        env = dict(os.environ, HUE_CONF_DIR=self.conf_dir, DESKTOP_LOG_DIR=self.log_dir,
+                   DESKTOP_LOG_CONF_FILE=os.path.join(self.conf_dir, "log.conf"))
+        env.pop("DJANGO_SETTINGS_MODULE", None)  # the hue command sets its own
+        return env
+
+    @property
+    def base_url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self):
+        with open(os.path.join(self.log_dir, "hue.log"), errors="replace") as f:
+            return f.read()
+
+    def hue(self, *args, check=True):
+        """Run ``hue <args>``; returns the CompletedProcess (stdout and stderr as text)."""
+        result = subprocess.run([HUE, *args], env=self.env, cwd=self.home, capture_output=True, text=True,
+                                timeout=COMMAND_TIMEOUT)
+        if check:
+            assert result.returncode == 0, f"hue {' '.join(args)}: {result.returncode}\n{result.stderr[-3000:]}"
+        return result
+
+    def python(self, code):
+        """Run ``code`` in ``hue shell`` (Django set up from this hue.ini); returns its stdout."""
+        return self.hue("shell", "-c", textwrap.dedent(code)).stdout
+
+    def add_users(self, *usernames, password):
+        """Editor users of Hue's default group, allowed to use Hive and LLAP (what an admin grants)."""
+        self.python(f"""
+            from desktop.lib.test_utils import grant_access
+            from useradmin.models import User
+            for name in {list(usernames)!r}:
+                User.objects.create_user(username=name, password={password!r})
+                for app in ("beeswax", "hive", "notebook"):
+                    grant_access(name, "default", app)
+            """)
+
+    def start_server(self, timeout=120):
+        """``hue rungunicornserver`` in its own process group (not under a wrapper: Hue's start-up clean-up kills
+        processes that look like orphaned servers); returns once Hue answers HTTP."""
+        self.server = subprocess.Popen([HUE, "rungunicornserver"], env=self.env, cwd=self.home,
+                                       stdout=open(os.path.join(self.log_dir, "server.out"), "w"),
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+
+        def answers():
+            assert self.server.poll() is None, f"Hue exited with {self.server.returncode}: {self.server_output()}"
+            try:
+                with urllib.request.urlopen(self.base_url + "/desktop/debug/is_alive", timeout=5) as response:
+                    return response.status == 200
+            except OSError:
+                return False
+
+        wait_until(answers, timeout, interval=0.2, message=lambda: f"Hue did not answer: {self.server_output()}")
+        return self
+
+    def worker_pids(self):
+        out = subprocess.run(["pgrep", "-g", str(self.server.pid)], capture_output=True, text=True).stdout
+        return [int(pid) for pid in out.split() if int(pid) != self.server.pid]
+
+    def server_output(self):
+        with open(os.path.join(self.log_dir, "server.out"), errors="replace") as f:
+            return f.read()[-3000:]
+
+    def stop(self):
+        if self.server is not None and self.server.poll() is None:
+            os.killpg(self.server.pid, signal.SIGTERM)
+            try:
+                self.server.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.server.pid, signal.SIGKILL)
+                self.server.wait(10)
+        if self.server is not None:
+            try:
+                os.killpg(self.server.pid, signal.SIGKILL)  # workers that outlived the master
+            except ProcessLookupError:
+                pass
+            for path in (f"/tmp/hue_{self.port}.pid",):
+                if os.path.exists(path):
+                    os.unlink(path)
+        subprocess.run(["rm", "-rf", self.home], check=False)

@@ -1,1 +1,0 @@
-"""Test-only stand-in for Hue's ``beeswax`` app (apps/beeswax): a Django app (models ``Session``, ``QueryHistory``)."""

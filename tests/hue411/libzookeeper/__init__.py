@@ -1,1 +1,0 @@
-"""Test-only stand-in for Hue's ``libzookeeper`` lib (desktop/libs/libzookeeper)."""

@@ -1,1 +1,0 @@
-"""Test-only stand-in for ``notebook.connectors``."""
