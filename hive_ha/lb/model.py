@@ -266,7 +266,8 @@ class RuntimePaths:
 @dataclasses.dataclass(frozen=True)
 class LoadBalancer:
     """A whole config: what every emitter renders. ``header``: comment lines for the top of the file; ``extra``:
-    escape-hatch lines per section (section names are listed by each emitter's ``SECTIONS`` plus listener names)."""
+    escape-hatch lines per section (each emitter's ``sections()`` lists the names; ``profiles.build`` refuses
+    others)."""
 
     profile: str
     listeners: Tuple[Listener, ...]
