@@ -19,6 +19,7 @@ import threading
 import time
 from typing import Callable, List, Optional, Sequence, Tuple
 
+from . import extras
 from .endpoint import Endpoint
 from .errors import MalformedRegistration
 from .layouts import Service
@@ -287,9 +288,6 @@ def _transport(endpoint: Endpoint, creds: Credentials, timeout: float):
 
 def probe_session(endpoint: Endpoint, creds: Credentials, timeout: float) -> Finding:
     """A real OpenSession + CloseSession with the transport and authentication the server published."""
-    from TCLIService import TCLIService, ttypes
-    from thrift.protocol.TBinaryProtocol import TBinaryProtocol
-
     address, auth = endpoint.address, endpoint.authentication
     how = f"{endpoint.transport_mode}{' TLS' if endpoint.use_ssl else ''}, auth {auth}"
     if auth in PASSWORD_AUTHS and creds.password is None:
@@ -297,11 +295,19 @@ def probe_session(endpoint: Endpoint, creds: Credentials, timeout: float) -> Fin
                        "pass --user USER and --password-env VAR (the variable holding the password)")
     if auth not in ("NOSASL", "NONE", "KERBEROS") + PASSWORD_AUTHS:
         return Finding("session", SKIP, address, f"not tried: check cannot speak {how}", "test it with beeline")
+    needed = ("dbapi", "kerberos") if auth == "KERBEROS" else ("dbapi",)
+    absent = extras.missing(*needed)
+    if absent:  # a plain install checks ZooKeeper and TCP; a session needs the HiveServer2 client libraries
+        return Finding("session", SKIP, address, f"not tried ({how}): {', '.join(absent)} not installed",
+                       f"{extras.install_hint(*needed)}, then check again")
     if auth == "KERBEROS":
         missing = _kerberos_ticket_missing()
         if missing:
             return Finding("session", SKIP, address, f"not tried ({how}): {missing}",
                            f"kinit as a user {endpoint.principal or 'HiveServer2'} accepts, then check again")
+    from TCLIService import TCLIService, ttypes
+    from thrift.protocol.TBinaryProtocol import TBinaryProtocol
+
     start = time.monotonic()
     transport = None
     try:
@@ -319,8 +325,7 @@ def probe_session(endpoint: Endpoint, creds: Credentials, timeout: float) -> Fin
         elapsed = _ms(start)
         client.CloseSession(ttypes.TCloseSessionReq(sessionHandle=response.sessionHandle))
     except ImportError as exc:
-        return Finding("session", SKIP, address, f"not tried ({how}): {exc}",
-                       "install the Python Kerberos bindings (pykerberos) to test Kerberos endpoints")
+        return Finding("session", SKIP, address, f"not tried ({how}): {exc}", extras.install_hint(*needed))
     except Exception as exc:  # noqa: BLE001 - every driver/transport error becomes a finding
         status = getattr(transport, "code", None)  # THttpClient: the HTTP status of the last reply
         text = f"HTTP {status}, " if status not in (None, 200) else ""

@@ -2,7 +2,7 @@
 
 Exit codes (all commands):
   0  success
-  2  usage or configuration error (bad flag, bad value, unreadable file)
+  2  usage or configuration error (bad flag, bad value, unreadable file), or an optional extra is missing
   3  no endpoint available (the NoEndpointAvailable message is printed)
   4  ZooKeeper unreachable within --timeout and nothing known
   5  check: the deployment has a problem (each failed item is in the report)
@@ -18,9 +18,10 @@ import os
 import sys
 from typing import List, Optional
 
+from . import extras
 from .config import load_config
 from .discovery import Discovery
-from .errors import ConfigError, NoEndpointAvailable, RegistryUnavailable
+from .errors import ConfigError, ExtraRequired, NoEndpointAvailable, RegistryUnavailable
 from .layouts import LAYOUTS, Service
 from .zkclient import POOL, ZkSettings
 
@@ -62,7 +63,11 @@ def zk_settings(args: argparse.Namespace) -> ZkSettings:
                          sasl_password=_password_from_env(args.zk_password_env, "--zk-sasl-user"))
     if args.zk_tls_ca:
         overrides.update(use_ssl=True, ssl_ca=args.zk_tls_ca)
-    return dataclasses.replace(base, **overrides)
+    settings = dataclasses.replace(base, **overrides)
+    if settings.auth_scheme == "sasl":  # kazoo's SASL client is pure-sasl; GSSAPI also needs the Kerberos bindings
+        extras.require(f"ZooKeeper SASL {settings.sasl_mechanism}", "kerberos",
+                       only=None if settings.sasl_mechanism == "GSSAPI" else ("puresasl",))
+    return settings
 
 
 def _password_from_env(var: Optional[str], flag: str) -> str:
@@ -119,7 +124,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.getLogger("hive_ha.kazoo").setLevel(max(level, logging.ERROR) if args.verbose < 2 else logging.DEBUG)
     try:
         return args.func(args)
-    except ConfigError as exc:
+    except (ConfigError, ExtraRequired) as exc:
         print(f"hive-ha: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except NoEndpointAvailable as exc:

@@ -9,6 +9,7 @@
     ├── MalformedRegistration(ValueError)
     │                                a znode cannot be read as an endpoint; callers skip it with one warning
     ├── KerberosLoginFailed          no ticket could be obtained from the keytab (names principal, keytab, kinit's words)
+    ├── ExtraRequired                what was asked needs an optional extra that is not installed (names the pip command)
     └── DiscoveryError               no usable endpoint could be produced
         ├── RegistryUnavailable      ZooKeeper is unreachable and nothing is known from before
         │   └── ZooKeeperAuthFailed  ZooKeeper refused our SASL (Kerberos) login; names principal, service, what to check
@@ -139,6 +140,16 @@ class LoadBalancerCommandFailed(HiveHAError):
         self.command = command
         self.answer = answer
         super().__init__(f"{binary}: {command!r} failed: {answer}")
+
+
+class ExtraRequired(HiveHAError):
+    """``what`` needs modules that are not installed (``missing``); ``hint`` is the pip command that adds them."""
+
+    def __init__(self, what: str, missing: Sequence[str], hint: str) -> None:
+        self.what = what
+        self.missing = tuple(missing)
+        self.hint = hint
+        super().__init__(f"{what} needs modules that are not installed ({', '.join(self.missing)}): {hint}")
 
 
 class KerberosLoginFailed(HiveHAError):

@@ -129,9 +129,10 @@ class _Stop(BaseException):
 
 
 def _on_signal(signum, frame) -> None:
-    # A second signal must not interrupt the cleanup the first one started.
+    # A second signal must not interrupt the cleanup the first one started; the servers it stops are not news.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     raise _Stop(signum)
 
 
@@ -140,9 +141,20 @@ def sandbox_options(args: argparse.Namespace) -> SandboxOptions:
                           transport=args.transport, session_timeout=args.session_timeout, kerberos=args.kerberos)
 
 
+def _report_ended(sandbox: Sandbox) -> None:
+    """SIGCHLD: collect the servers someone killed (no zombie) and say what happens to their znodes."""
+    for server in sandbox.reap():
+        code = server.process.returncode
+        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        print(f"hive-ha sandbox: server={server.name} pid={server.pid} ended ({how}); its znode {server.znode} "
+              f"goes when its ZooKeeper session expires (--session-timeout {sandbox.options.session_timeout:g} s)",
+              file=sys.stderr, flush=True)
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     options = sandbox_options(args)
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGCHLD] = signal.getsignal(signal.SIGCHLD)
     try:
         with Sandbox(options) as sandbox:
             print(sandbox.header_line(), flush=True)
@@ -151,6 +163,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             for server in sandbox.servers:
                 print(sandbox.server_line(server), flush=True)
             print(f"zookeeper_pid={sandbox.zookeeper.pid} zookeeper_dir={sandbox.zookeeper.dir}", flush=True)
+            signal.signal(signal.SIGCHLD, lambda *_: _report_ended(sandbox))
+            _report_ended(sandbox)  # one that ended before the handler was in place
             print("hive-ha sandbox: running; Ctrl-C (SIGINT) or SIGTERM stops everything", file=sys.stderr,
                   flush=True)
             while True:

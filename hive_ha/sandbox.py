@@ -8,9 +8,13 @@
         sandbox.kill(sandbox.servers[0])               # kill -9 the process; its znode lingers until expiry
         sandbox.make_active(hsi[1])                    # HSI leader change
 
-Each server is a separate process (``HS2ServerProcess``) so a kill is real; each registration has its own
-ZooKeeper session (``Registrar``). Everything started is stopped, and every temp dir removed, by ``stop()``.
-Options go through ``SandboxOptions`` and the three ``_*_kwargs`` methods, the places to extend.
+Each server is a separate process (``HS2ServerProcess``) that registers itself with its own ZooKeeper session, as
+a real HiveServer2 does: a ``kill -9`` of its pid (by ``kill()`` or by anyone) ends that session, and its znode goes
+when the session expires (``session_timeout``). Everything started is stopped, and every temp dir removed, by
+``stop()``. Options go through ``SandboxOptions`` and the ``_*_kwargs`` methods, the places to extend.
+
+The rig (test servers, ZooKeeper and KDC runners) is imported when a sandbox starts, not with this module: it needs
+the ``sandbox`` extra (``extras.require`` says so), while the CLI imports this module for its flags.
 
 ``kerberos=True`` adds an MIT KDC (``testing.kdc.KerberosRig``, realm EXAMPLE.TEST): ZooKeeper requires SASL
 GSSAPI (dial it as ``localhost:PORT``), the servers accept only GSSAPI as ``hive/localhost`` and are registered as
@@ -23,14 +27,17 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import os
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional, Set
 
+from . import extras
 from .errors import ConfigError
 from .layouts import normalize_path
-from .testing.hs2server import HS2ServerProcess
-from .testing.kdc import SERVER_HOST, KerberosRig
-from .testing.registrar import Registrar, hive_secure_acl
-from .testing.zookeeper import ZooKeeperServer
+
+if TYPE_CHECKING:  # pragma: no cover - the rig is imported by Sandbox.start (see the module docstring)
+    from .testing.hs2server import HS2ServerProcess
+    from .testing.kdc import KerberosRig
+    from .testing.registrar import Registrar
+    from .testing.zookeeper import ZooKeeperServer
 
 #: sandbox layout -> (registrar layout, default namespace, server name prefix)
 LAYOUTS: Dict[str, tuple] = {
@@ -83,13 +90,23 @@ class SandboxOptions:
             normalize_path(self.namespace)
 
 
+def require_rig(options: SandboxOptions) -> None:
+    """Raise ExtraRequired when the sandbox's test servers (or, with Kerberos, its GSSAPI parts) are not installed."""
+    if options.kerberos:
+        extras.require("the Kerberos sandbox", "sandbox", "kerberos", also=("gssapi",))
+    else:
+        extras.require("the sandbox", "sandbox")
+
+
 @dataclasses.dataclass
 class SandboxServer:
+    """A server process and its registration. ``active``: hsi-ha only (None elsewhere)."""
+
     name: str
     layout: str
     namespace: str
-    process: HS2ServerProcess
-    registration: object  # testing.registrar.RegisteredServer
+    process: "HS2ServerProcess"
+    active: Optional[bool] = None
 
     @property
     def address(self) -> str:
@@ -101,11 +118,7 @@ class SandboxServer:
 
     @property
     def znode(self) -> str:
-        return self.registration.znode
-
-    @property
-    def active(self) -> Optional[bool]:
-        return self.registration.active if self.layout == "hsi-ha" else None
+        return self.process.znode
 
 
 class Sandbox:
@@ -113,13 +126,15 @@ class Sandbox:
 
     def __init__(self, options: SandboxOptions = SandboxOptions()) -> None:
         self.options = options
-        self.zookeeper: Optional[ZooKeeperServer] = None
-        self.kerberos: Optional[KerberosRig] = None
+        self.zookeeper: Optional["ZooKeeperServer"] = None
+        self.kerberos: Optional["KerberosRig"] = None
         self._saved_env: Optional[Dict[str, Optional[str]]] = None
-        self.registrar: Optional[Registrar] = None
+        #: this process's own session (reads, e.g. ``registrar.client.get``); the servers register themselves
+        self.registrar: Optional["Registrar"] = None
         self.servers: List[SandboxServer] = []
-        self._processes: List[HS2ServerProcess] = []  # every process ever created, registered or not
+        self._processes: List["HS2ServerProcess"] = []  # every process ever created, registered or not
         self._counters: Dict[str, int] = {}
+        self._ended: Set[str] = set()  # names of servers reap() reported
 
     # -- extension points: what the ZooKeeper, each server and each registration are given --------------------
     def _zookeeper_kwargs(self) -> dict:
@@ -127,32 +142,42 @@ class Sandbox:
         kw["name"] = "hive-ha-sandbox-zk"
         return kw
 
-    def _registrar_kwargs(self) -> dict:
+    def _sasl_options(self) -> Optional[dict]:
         if not self.kerberos:
-            return {}
-        sasl = {"mechanism": "GSSAPI", "service": "zookeeper", "principal": self.kerberos.hive_principal}
-        return {"sasl_options": sasl, "acl": hive_secure_acl()}
+            return None
+        return {"mechanism": "GSSAPI", "service": "zookeeper", "principal": self.kerberos.hive_principal}
 
-    def _server_kwargs(self) -> dict:
+    def _registrar_kwargs(self) -> dict:
+        return {"sasl_options": self._sasl_options()} if self.kerberos else {}
+
+    def _server_kwargs(self, name: str) -> dict:
         kw = {"auth": self.options.auth, "transport": self.options.transport}
         if self.kerberos:
-            kw.update(kerberos=self.kerberos.hs2_acceptor(), env=self.kerberos.env)
+            # The process is hive/localhost twice: the acceptor's keytab, and its ZooKeeper identity (a ticket of
+            # its own from the keytab, in a memory cache no other process shares).
+            kw.update(kerberos=self.kerberos.hs2_acceptor(),
+                      env=self.kerberos.process_env("hive", ccache=f"MEMORY:hive-ha-sandbox-{name}"))
         return kw
 
-    def _registration_host(self, process: HS2ServerProcess) -> str:
-        # A GSSAPI client asks for hive/<host it dials>: publish the principal's host, not the address.
-        return SERVER_HOST if self.kerberos else process.host
-
-    def _registration_kwargs(self, process: HS2ServerProcess) -> dict:
-        kw = {"authentication": self.options.auth, "transport_mode": self.options.transport}
-        if self.options.transport == "http":
-            kw["http_port"] = process.port
+    def _registration(self, registrar_layout: str, namespace: str, active: bool) -> dict:
+        """What a server process registers (``HS2ServerProcess.registration``): where, how, with what data."""
+        register = {"layout": registrar_layout, "namespace": namespace, "active": active,
+                    "authentication": self.options.auth, "transport_mode": self.options.transport}
+        spec = {"zk_hosts": self.hosts, "session_timeout": self.options.session_timeout, "register": register}
         if self.kerberos:
-            kw["principal"] = "hive/_HOST@" + self.kerberos.realm
-        return kw
+            from .testing.kdc import SERVER_HOST
+
+            register["principal"] = "hive/_HOST@" + self.kerberos.realm
+            # A GSSAPI client asks for hive/<host it dials>: publish the principal's host, not the address.
+            spec.update(sasl_options=self._sasl_options(), secure_acl=True, host=SERVER_HOST)
+        return spec
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> "Sandbox":
+        require_rig(self.options)
+        from .testing.registrar import Registrar
+        from .testing.zookeeper import ZooKeeperServer
+
         if self.options.kerberos:
             self._start_kerberos()
         self.zookeeper = ZooKeeperServer(**self._zookeeper_kwargs())
@@ -164,7 +189,9 @@ class Sandbox:
 
     def _start_kerberos(self) -> None:
         """The KDC, then this process's identities: a DIR ticket-cache collection fed from one keytab with the
-        keys of hive and the client users, so the registrations (hive) and in-process clients coexist."""
+        keys of hive and the client users, so its own session (hive) and in-process clients coexist."""
+        from .testing.kdc import KerberosRig
+
         self.kerberos = KerberosRig()
         self.kerberos.start()
         merged = os.path.join(self.kerberos.dir, "sandbox-process.keytab")
@@ -201,46 +228,58 @@ class Sandbox:
         return normalize_path(namespace or default)
 
     def add_servers(self, count: int, layout: str, namespace: Optional[str] = None) -> List[SandboxServer]:
-        """Start ``count`` server processes (in parallel) and register them; under hsi-ha the first is active."""
+        """Start ``count`` server processes (in parallel), each registering itself; under hsi-ha the first is
+        active (unless the namespace has an active one already)."""
+        from .testing.hs2server import HS2ServerProcess
+
         registrar_layout, _, prefix = LAYOUTS[layout]
         namespace = self.namespace_of(layout, namespace)
-        names = []
-        for _ in range(count):
+        first_active = layout == "hsi-ha" and not any(s.active for s in self.servers if s.namespace == namespace)
+        added = []
+        for index in range(count):
             self._counters[prefix] = self._counters.get(prefix, 0) + 1
-            names.append(f"{prefix}-{self._counters[prefix]}")
-        processes = [HS2ServerProcess(name, **self._server_kwargs()) for name in names]
-        self._processes.extend(processes)  # stop() ends them even if what follows fails half-way
-        with concurrent.futures.ThreadPoolExecutor(len(processes)) as pool:
-            started = [pool.submit(p.start) for p in processes]
+            name = f"{prefix}-{self._counters[prefix]}"
+            active = first_active and index == 0
+            process = HS2ServerProcess(name, registration=self._registration(registrar_layout, namespace, active),
+                                       **self._server_kwargs(name))
+            added.append(SandboxServer(name, layout, namespace, process, active if layout == "hsi-ha" else None))
+        self._processes.extend(server.process for server in added)  # stop() ends them even if a start fails
+        with concurrent.futures.ThreadPoolExecutor(len(added)) as pool:
+            started = [pool.submit(server.process.start) for server in added]
         failed = [f.exception() for f in started if f.exception() is not None]
         if failed:
             raise failed[0]
-        first_active = layout == "hsi-ha" and not any(s.active for s in self.servers if s.namespace == namespace)
-        added = []
-        for index, (name, process) in enumerate(zip(names, processes, strict=True)):
-            registration = self.registrar.register(
-                self._registration_host(process), process.port, layout=registrar_layout, namespace=namespace,
-                active=first_active and index == 0, **self._registration_kwargs(process))
-            server = SandboxServer(name, layout, namespace, process, registration)
-            self.servers.append(server)
-            added.append(server)
+        self.servers.extend(added)
         return added
 
     def kill(self, server: SandboxServer) -> None:
-        """kill -9 the server process and cut its ZooKeeper session, as a crashed HiveServer2: the znode stays
-        until the session expires (``session_timeout``)."""
+        """kill -9 the server process, as a crashed HiveServer2: the session it registered with is not closed, so the
+        znode stays until that session expires (``session_timeout``)."""
         server.process.kill()
-        server.registration.crash()
+
+    def reap(self) -> List[SandboxServer]:
+        """The servers whose process ended since the last call (someone killed it), collected so none stays a
+        zombie. The ``hive-ha sandbox`` command calls it on SIGCHLD."""
+        ended = [s for s in self.servers if s.name not in self._ended and s.process.returncode is not None]
+        self._ended.update(s.name for s in ended)
+        return ended
 
     def make_active(self, server: SandboxServer) -> None:
-        """HSI leader change (the old leader is rewritten to passive first)."""
-        self.registrar.make_active(server.registration)
+        """HSI leader change as Hive makes it: the old leader rewrites itself to passive first, then ``server``
+        rewrites itself to active (each from its own session)."""
+        for other in self.servers:
+            if other is not server and other.namespace == server.namespace and other.active and other.process.alive:
+                other.process.set_active(False)
+                other.active = False
+        server.process.set_active(True)
+        server.active = True
 
     def stop(self) -> None:
-        """Deregister and stop every server, stop ZooKeeper (and the KDC) and remove their temp dirs. Idempotent."""
+        """Stop every server (each deregisters itself), stop ZooKeeper (and the KDC) and remove their temp dirs.
+        Idempotent."""
         errors: List[BaseException] = []
-        steps = [self.registrar.close] if self.registrar else []
-        steps += [process.stop for process in self._processes]
+        steps = [process.stop for process in self._processes]
+        steps += [self.registrar.close] if self.registrar else []
         steps += [self.zookeeper.stop] if self.zookeeper else []
         steps += [self.kerberos.stop, self._restore_env] if self.kerberos else []
         for step in steps:

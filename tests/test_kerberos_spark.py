@@ -14,7 +14,7 @@ kerberos = pytest.importorskip("kerberos", reason="pip install 'hive-ha[kerberos
 
 
 def kerberized_spark(rig, registrar, namespace):
-    """Spark Thrift Server accepting only GSSAPI as hive/localhost (flags: /work/shared/reference/kerberos.md)."""
+    """Spark Thrift Server accepting only GSSAPI as hive/localhost (flags: docs/kerberos.md)."""
     return SparkThriftServer(
         "spark-krb", auth="KERBEROS", registrar=registrar, namespace=namespace, advertised_host="localhost",
         conf={"spark.hadoop.hadoop.security.authentication": "kerberos"},

@@ -270,3 +270,113 @@ def test_nginx_and_httpd_status_pages_are_loopback_only(workdir, tls_files, kind
         build("haproxy", "hue", options(workdir, tls_files, "haproxy", "none", stats=Stats(Address("127.0.0.1", 18999))))
     result = run_cli(kind, "--profile", "hue", "--server", "127.0.0.1:18001", "--stats-bind", "10.1.2.3:1936")
     assert result.returncode == 2 and "10.1.2.3:1936" in result.stderr and not result.stdout
+
+
+# ------------------------------------------------------------------------------------------- what users hit at the edges
+@pytest.mark.parametrize("kind", ["haproxy", "nginx", "httpd"])
+def test_check_judges_the_config_not_whether_the_load_balancer_ran_here(tmp_path, kind):
+    """An apache2 never started has no /run/apache2: the check must not fail on the runtime dirs."""
+    never = tmp_path / "never-created"
+    out = tmp_path / f"{kind}.conf"
+    result = run_cli(kind, "--profile", "hue", "--server", "127.0.0.1:8888", "--no-stats", "--check",
+                     "--runtime-dir", f"{never}/run", "--log-dir", f"{never}/log", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert f"{never}/run" in text and (kind == "haproxy" or f"{never}/log" in text)  # written as asked (haproxy logs
+    assert not never.exists()                                                           # to stderr)
+    # What the config reads is still checked where it says: a certificate that is not there.
+    refused = run_cli(kind, "--profile", "hue", "--server", "127.0.0.1:8888", "--no-stats", "--check",
+                      "--runtime-dir", f"{never}/run", "--tls", "offload", "--tls-cert", f"{never}/lb.pem",
+                      "--tls-key", f"{never}/lb.key", "-o", str(out) + "2")
+    assert refused.returncode == 2 and "rejected the generated config" in refused.stderr, refused.stderr
+    assert not os.path.exists(str(out) + "2")
+
+
+LONG_HOSTS = ("hs2-node-0001.analytics-prod.eu-west-1.compute.internal.example.com",
+              "hs2-node-0001.analytics-prod.eu-west-1.compute.internal.example.org")
+
+
+def test_server_names_fit_any_valid_host(workdir, tls_files):
+    from hive_ha.lb.model import MAX_SERVER_NAME, server_name
+
+    assert len(f"s_{LONG_HOSTS[0]}_8888") > MAX_SERVER_NAME and server_name("h1.example.com", 8888) == "s_h1.example.com_8888"
+    longest = "a" * 63 + "." + "b" * 63 + "." + "c" * 63 + "." + "d" * 61  # 253 characters, the DNS maximum
+    names = {server_name(host, port) for host in LONG_HOSTS + (longest, "fe80::1") for port in (1, 65535)}
+    assert len(names) == 8 and all(len(name) <= MAX_SERVER_NAME for name in names)
+    assert server_name(LONG_HOSTS[0], 10000).startswith("s_hs2-node-0001.analytics-prod.")
+    assert server_name(LONG_HOSTS[0], 10000) == server_name(LONG_HOSTS[0], 10000)  # stable: cookies stay valid
+    # Each binary accepts the derived names (as server names, cookie values, httpd routes); the hosts here are
+    # loopback addresses so that haproxy and nginx need no DNS for the check.
+    for kind in ("haproxy", "nginx", "httpd"):
+        model = build(kind, "hue", options(workdir, tls_files, kind, "none"))
+        servers = tuple(Server("127.0.0.1", 18001 + i, server_name(host, 8888)) for i, host in enumerate(LONG_HOSTS))
+        check(kind, render(kind, model.with_servers({"hue": servers})))
+
+
+@pytest.mark.parametrize("kind", ["haproxy", "nginx", "httpd"])
+def test_emit_takes_a_long_fqdn(kind):
+    args = [f"--server={host}:8888" for host in LONG_HOSTS]
+    result = run_cli(kind, "--profile", "hue", "--no-stats", *args)
+    assert result.returncode == 0, result.stderr
+    assert all(host in result.stdout for host in LONG_HOSTS)
+
+
+def test_a_bad_server_name_error_names_the_address():
+    with pytest.raises(ConfigError) as err:
+        Server("127.0.0.1", 8888, "s" * 64)
+    assert "127.0.0.1:8888" in str(err.value)
+    with pytest.raises(ConfigError, match="127.0.0.1:18001"):
+        build("haproxy", "hue", ProfileOptions(servers=(SERVERS[0], SERVERS[0])))
+
+
+def test_from_zookeeper_check_leaves_out_an_unresolvable_registration(zk_server, zk_namespace, registrar, tmp_path):
+    registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
+    bad = registrar.register("hs2-gone.invalid", 10000, namespace=zk_namespace)  # .invalid never resolves
+    out = tmp_path / "haproxy.cfg"
+    result = run_cli("haproxy", "--profile", "hiveserver2", "--from-zookeeper", zk_server.hosts,
+                     "--namespace", zk_namespace, "--runtime-dir", str(tmp_path), "--no-stats", "--check", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert "127.0.0.1:10000" in text and "hs2-gone" not in text
+    warning = [line for line in result.stderr.splitlines() if "left out a registration" in line]
+    assert len(warning) == 1 and bad.znode in warning[0] and "'hs2-gone.invalid'" in warning[0], result.stderr
+
+
+@pytest.mark.parametrize("kind,profile,section", [("haproxy", "hue", "hue_backend"), ("nginx", "impala", "https"),
+                                                  ("httpd", "hue", "VirtualHost")])
+def test_an_unknown_extra_section_is_refused_naming_the_known_ones(tmp_path, kind, profile, section):
+    out = tmp_path / "lb.conf"
+    result = run_cli(kind, "--profile", profile, "--server", "127.0.0.1:21050", "--no-stats",
+                     "--extra", f"{section}=# lost", "-o", str(out))
+    assert result.returncode == 2 and not out.exists()
+    from hive_ha.lb.profiles import extra_sections
+
+    known = extra_sections(kind, profile)
+    assert repr(section) in result.stderr and ", ".join(known) in result.stderr, result.stderr
+    assert {"haproxy": "hue_frontend", "nginx": "impala_hue", "httpd": "main"}[kind] in known
+
+
+@pytest.mark.parametrize("kind,line", [
+    ("haproxy", "hue=http-request deny if { path_beg /admin }"),
+    ("nginx", "hue=location = /ping { return 204; }"),
+    ("httpd", 'hue=Header always set X-Served-By "hive-ha; {lb}"'),
+])
+def test_extra_lines_are_the_escape_hatch_braces_and_semicolons_pass(tmp_path, kind, line):
+    """The documented contract: an extra line is written as given (any directive), one line, no control characters."""
+    result = run_cli(kind, "--profile", "hue", "--server", "127.0.0.1:8888", "--no-stats", "--check",
+                     "--runtime-dir", str(tmp_path), "--extra", line)
+    assert result.returncode == 0, result.stderr
+    assert line.partition("=")[2] in result.stdout
+    docs = open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs", "load-balancers.md")).read()
+    assert "braces and semicolons included" in docs
+
+
+@pytest.mark.parametrize("target", ["missing-dir/lb.cfg", "a-dir", "a-file/lb.cfg", "/proc/lb.cfg"])
+def test_an_unwritable_output_is_one_line_and_exit_2(tmp_path, target):
+    (tmp_path / "a-dir").mkdir()
+    (tmp_path / "a-file").write_text("")
+    path = target if target.startswith("/") else str(tmp_path / target)
+    result = run_cli("haproxy", "--profile", "hue", "--server", "127.0.0.1:8888", "--no-stats", "-o", path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and repr(path) in result.stderr and "-o/--output" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-dir", "a-file"] and not list((tmp_path / "a-dir").iterdir())

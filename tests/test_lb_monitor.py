@@ -149,6 +149,10 @@ def test_registered_server_gets_traffic_killed_one_is_removed_and_empty_is_refus
         reg_one.deregister()  # nothing left registered: keep the last good set and say so
         wait_until(lambda: any("refusing to publish an empty backend set" in r.getMessage() for r in caplog.records),
                    30, message="the empty set was not reported")
+        # It counts what the kept file serves (one server per listener), not what the process still knows.
+        refusal = next(r.getMessage() for r in caplog.records if "empty backend set" in r.getMessage())
+        assert refusal.endswith("keeping the last good one (impala_shell: 1 server; impala_jdbc: 1 server; "
+                                "impala_hue: 1 server)"), refusal
         assert f"127.0.0.1:{one.port}" in _read(lb.config_file)
         assert names_seen(port) == {"one"}
 
@@ -169,6 +173,67 @@ def test_injection_attempts_are_refused_and_the_rest_keeps_working(live, registr
         text = open(lb.config_file).read()
         assert "evil" not in text and "backup" not in text and "10.0.0.1" not in text
         wait_until(lambda: monitor.applied >= 1, 30, message="the change was not counted as applied")
+
+
+# 70 characters, a valid name, and .invalid never resolves (RFC 6761).
+LONG_UNRESOLVABLE = "hs2-node-0001.analytics-prod.eu-west-1.compute.internal.example.invalid"
+
+
+@pytest.mark.parametrize("live", ["haproxy", "nginx"], indirect=True)
+def test_a_registration_that_cannot_be_served_blocks_no_other_change(live, registrar, zk_namespace, caplog):
+    """A long host name that does not resolve here: left out with one warning naming it; later changes still apply."""
+    _, lb, make_monitor = live
+    port = lb.port("impala_jdbc")
+    caplog.set_level(logging.INFO, logger="hive_ha.lb")
+    with HueBackend("one") as one, HueBackend("two") as two:
+        registrar.register(one.host, one.port, namespace=zk_namespace)
+        reg_two = registrar.register(two.host, two.port, namespace=zk_namespace)
+        bad = registrar.register(LONG_UNRESOLVABLE, 21050, namespace=zk_namespace)
+        monitor = make_monitor()
+        wait_until(lambda: names_seen(port) == {"one", "two"}, 30, message=lambda: f"no traffic: {lb.log_tail()}")
+        applied = monitor.applied
+        two.stop()
+        reg_two.crash()
+        wait_until(lambda: f"127.0.0.1:{two.port}" not in _read(lb.config_file), 30,
+                   message="a later change was not applied")
+        wait_until(lambda: monitor.applied > applied, 30, message="the change was not counted")
+        assert names_seen(port) == {"one"} and LONG_UNRESOLVABLE not in _read(lb.config_file)
+        warnings = [r.getMessage() for r in caplog.records if "refused a registration" in r.getMessage()]
+        assert len(warnings) == 1 and bad.znode in warnings[0] and repr(LONG_UNRESOLVABLE) in warnings[0], warnings
+
+
+def test_a_host_left_out_as_unresolvable_is_looked_up_again(zk_server, zk_namespace, registrar):
+    """Resolution is done once per registry reading, and again every resolve_retry s while a host is left out."""
+    registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
+    registrar.register("hs2-b.example.test", 10000, namespace=zk_namespace)
+    failing = {"hs2-b.example.test": "Name or service not known"}
+    lookups = []
+
+    def resolver(hosts):
+        lookups.append(sorted(hosts))
+        return {host: failing[host] for host in hosts if host in failing}
+
+    now = [0.0]
+    pool = ClientPool()
+    discovery = Discovery(ZkSettings(hosts=zk_server.hosts, connect_timeout=15), pool=pool, debounce=0)
+    try:
+        source = ZooKeeperSource(discovery, Service.of("hs2", zk_namespace), resolve_retry=30, resolver=resolver,
+                                 clock=lambda: now[0])
+        wait_until(lambda: source.read().binary == (("127.0.0.1", 10000),), 30, message=lambda: source.read())
+        first, looked_up = source.read(), len(lookups)
+        assert lookups[-1] == ["hs2-b.example.test"]  # an IP address is not looked up
+        failing.clear()  # the name resolves now
+        now[0] = 29.0
+        assert source.read() is first and len(lookups) == looked_up  # no lookup per poll
+        now[0] = 31.0
+        again = source.read()
+        assert sorted(again.binary) == [("127.0.0.1", 10000), ("hs2-b.example.test", 10000)]
+        assert again.token != first.token  # a change the monitor acts on
+        now[0] = 1000.0
+        assert source.read() is again  # nothing left out: no more lookups until the registry changes
+    finally:
+        discovery.close()
+        pool.close_all()
 
 
 def _monitor_process(zk_hosts, namespace, lb, log_path, election_path):

@@ -108,6 +108,35 @@ def test_sandbox_serves_discovery_and_cleans_up_on_signal(sandbox_proc, layout, 
     assert not os.path.exists(zk_dir)
 
 
+def test_kill_9_of_a_printed_server_pid_expires_its_znode_and_leaves_no_zombie(sandbox_proc):
+    """The server process owns its ZooKeeper session, as HiveServer2 does: kill -9 from outside ends it."""
+    from kazoo.client import KazooClient
+
+    proc, lines = sandbox_proc("--servers", "2", "--session-timeout", "2")
+    out = read_until_zookeeper_pid(proc, lines)
+    hosts, namespace = re.fullmatch(r"zookeeper=(\S+) namespace=(/\S+)", out[0]).groups()
+    victim, survivor = [dict(kv.split("=", 1) for kv in line.split()) for line in out[1:3]]
+    client = KazooClient(hosts=hosts, timeout=10.0)
+    client.start(timeout=30)
+    try:
+        children = lambda: {f"{namespace}/{name}" for name in client.get_children(namespace)}  # noqa: E731
+        assert children() == {victim["znode"], survivor["znode"]}
+        os.kill(int(victim["pid"]), signal.SIGKILL)
+        wait_until(lambda: not os.path.exists(f"/proc/{victim['pid']}"), timeout=TIMEOUT,
+                   message=f"pid {victim['pid']} was not reaped (a zombie)")
+        wait_until(lambda: children() == {survivor["znode"]}, timeout=TIMEOUT,
+                   message=lambda: f"{victim['znode']} did not expire: {children()}")
+        assert proc.poll() is None  # the rest keeps running
+    finally:
+        client.stop()
+        client.close()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(TIMEOUT) == 0
+    stderr = proc.stderr.read()
+    assert f"server={victim['server']} pid={victim['pid']} ended (killed by SIGKILL)" in stderr, stderr
+    assert victim["znode"] in stderr and "session expires (--session-timeout 2 s)" in stderr
+
+
 CONNECT_AS_CLIENT = """
 import sys, hive_ha
 from hive_ha.zkclient import ZkSettings

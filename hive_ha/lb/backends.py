@@ -1,7 +1,10 @@
 """Where backend lists come from: flags, a file, or ZooKeeper discovery. Everything is validated here."""
 from __future__ import annotations
 
-from typing import Callable, Iterable, List, Optional, Tuple
+import concurrent.futures
+import ipaddress
+import socket
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..discovery import Discovery
 from ..errors import ConfigError, NoEndpointAvailable
@@ -11,6 +14,7 @@ from ..zkclient import ClientPool, ZkSettings
 from . import validate
 
 HostPort = Tuple[str, int]
+RESOLVE_TIMEOUT = 5.0  # seconds for one host-name lookup
 
 
 def from_flags(key: str, values: Iterable[str], default_port: Optional[int] = None) -> Tuple[HostPort, ...]:
@@ -27,9 +31,11 @@ def from_file(path: str, default_port: Optional[int] = None) -> Tuple[HostPort, 
     return validate.backend_lines(path, lines, default_port)
 
 
-def from_zookeeper(hosts: str, layout: str, namespace: Optional[str], timeout: float = 10.0
+def from_zookeeper(hosts: str, layout: str, namespace: Optional[str], timeout: float = 10.0, *,
+                   on_bad: Optional[Callable[[ConfigError], None]] = None, resolve: bool = False
                    ) -> Tuple[Tuple[HostPort, ...], Tuple[HostPort, ...]]:
-    """``(binary, http)`` addresses of the registered servers (only the active one under HA layouts)."""
+    """``(binary, http)`` addresses of the registered servers (only the active one under HA layouts); ``on_bad`` and
+    ``resolve`` as in ``addresses``."""
     service = Service.of(layout, namespace)
     pool = ClientPool()  # a private pool: this one-shot read must not keep a process-wide session open
     discovery = Discovery(ZkSettings(hosts=hosts, connect_timeout=timeout), debounce=0, pool=pool)
@@ -38,20 +44,23 @@ def from_zookeeper(hosts: str, layout: str, namespace: Optional[str], timeout: f
     finally:
         discovery.close()
         pool.close_all()
-    binary, http = addresses(snapshot)
+    binary, http = addresses(snapshot, on_bad, resolve=resolve)
     if not binary and not http:
         raise NoEndpointAvailable(hosts, snapshot.path, snapshot.endpoints, {}, "nothing to put behind the load balancer")
     return tuple(binary), tuple(http)
 
 
-def addresses(snapshot: Snapshot, on_bad: Optional[Callable[[ConfigError], None]] = None
+def addresses(snapshot: Snapshot, on_bad: Optional[Callable[[ConfigError], None]] = None, *, resolve: bool = False,
+              resolver: Optional[Callable[[Iterable[str]], Dict[str, str]]] = None
               ) -> Tuple[Tuple[HostPort, ...], Tuple[HostPort, ...]]:
     """``(binary, http)`` addresses of a snapshot's candidates (only the active one under HA layouts), validated.
 
     A registration with a value no load-balancer config may carry raises ConfigError naming it, or, when ``on_bad``
-    is given, is reported there and left out (a monitor keeps serving the others)."""
-    binary: List[HostPort] = []
-    http: List[HostPort] = []
+    is given, is reported there and left out (the rest is served). With ``resolve`` the same goes for a host this
+    machine cannot resolve (``resolver``, default ``unresolvable``): haproxy and nginx refuse a whole config for one
+    such name, so it would block every other server."""
+    report = on_bad or _raise
+    found: List[Tuple[str, Optional[HostPort], Optional[HostPort], str]] = []
     for endpoint in snapshot.candidates:
         try:
             host = validate.host(f"ZooKeeper {endpoint.znode} host", endpoint.host)
@@ -62,12 +71,51 @@ def addresses(snapshot: Snapshot, on_bad: Optional[Callable[[ConfigError], None]
                 found_http = (host, validate.port(f"ZooKeeper {endpoint.znode} http port",
                                                   endpoint.http_port or endpoint.port))
         except ConfigError as exc:
-            if on_bad is None:
-                raise
-            on_bad(exc)
+            report(exc)
+            continue
+        found.append((host, found_binary, found_http, endpoint.znode))
+    names = {host for host, *_ in found if not _is_ip(host)}  # an address needs no lookup
+    failed = (resolver or unresolvable)(names) if resolve and names else {}
+    binary: List[HostPort] = []
+    http: List[HostPort] = []
+    for host, found_binary, found_http, znode in found:
+        if host in failed:
+            report(ConfigError(f"ZooKeeper {znode} host", host, f"a name this machine resolves ({failed[host]})"))
             continue
         if found_binary and found_binary not in binary:
             binary.append(found_binary)
         if found_http and found_http not in http:
             http.append(found_http)
     return tuple(binary), tuple(http)
+
+
+def unresolvable(names: Iterable[str], timeout: float = RESOLVE_TIMEOUT) -> Dict[str, str]:
+    """``name -> why`` for the host names this machine cannot resolve now. The lookups run in parallel (up to 8 at
+    once) and get ``timeout`` seconds in all; one without an answer by then counts as unresolvable."""
+    names = sorted(set(names))
+    if not names:
+        return {}
+    pool = concurrent.futures.ThreadPoolExecutor(min(len(names), 8), thread_name_prefix="hive-ha-resolve")
+    lookups = {pool.submit(socket.getaddrinfo, name, None, type=socket.SOCK_STREAM): name for name in names}
+    done, _ = concurrent.futures.wait(lookups, timeout)
+    pool.shutdown(wait=False)  # a lookup still hanging ends with the resolver's own timeout
+    failed = {}
+    for future, name in lookups.items():
+        if future not in done:
+            failed[name] = f"no answer within {timeout:g} s"
+        elif future.exception() is not None:
+            exc = future.exception()
+            failed[name] = getattr(exc, "strerror", None) or str(exc)
+    return failed
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _raise(exc: ConfigError) -> None:
+    raise exc

@@ -12,8 +12,9 @@ from ..layouts import LAYOUTS
 from . import backends, validate
 from .clients import client_settings
 from .model import BALANCES, LB_KINDS, TLS_MODES, Address, RuntimePaths, Stats, Tls, extra_from_pairs
-from .profiles import DEFAULT_STATS_PORT, IMPALA_HS2_PORT, IMPALA_SHELL_PORT, PROFILES, SIX_HOURS, ProfileOptions, build
-from .render import binary_available, check, nginx_version, render, write_atomically
+from .profiles import (DEFAULT_STATS_PORT, IMPALA_HS2_PORT, IMPALA_SHELL_PORT, LISTENERS, PROFILES, SIX_HOURS,
+                       ProfileOptions, build, check_extra)
+from .render import binary_available, check_model, nginx_version, render, write_atomically
 
 EPILOG = """\
 Exit codes: 0 written; 2 invalid input or a config the binary rejected (nothing written);
@@ -68,7 +69,9 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     lb.add_argument("--hard-stop-after", type=float, default=3600.0, metavar="S",
                     help="bound on old processes after a reload (default 3600)")
     lb.add_argument("--kerberos-realm", metavar="REALM", help="list the Kerberos settings needed behind the LB")
-    lb.add_argument("--extra", action="append", default=[], metavar="SECTION=LINE", help="an extra config line")
+    lb.add_argument("--extra", action="append", default=[], metavar="SECTION=LINE",
+                    help="an extra config line in SECTION, as written: any directive (braces and semicolons "
+                         "included; it is the escape hatch), one line without control characters")
     tls = p.add_argument_group("TLS")
     tls.add_argument("--tls", choices=TLS_MODES, default="none", help="TLS handling (default none)")
     tls.add_argument("--tls-cert", metavar="PEM", help="certificate the LB presents (haproxy: chain + key in one file)")
@@ -134,6 +137,10 @@ def _stats(args: argparse.Namespace, bind_host: str) -> Optional[Stats]:
     return Stats(Address(*bind), args.stats_user, password)
 
 
+def _left_out(exc: ConfigError) -> None:
+    print(f"hive-ha: warning: left out a registration: {exc}", file=sys.stderr)
+
+
 def options_from_args(args: argparse.Namespace) -> ProfileOptions:
     """Validate every flag and build the profile inputs (raises ConfigError naming the bad value)."""
     default_port = IMPALA_HS2_PORT if args.profile == "impala" else None
@@ -143,12 +150,14 @@ def options_from_args(args: argparse.Namespace) -> ProfileOptions:
     shell = backends.from_flags("--shell-server", args.shell_server, IMPALA_SHELL_PORT)
     http = backends.from_flags("--http-server", args.http_server)
     if args.from_zookeeper:
-        binary, http_found = backends.from_zookeeper(args.from_zookeeper, args.layout, args.namespace, args.zk_timeout)
+        # A registration no config may carry (or, when the config is checked here, that this machine cannot resolve)
+        # is left out with a warning naming it; the rest is published.
+        binary, http_found = backends.from_zookeeper(args.from_zookeeper, args.layout, args.namespace, args.zk_timeout,
+                                                     on_bad=_left_out, resolve=args.check)
         servers += binary
         http += http_found
     bind_host, named = _binds(args.bind)
-    profile_listeners = {"hue": ("hue",), "impala": ("impala_shell", "impala_jdbc", "impala_hue"),
-                         "hiveserver2": ("hs2_binary", "hs2_http")}[args.profile]
+    profile_listeners = LISTENERS[args.profile]
     binds = []
     for name, address in named:
         if not name:
@@ -168,13 +177,15 @@ def options_from_args(args: argparse.Namespace) -> ProfileOptions:
         **({"nginx_modules": args.module_dir, "httpd_modules": args.module_dir} if args.module_dir else {}))
     if args.runtime_dir and args.lb == "nginx":
         paths = RuntimePaths(**{**paths.__dict__, "nginx_temp_dir": args.runtime_dir})
+    extra = extra_from_pairs(tuple(args.extra))
+    check_extra(args.lb, args.profile, extra)  # here too: a monitor builds its first model only once servers come
     tls = Tls(args.tls, cert=args.tls_cert, key=args.tls_key, ca=args.tls_ca,
               verify_backend_name=not args.tls_no_verify_backend_name, backend_name=args.tls_backend_name)
     return ProfileOptions(
         servers=servers, shell_servers=shell, http_servers=http, bind_host=bind_host, binds=tuple(binds), tls=tls,
         balance=args.balance, force_round_robin=args.force_round_robin, session_timeout=args.session_timeout,
         check_interval=args.check_interval, stats=_stats(args, bind_host), kerberos_realm=args.kerberos_realm,
-        lb_host=args.lb_host, hard_stop_after=args.hard_stop_after, extra=extra_from_pairs(tuple(args.extra)),
+        lb_host=args.lb_host, hard_stop_after=args.hard_stop_after, extra=extra,
         paths=paths)
 
 
@@ -184,18 +195,19 @@ def cmd_emit(args: argparse.Namespace) -> int:
         print(f"hive-ha: warning: --session-timeout {opts.session_timeout:g} s is under 6 h; long Impala/Hive "
               "sessions will be cut", file=sys.stderr)
     model = build(args.lb, args.profile, opts)
-    text = render(args.lb, model, snippet=args.snippet, nginx_version=_nginx_version(args.nginx_version))
+    version = _nginx_version(args.nginx_version)
+    text = render(args.lb, model, snippet=args.snippet, nginx_version=version)
     if args.check:
         if args.snippet:
             raise ConfigError("--check", "with --snippet", "a full config (a snippet cannot be checked alone)")
         if binary_available(args.lb):
-            check(args.lb, text)
+            check_model(args.lb, model, nginx_version=version)
         else:
             print(f"hive-ha: warning: {args.lb} is not installed; the config was not checked", file=sys.stderr)
     settings = client_settings(args.lb, model, opts)
     if args.output:
-        write_atomically(args.output, text)
-        write_atomically(args.output + ".clients.txt", settings, mode=0o644)
+        write_atomically(args.output, text, key="-o/--output")
+        write_atomically(args.output + ".clients.txt", settings, mode=0o644, key="-o/--output (client settings)")
     else:
         sys.stdout.write(text)
         sys.stderr.write(settings)

@@ -3,12 +3,17 @@ name (its backend) or ``<name>_frontend``; ``stats``."""
 from __future__ import annotations
 
 from string import Template
-from typing import List
+from typing import Iterable, List, Tuple
 
 from .model import Listener, LoadBalancer, RuntimePaths, Server
 from .text import block, duration_ms, header_comment
 
 SECTIONS = ("global", "defaults", "stats")
+
+
+def sections(listeners: Iterable[str]) -> Tuple[str, ...]:
+    """Every ``--extra`` section: ``SECTIONS``, each listener's backend (its name) and frontend (``<name>_frontend``)."""
+    return SECTIONS + tuple(f"{name}{suffix}" for name in listeners for suffix in ("", "_frontend"))
 
 MAIN = Template("""\
 $header

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from string import Template
-from typing import List
+from typing import Iterable, List, Tuple
 
 from ..errors import ConfigError
 from .model import Listener, LoadBalancer
 from .text import block, header_comment, whole_seconds
 
 SECTIONS = ("main",)
+
+
+def sections(listeners: Iterable[str]) -> Tuple[str, ...]:
+    """Every ``--extra`` section: ``main`` and the listener's ``<VirtualHost>`` (its name)."""
+    return SECTIONS + tuple(listeners)
 MODULES = (
     ("mpm_event_module", "mod_mpm_event.so"), ("authz_core_module", "mod_authz_core.so"),
     ("headers_module", "mod_headers.so"), ("proxy_module", "mod_proxy.so"), ("proxy_http_module", "mod_proxy_http.so"),

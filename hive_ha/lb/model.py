@@ -7,6 +7,7 @@ backend list changed.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from typing import Dict, Mapping, Optional, Tuple
 
@@ -28,9 +29,21 @@ def _choice(key: str, value: object, allowed: Tuple[str, ...]) -> None:
         raise ConfigError(key, value, "one of " + ", ".join(allowed))
 
 
+#: The longest server name (also the sticky cookie value / route): httpd refuses a BalancerMember route of 64
+#: characters or more.
+MAX_SERVER_NAME = 63
+
+
 def server_name(host: str, port: int) -> str:
-    """A stable server name (and cookie/route value) from the address, so re-rendering keeps existing cookies valid."""
-    return "s_" + re.sub(r"[^A-Za-z0-9.-]", "_", host) + "_" + str(port)
+    """A stable server name (and cookie/route value) from the address, so re-rendering keeps existing cookies valid.
+
+    ``s_<host>_<port>``; any valid host fits: a longer one keeps its start and ends in a hash of the address
+    (``s_hs2-node-0001.analytics-prod.eu-west-1.compu_10000_53116f1dc3``), so two long names never collide."""
+    name = "s_" + re.sub(r"[^A-Za-z0-9.-]", "_", host) + "_" + str(port)
+    if len(name) <= MAX_SERVER_NAME:
+        return name
+    tail = f"_{port}_{hashlib.sha256(f'{host}:{port}'.encode()).hexdigest()[:10]}"
+    return name[: MAX_SERVER_NAME - len(tail)] + tail
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +72,10 @@ class Server:
         validate.port("server port", self.port)
         if not self.name:
             object.__setattr__(self, "name", server_name(self.host, self.port))
-        validate.name("server name", self.name)
+        validate.name(f"server name of {self.address}", self.name)
+        if len(self.name) > MAX_SERVER_NAME:
+            raise ConfigError(f"server name of {self.address}", self.name, f"at most {MAX_SERVER_NAME} characters "
+                              "(httpd's route limit); leave it out to derive one from the address")
 
     @property
     def address(self) -> Address:
@@ -195,9 +211,9 @@ class Listener:
         if not self.servers:
             raise ConfigError(f"{self.name} servers", "(none)", "at least one backend server")
         names = [s.name for s in self.servers]
-        duplicate = next((n for n in names if names.count(n) > 1), None)
+        duplicate = next((s for s in self.servers if names.count(s.name) > 1), None)
         if duplicate:
-            raise ConfigError(f"{self.name} servers", duplicate, "each backend once")
+            raise ConfigError(f"{self.name} servers", str(duplicate.address), "each backend once")
         if self.stickiness == "cookie" and self.mode != "http":
             raise ConfigError(f"{self.name} stickiness", "cookie", "source or none on a TCP port (cookies are HTTP)")
         if self.sticky_required and not self.force_unsticky and (self.stickiness == "none" or self.balance == "roundrobin"):
@@ -234,6 +250,12 @@ class RuntimePaths:
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
 
+    def relocated(self, directory: str) -> "RuntimePaths":
+        """These paths with everything the running process creates (pid file, sockets, logs, temp files) in
+        ``directory``: what a config check runs with, so it judges the config and not whether the load balancer
+        has run on this machine yet (an apache2 never started has no /run/apache2)."""
+        return dataclasses.replace(self, runtime_dir=directory, log_dir=directory, nginx_temp_dir=directory)
+
     @classmethod
     def under(cls, directory: str, **overrides: str) -> "RuntimePaths":
         """Everything in one directory (tests, sandboxes)."""
@@ -244,7 +266,8 @@ class RuntimePaths:
 @dataclasses.dataclass(frozen=True)
 class LoadBalancer:
     """A whole config: what every emitter renders. ``header``: comment lines for the top of the file; ``extra``:
-    escape-hatch lines per section (section names are listed by each emitter's ``SECTIONS`` plus listener names)."""
+    escape-hatch lines per section (each emitter's ``sections()`` lists the names; ``profiles.build`` refuses
+    others)."""
 
     profile: str
     listeners: Tuple[Listener, ...]

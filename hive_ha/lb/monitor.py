@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from typing import Callable, Dict, FrozenSet, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, Optional, Tuple
 
 from ..errors import ConfigError, HiveHAError, LoadBalancerCommandFailed
 from ..layouts import Service
@@ -27,7 +27,7 @@ from . import backends
 from .model import LoadBalancer
 from .plan import NOTHING, REFUSE_EMPTY, RELOAD, RUNTIME, Plan, plan, pools
 from .reload import Reloader
-from .render import check, render, write_atomically
+from .render import check_model, render, write_atomically
 from .runtime_api import RuntimeApi
 
 log = logging.getLogger(__name__)
@@ -55,22 +55,46 @@ class Reading:
 
 
 class ZooKeeperSource:
-    """Readings from the discovery core's cache (its watcher keeps it current; no ZooKeeper round trip here)."""
+    """Readings from the discovery core's cache (its watcher keeps it current; no ZooKeeper round trip here).
 
-    def __init__(self, discovery, service: Service) -> None:
+    A registration the load balancer cannot take (config syntax in a value, or a host this machine cannot resolve)
+    is left out with one warning naming it, and the rest is served. A snapshot is turned into addresses once; while
+    some host is left out as unresolvable, it is looked up again every ``resolve_retry`` s (a DNS hiccup must not
+    keep a server out until the next registry change). ``resolver``: ``backends.unresolvable`` (tests inject one)."""
+
+    def __init__(self, discovery, service: Service, *, resolve_retry: float = 30.0,
+                 resolver: Callable[[Iterable[str]], Dict[str, str]] = backends.unresolvable,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.discovery = discovery
         self.service = service
+        self.resolve_retry = resolve_retry
+        self.clock = clock
         self._warned: set = set()
+        self._unresolved: Dict[str, str] = {}
+        self._resolver = resolver
+        self._last: Tuple[object, Optional[Reading], float] = (None, None, float("inf"))
         discovery.watch(service)
 
     def read(self) -> Reading:
         snapshot: Optional[Snapshot] = self.discovery.cache.snapshot(self.service)
         if snapshot is None:
             return Reading((), (), None, stale=True, note="no reading of ZooKeeper yet")
-        binary, http = backends.addresses(snapshot, on_bad=self._refused)
+        seen, reading, again_at = self._last
+        if snapshot is seen and reading is not None and self.clock() < again_at:
+            return reading
+        self._unresolved = {}
+        binary, http = backends.addresses(snapshot, on_bad=self._refused, resolve=True, resolver=self._resolve)
         note = "ZooKeeper unreachable; " if snapshot.stale else ""
-        return Reading(binary, http, snapshot, stale=snapshot.stale,
-                       note=note + (snapshot.empty_reason() or f"nothing registered under {snapshot.path}"))
+        # The token changes with the addresses too: a host that resolves again is a change to act on.
+        reading = Reading(binary, http, (snapshot, binary, http), stale=snapshot.stale,
+                          note=note + (snapshot.empty_reason() or f"nothing registered under {snapshot.path}"))
+        again_at = self.clock() + self.resolve_retry if self._unresolved else float("inf")
+        self._last = (snapshot, reading, again_at)
+        return reading
+
+    def _resolve(self, hosts: Iterable[str]) -> Dict[str, str]:
+        self._unresolved = self._resolver(hosts)
+        return self._unresolved
 
     def _refused(self, exc: ConfigError) -> None:
         if str(exc) not in self._warned:  # once per bad value, not once per round
@@ -200,9 +224,8 @@ class Monitor:
             self._done_token = reading.token
             return 0.0
         if decision.action == REFUSE_EMPTY:
-            kept = sum(len(v) for v in (self.running or {}).values())
             self._say(f"refusing to publish an empty backend set ({reading.note}); keeping the last good one "
-                      f"({kept} servers)", logging.WARNING)
+                      f"({_held(self.current)})", logging.WARNING)
             self._done_token = reading.token
             return 0.0
         started = self.clock()
@@ -252,8 +275,8 @@ class Monitor:
         text = render(self.kind, desired)
         self._previous_text = _read(self.config_path)
         if self.check_config:
-            check(self.kind, text)
-        write_atomically(self.config_path, text, mode=0o644)
+            check_model(self.kind, desired)
+        write_atomically(self.config_path, text, mode=0o644, key="--config")
         return text
 
     def _was_current(self, text: str) -> bool:
@@ -277,6 +300,13 @@ class Monitor:
         if message != self._said:
             self._said = message
             log.log(level, "%s monitor: %s", self.kind, message)
+
+
+def _held(model: Optional[LoadBalancer]) -> str:
+    """What the config on disk serves, per listener (servers the running HAProxy keeps in maintenance excluded)."""
+    if model is None:
+        return "none written by this monitor yet"
+    return "; ".join(f"{l.name}: {len(l.servers)} server{'' if len(l.servers) == 1 else 's'}" for l in model.listeners)
 
 
 def _read(path: str) -> Optional[str]:

@@ -5,12 +5,17 @@ is used only from 1.29.6, older versions hash Hue's ``sessionid`` cookie. Extra-
 from __future__ import annotations
 
 from string import Template
-from typing import List, Tuple
+from typing import Iterable, List, Tuple
 
 from .model import Listener, LoadBalancer
 from .text import block, duration_ms, header_comment
 
 SECTIONS = ("main", "http", "stream")
+
+
+def sections(listeners: Iterable[str]) -> Tuple[str, ...]:
+    """Every ``--extra`` section: ``SECTIONS`` and each listener's ``server {}`` (its name)."""
+    return SECTIONS + tuple(listeners)
 STICKY_SINCE = (1, 29, 6)
 DEFAULT_VERSION = (1, 22, 1)
 

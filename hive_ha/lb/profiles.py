@@ -9,6 +9,7 @@ import dataclasses
 from typing import Callable, Dict, Optional, Tuple
 
 from ..errors import ConfigError
+from . import haproxy, httpd, nginx
 from .model import Address, HealthCheck, Listener, LoadBalancer, RuntimePaths, Server, Stats, Timeouts, Tls
 
 HostPort = Tuple[str, int]
@@ -24,6 +25,9 @@ DEFAULT_PORTS = {
     "hs2_binary": 10000, "hs2_http": 10001,
 }
 DEFAULT_STATS_PORT = 1936
+#: The listeners each profile may have (hiveserver2's hs2_http only with HTTP-transport servers).
+LISTENERS = {"hue": ("hue",), "impala": ("impala_shell", "impala_jdbc", "impala_hue"),
+             "hiveserver2": ("hs2_binary", "hs2_http")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +159,19 @@ PROFILES: Dict[str, Callable[[ProfileOptions], LoadBalancer]] = {
 SUPPORTED = {"haproxy": ("hue", "impala", "hiveserver2"), "nginx": ("hue", "impala", "hiveserver2"), "httpd": ("hue",)}
 
 
+def extra_sections(lb: str, profile: str) -> Tuple[str, ...]:
+    """The sections ``--extra SECTION=LINE`` may name for ``profile`` on load balancer ``lb``."""
+    return {"haproxy": haproxy, "nginx": nginx, "httpd": httpd}[lb].sections(LISTENERS[profile])
+
+
+def check_extra(lb: str, profile: str, extra: Tuple[Tuple[str, Tuple[str, ...]], ...]) -> None:
+    """Refuse an extra line for a section the config does not have (it would be dropped silently)."""
+    known = extra_sections(lb, profile)
+    for section, _ in extra:
+        if section not in known:
+            raise ConfigError("--extra section", section, f"one of {', '.join(known)} ({lb}, profile {profile})")
+
+
 def build(lb: str, profile: str, opts: ProfileOptions) -> LoadBalancer:
     """The model for ``profile`` on load balancer ``lb``, refusing combinations that cannot work."""
     if profile not in PROFILES:
@@ -162,6 +179,7 @@ def build(lb: str, profile: str, opts: ProfileOptions) -> LoadBalancer:
     if profile not in SUPPORTED.get(lb, ()):
         raise ConfigError("--profile", profile, f"one of {', '.join(SUPPORTED.get(lb, ()))} for {lb} "
                           "(Apache httpd serves Hue's web tier only; use haproxy or nginx for TCP)")
+    check_extra(lb, profile, opts.extra)
     if lb == "httpd" and opts.tls.mode == "passthrough":
         raise ConfigError("--tls", "passthrough", "none, bridge or offload for httpd (it cannot pass TLS through)")
     if opts.tls.terminates and not opts.tls.cert:

@@ -1,6 +1,7 @@
 """Rendering a model for a given load balancer, checking the result with the real binary, and writing it atomically."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -50,21 +51,43 @@ def binary_available(kind: str) -> bool:
 
 
 def check(kind: str, text: str, *, timeout: float = 30.0) -> None:
-    """Validate ``text`` with the installed binary; raises LoadBalancerConfigRejected with its output."""
+    """Validate ``text`` as it is with the installed binary; raises LoadBalancerConfigRejected with its output.
+    Its runtime paths must exist (``check_model`` does not need them)."""
     with tempfile.TemporaryDirectory(prefix="hive-ha-lb-check-") as workdir:
-        path = os.path.join(workdir, "candidate.conf")
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        result = subprocess.run(check_command(kind, path, workdir), capture_output=True, text=True, timeout=timeout,
-                                cwd=workdir, stdin=subprocess.DEVNULL)
+        _run_check(kind, text, workdir, timeout)
+
+
+def check_model(kind: str, lb: LoadBalancer, *, nginx_version: Tuple[int, ...] = nginx.DEFAULT_VERSION,
+                timeout: float = 30.0) -> None:
+    """Validate what ``render(kind, lb)`` gives with the installed binary, as a config: the copy checked keeps its
+    runtime paths (pid file, sockets, logs, temp files) in a scratch dir, so a machine where the load balancer never
+    ran (no /run/apache2, an unwritable log dir) does not fail it. Everything else, modules and certificates
+    included, is checked where the config names it."""
+    with tempfile.TemporaryDirectory(prefix="hive-ha-lb-check-") as workdir:
+        scratch = dataclasses.replace(lb, paths=lb.paths.relocated(workdir))
+        _run_check(kind, render(kind, scratch, nginx_version=nginx_version), workdir, timeout)
+
+
+def _run_check(kind: str, text: str, workdir: str, timeout: float) -> None:
+    path = os.path.join(workdir, "candidate.conf")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    result = subprocess.run(check_command(kind, path, workdir), capture_output=True, text=True, timeout=timeout,
+                            cwd=workdir, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         raise LoadBalancerConfigRejected(BINARIES[kind], (result.stderr + result.stdout).strip())
 
 
-def write_atomically(path: str, text: str, mode: int = 0o600) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it into place (never a half-written config)."""
+def write_atomically(path: str, text: str, mode: int = 0o600, *, key: str = "output file") -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it into place (never a half-written config).
+    A path that cannot be written (missing directory, a directory, no permission) is a ConfigError naming it."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
+    if os.path.isdir(path):
+        raise ConfigError(key, path, "a file path (this is a directory)")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
+    except OSError as exc:
+        raise ConfigError(key, path, f"a file in a writable directory ({directory}: {exc.strerror})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -72,9 +95,11 @@ def write_atomically(path: str, text: str, mode: int = 0o600) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise ConfigError(key, path, f"a writable file path ({exc.strerror})") from None
         raise

@@ -2,7 +2,8 @@
 
 A config line is built from these values, so anything that could end a directive, open a block or start a new one
 (newline, space, braces, quotes, semicolons, ``#``, backslash, ``$``, ``%``) is refused with a ``ConfigError`` that
-names the value; nothing is escaped and nothing is written.
+names the value; nothing is escaped and nothing is written. The one exception is ``extra_line``: an operator's
+``--extra`` line is written as given (braces and semicolons included), only newlines and control characters refused.
 """
 from __future__ import annotations
 

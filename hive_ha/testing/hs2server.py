@@ -12,6 +12,10 @@ HiveServer2 speaks, and has fault-injection knobs for fail-over tests:
     with HS2ServerProcess("hs2-b") as proc:                 # same server in a child process
         proc.kill()                                         # SIGKILL
 
+    HS2ServerProcess("hs2-c", registration={"zk_hosts": hosts, "register": {"namespace": "hiveserver2"}})
+        # the child registers itself in ZooKeeper with its own session, as HiveServer2 does: after a SIGKILL its
+        # znode goes when that session expires; proc.znode, proc.set_active(True) (hsi-ha: the child rewrites it)
+
 Wire formats (``auth`` / ``transport``; the client arguments that match them):
   * ``auth="NOSASL"``: unframed TBinaryProtocol on a plain socket -- PyHive ``auth="NOSASL"`` (a TBufferedTransport).
   * ``auth="NONE" | "LDAP" | "CUSTOM"``: SASL PLAIN framing as thrift_sasl speaks it -- PyHive ``auth="NONE"``
@@ -36,6 +40,7 @@ import dataclasses
 import functools
 import hmac
 import io
+import json
 import logging
 import os
 import re
@@ -1287,16 +1292,24 @@ class HS2ServerProcess:
 
     The child exits by itself when this process dies (it watches its stdin for EOF), and an atexit hook kills
     children still running.
+
+    ``registration`` (JSON-able): the child registers itself in ZooKeeper once listening, from its own session like a
+    real HiveServer2, so a SIGKILL of the child leaves its znode until that session expires. Keys: ``zk_hosts``,
+    ``session_timeout`` (s), ``sasl_options`` (kazoo's), ``secure_acl`` (Hive's secure ACL), ``host`` (the host to
+    publish, default the server's) and ``register`` (``Registrar.register`` keywords; the port, and in HTTP transport
+    the HTTP port, are the server's). ``znode`` is the path it created; ``set_active`` rewrites an hsi-ha record.
     """
 
     def __init__(self, name=None, *, host=LOOPBACK, port=0, auth="NONE", transport="binary",
                  http_path="cliservice", users=None, delay=0.0, running_polls=0, ready_timeout=15.0, kerberos=None,
-                 env=None):
+                 env=None, registration=None):
         self._name, self.host, self.port = name, host, port
         self.kerberos, self.env = kerberos, dict(env or {})  # env: e.g. KRB5_CONFIG for a Kerberos test realm
         self.auth, self.transport, self.http_path = auth, transport, http_path
         self.users, self.delay, self.running_polls = users, delay, running_polls
         self.ready_timeout = ready_timeout
+        self.registration = registration
+        self.znode = None
         self._proc = self._stderr = None
 
     def command(self):
@@ -1309,6 +1322,8 @@ class HS2ServerProcess:
             cmd += ["--user", "%s:%s" % (user, password)]
         if self.kerberos:
             cmd += ["--kerberos-principal", self.kerberos[0], "--kerberos-keytab", self.kerberos[1]]
+        if self.registration:
+            cmd += ["--register-json", json.dumps(self.registration)]
         return cmd
 
     def start(self):
@@ -1324,27 +1339,41 @@ class HS2ServerProcess:
                                       stderr=self._stderr, env=env)
         _live_processes.add(self)
         try:
-            self.host, self.port = self._read_ready()
+            address, _, self.znode = self._read_line("READY ", self.ready_timeout).partition(" ")
         except BaseException:
             self.kill()
             raise
+        host, _, port = address.rpartition(":")
+        self.host, self.port = host, int(port)
+        self.znode = self.znode or None
         return self
 
-    def _read_ready(self):
-        deadline = time.monotonic() + self.ready_timeout
+    def set_active(self, active, timeout=15.0):
+        """hsi-ha: the child rewrites its own record with an active (True) or passive (False) endpoint."""
+        if not self.registration:
+            raise RuntimeError("%r registered nothing" % self)
+        self._proc.stdin.write(b"active\n" if active else b"passive\n")
+        self._proc.stdin.flush()
+        self.znode = self._read_line("ACTIVE " if active else "PASSIVE ", timeout)
+
+    def _read_line(self, prefix, timeout):
+        """The rest of the child's next stdout line, which must start with ``prefix`` (one line is in flight at a
+        time, so the pipe's buffer never hides a second one from the selector)."""
+        deadline = time.monotonic() + timeout
         with selectors.DefaultSelector() as selector:
             selector.register(self._proc.stdout, selectors.EVENT_READ)
             while time.monotonic() < deadline:
                 if not selector.select(max(0.0, deadline - time.monotonic())):
                     continue
                 line = self._proc.stdout.readline().decode("utf-8", "replace").strip()
-                if line.startswith("READY "):
-                    host, _, port = line[6:].rpartition(":")
-                    return host, int(port)
+                if line.startswith(prefix):
+                    return line[len(prefix):]
                 if not line and self._proc.poll() is not None:
                     break
-        raise RuntimeError("hs2server child did not become ready (exit code %s): %s"
-                           % (self._proc.poll(), self._stderr_text()))
+                if line.startswith("ERROR "):
+                    raise RuntimeError("hs2server child %s: %s" % (self.pid, line[6:]))
+        raise RuntimeError("hs2server child did not answer %r (exit code %s): %s"
+                           % (prefix.strip(), self._proc.poll(), self._stderr_text()))
 
     def _stderr_text(self):
         self._stderr.seek(0)
@@ -1427,14 +1456,55 @@ def _parse_args(argv):
     parser.add_argument("--exit-on-stdin-eof", action="store_true", help="exit when the parent closes stdin")
     parser.add_argument("--kerberos-principal", help="with --auth KERBEROS: the server principal (hive/host@REALM)")
     parser.add_argument("--kerberos-keytab", help="with --auth KERBEROS: the keytab holding its key")
+    parser.add_argument("--register-json", metavar="JSON",
+                        help="register in ZooKeeper from this process (see HS2ServerProcess's registration)")
     return parser.parse_args(argv)
 
 
-def _set_on_eof(fd, event):
+def _read_commands(fd, event, answer):
+    """Answer each line on ``fd`` with ``answer(line)`` on stdout; set ``event`` at EOF (the parent is gone)."""
     # os.read, not sys.stdin: a daemon thread blocked inside a BufferedReader makes interpreter shutdown abort.
-    while os.read(fd, 4096):
-        pass
+    pending = b""
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            sys.stdout.write(answer(line.decode("utf-8", "replace").strip()) + "\n")
+            sys.stdout.flush()
     event.set()
+
+
+def _register(spec, server):
+    """``(registrar, registration)`` of ``server`` made from this process, per ``HS2ServerProcess.registration``."""
+    from hive_ha.testing.registrar import Registrar, hive_secure_acl
+
+    registrar = Registrar(spec["zk_hosts"], sasl_options=spec.get("sasl_options"),
+                          acl=hive_secure_acl() if spec.get("secure_acl") else None,
+                          session_timeout=spec.get("session_timeout", 3.0))
+    kwargs = dict(spec.get("register") or {})
+    if server.transport == "http":
+        kwargs["http_port"] = server.port
+    try:
+        return registrar, registrar.register(spec.get("host") or server.host, server.port, **kwargs)
+    except BaseException:
+        registrar.close()
+        raise
+
+
+def _answer(registrar, registration):
+    """The child's side of ``HS2ServerProcess.set_active``."""
+    def answer(command):
+        if registration is None or command not in ("active", "passive"):
+            return "ERROR cannot %r here" % command
+        try:
+            registrar.set_active(registration, command == "active")
+        except Exception as exc:  # noqa: BLE001 - the parent gets the reason
+            return "ERROR %s: %s" % (type(exc).__name__, exc)
+        return "%s %s" % (command.upper(), registration.znode)
+    return answer
 
 
 def main(argv=None):
@@ -1448,14 +1518,21 @@ def main(argv=None):
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: done.set())
-    if args.exit_on_stdin_eof:
-        threading.Thread(target=_set_on_eof, args=(sys.stdin.fileno(), done), daemon=True).start()
     server.start()
-    print("READY %s:%d" % (server.host, server.port), flush=True)
+    registrar = registration = None
     try:
+        if args.register_json:
+            registrar, registration = _register(json.loads(args.register_json), server)
+        if args.exit_on_stdin_eof:
+            threading.Thread(target=_read_commands, args=(sys.stdin.fileno(), done, _answer(registrar, registration)),
+                             daemon=True).start()
+        print("READY %s:%d%s" % (server.host, server.port, " " + registration.znode if registration else ""),
+              flush=True)
         while not done.wait(0.5):  # a timed wait keeps the main thread responsive to signals
             pass
     finally:
+        if registrar is not None:
+            registrar.close()  # a clean shutdown deregisters first, as HiveServer2.stop() does
         server.stop()
     return 0
 

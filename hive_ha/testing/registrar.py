@@ -18,7 +18,7 @@ delivered: from ZooKeeper's side this is indistinguishable from a killed process
 stays until it expires). For a real separate process there is also ``spawn_process()`` /
 ``python -m hive_ha.testing.registrar`` (SIGKILL it to crash, SIGTERM for a clean exit).
 
-Layouts (see docs: hive-registry.md):
+Layouts (see docs/discovery.md):
   "hs2"    ``/<namespace>/serverUri=<host>:<port>;version=<v>;sequence=<10 digits>`` (EPHEMERAL_SEQUENTIAL, parent
            persistent), data ``key=value;...`` (published configs) or legacy ``host:port``. HSI without HA is the same
            layout under another namespace (e.g. ``hiveserver2-hive2``).
