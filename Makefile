@@ -42,11 +42,13 @@ bench: system venv hue-venv
 	$(PY) benchmarks/lookup.py
 	$(PY) benchmarks/lb.py
 	$$(cat $(HUE_PY_FILE)) benchmarks/hue_lookup.py
+	$$(cat $(HUE_PY_FILE)) benchmarks/hue_failover.py
 
 bench-quick: system venv hue-venv
 	$(PY) benchmarks/lookup.py --quick
 	$(PY) benchmarks/lb.py --quick
 	$$(cat $(HUE_PY_FILE)) benchmarks/hue_lookup.py --quick
+	$$(cat $(HUE_PY_FILE)) benchmarks/hue_failover.py --quick
 
 docs: venv
 	$(PY) -m mkdocs build --strict --site-dir site

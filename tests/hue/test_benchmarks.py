@@ -1,0 +1,31 @@
+"""The Hue benchmarks run (quick mode) and report what they promise; the figures themselves are read, not asserted."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests._pip import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def run_benchmark(name):
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", name), "--quick"], capture_output=True,
+                          text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return done.stdout.strip().splitlines()
+
+
+def test_hue_lookup_benchmark_reports_the_speedup_and_no_zookeeper_request():
+    lines = run_benchmark("hue_lookup.py")
+    assert re.fullmatch(r"hue_editor_lookup_speedup=\d+x", lines[-2])
+    assert lines[-1] == "zookeeper_requests_per_1000_editor_lookups=0"
+
+
+def test_hue_failover_benchmark_every_user_answered_with_one_new_session():
+    lines = run_benchmark("hue_failover.py")
+    rows = [line.split() for line in lines if re.match(r"\s*(2|50)\s+1\s", line)]
+    assert [(row[0], row[4], row[5]) for row in rows] == [("2", "1.00", "0"), ("50", "1.00", "0")]
+    assert re.fullmatch(r"recovery_ms_50_users=\d+", lines[-1])
