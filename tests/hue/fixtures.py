@@ -95,3 +95,17 @@ def editors(login):
     def make(*usernames, dialect="hive"):
         return [Editor(DjangoTransport(login(name)[1]), dialect=dialect) for name in usernames]
     return make
+
+
+@pytest.fixture
+def pair(enable, zk_namespace, registrar, hs2_server_factory):
+    """``make(transport="binary", **hive_ha_keys) -> (hs2-a, hs2-b, their registrations, integration)``: two
+    in-process servers registered (hs2-a the oldest, so chosen first) and hive-ha switched on."""
+    def make(transport="binary", **keys):
+        a = hs2_server_factory("hs2-a", host="127.0.0.1", transport=transport)
+        b = hs2_server_factory("hs2-b", host="127.0.0.2", transport=transport)
+        extra = {"transport_mode": "http"} if transport == "http" else {}
+        reg_a, reg_b = (registrar.register(s.host, s.port, namespace=zk_namespace,
+                                           **dict(extra, http_port=s.port) if extra else {}) for s in (a, b))
+        return a, b, reg_a, reg_b, enable(zk_namespace, **keys)
+    return make

@@ -17,19 +17,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 WHO = "select current_server()"
 
 
-@pytest.fixture
-def pair(enable, zk_namespace, registrar, hs2_server_factory):
-    """hs2-a (oldest, so chosen first) and hs2-b registered, hive-ha switched on."""
-    def make(transport="binary", **keys):
-        a = hs2_server_factory("hs2-a", host="127.0.0.1", transport=transport)
-        b = hs2_server_factory("hs2-b", host="127.0.0.2", transport=transport)
-        extra = {"transport_mode": "http"} if transport == "http" else {}
-        reg_a, reg_b = (registrar.register(s.host, s.port, namespace=zk_namespace,
-                                           **dict(extra, http_port=s.port) if extra else {}) for s in (a, b))
-        return a, b, reg_a, reg_b, enable(zk_namespace, **keys)
-    return make
-
-
 def crash(server, registration):
     """kill -9 as ZooKeeper sees it: the socket dies, the znode lingers until the server's session expires."""
     server.kill()

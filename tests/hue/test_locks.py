@@ -9,16 +9,10 @@ from hue_integration import client_slots, probes, sessions
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_the_reset_does_database_and_socket_work_outside_hues_client_cache_lock(enable, editors, zk_namespace,
-                                                                               registrar, hs2_server_factory,
-                                                                               monkeypatch):
+def test_the_reset_does_database_and_socket_work_outside_hues_client_cache_lock(pair, editors, monkeypatch):
     from beeswax.server import dbms
 
-    a = hs2_server_factory("hs2-a", host="127.0.0.1")
-    b = hs2_server_factory("hs2-b", host="127.0.0.2")
-    reg_a = registrar.register(a.host, a.port, namespace=zk_namespace)
-    registrar.register(b.host, b.port, namespace=zk_namespace)
-    enable(zk_namespace)
+    a, b, reg_a, _, _ = pair()
     (alice,) = editors("alice")
     alice.create_session()
     assert alice.run("select current_server()") == [["hs2-a"]]
@@ -39,12 +33,10 @@ def test_the_reset_does_database_and_socket_work_outside_hues_client_cache_lock(
     assert held_during == {"invalidate": False, "close_idle_connections": False}
 
 
-def test_reset_ha_probes_on_another_thread(enable, zk_namespace, registrar, hs2_server_factory, monkeypatch):
+def test_reset_ha_probes_on_another_thread(pair, monkeypatch):
     from beeswax.server import dbms
 
-    a = hs2_server_factory("hs2-a", host="127.0.0.1")
-    registrar.register(a.host, a.port, namespace=zk_namespace)
-    integration = enable(zk_namespace)
+    _, _, _, _, integration = pair()
     integration.discovery.endpoint(integration.config.hive_service)
     probed_on = []
     original = probes.accepts_connections

@@ -21,14 +21,10 @@ def status(client):
     return response.status_code, json.loads(response.content)
 
 
-def test_status_is_for_admins_and_shows_a_failover(enable, login, editors, zk_namespace, registrar,
-                                                   hs2_server_factory):
+def test_status_is_for_admins_and_shows_a_failover(pair, login, editors):
     _, admin = login("admin", superuser=True)
     _, alice_client = login("alice")
-    a, b = hs2_server_factory("hs2-a", host="127.0.0.1"), hs2_server_factory("hs2-b", host="127.0.0.2")
-    reg_a = registrar.register(a.host, a.port, namespace=zk_namespace)
-    registrar.register(b.host, b.port, namespace=zk_namespace)
-    enable(zk_namespace)
+    a, b, reg_a, _, _ = pair()
     (alice,) = editors("alice")
     alice.create_session()
     assert alice.run("select current_server()") == [["hs2-a"]]
