@@ -113,8 +113,9 @@ def main(argv=None) -> int:
                         recoveries.append(recovery)
                         print(f"{users:>6}{round_ + 1:>7}{recovery * 1000:>13.0f}{statement * 1000:>14.1f}"
                               f"{per_user:>19.2f}{empty:>15}")
-                        results[f"{users}/{round_}"] = {"recovery_ms": recovery * 1000, "statement_ms": statement * 1000,
-                                                        "new_sessions_per_user": per_user, "empty_answers": empty}
+                        results[f"{users}/{round_}"] = {
+                            "recovery_ms": recovery * 1000, "statement_ms": statement * 1000,
+                            "new_sessions_per_user": per_user, "empty_answers": empty}
                         install.uninstall()
                     a.stop()
                     b.stop()

@@ -46,7 +46,8 @@ def invalidate(endpoint: Endpoint) -> int:
     """Mark every open row opened on ``endpoint`` invalid (every user's); returns how many."""
     Session = _model()
     # The JSON text holds the address as a string value; the substring narrows the rows, the parse decides.
-    candidates = Session.objects.filter(status_code__in=OPEN_STATUSES, properties__contains=json.dumps(endpoint.address))
+    candidates = Session.objects.filter(status_code__in=OPEN_STATUSES,
+                                        properties__contains=json.dumps(endpoint.address))
     ids = [row.id for row in candidates.only("id", "properties") if server_of(row) == endpoint.address]
     if not ids:
         return 0

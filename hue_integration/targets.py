@@ -3,7 +3,7 @@
 Hue binds ``get_query_server_config`` and ``reset_ha`` by name in several modules (``from beeswax.server.dbms import
 ...``), so each copy is a target of its own. A target that is missing, or holds something other than Hue's own
 function (another plugin patched it, or Hue changed), is a *problem*: with any problem nothing is installed and the
-Django system check ``hive_ha.E004`` names every problem with the Hue version, so Hue never runs half-integrated.
+Django system check ``hive_ha.E001`` names every problem with the Hue version, so Hue never runs half-integrated.
 """
 from __future__ import annotations
 
@@ -28,7 +28,10 @@ GET_QUERY_SERVER_CONFIG_COPIES: Dict[str, str] = {
     "impala.models": "impala",
     "beeswax.management.commands.create_table_query_data": "beeswax",
 }
-RESET_HA_COPIES: Dict[str, str] = {"beeswax.server.hive_server2_lib": "beeswax", "notebook.connectors.hiveserver2": "notebook"}
+RESET_HA_COPIES: Dict[str, str] = {
+    "beeswax.server.hive_server2_lib": "beeswax",
+    "notebook.connectors.hiveserver2": "notebook",
+}
 NOTEBOOK_API = ("notebook.connectors.hiveserver2", "HS2Api")
 #: Hue's logging set-up (applies log.conf with fileConfig).
 LOG_SETUP = ("desktop.log", "basic_logging")
@@ -130,7 +133,8 @@ class Plan:
         new = {"get_query_server_config": get_query_server_config, "get": get, "reset_ha": reset_ha}
         for name, function in new.items():
             out.append(Replacement(self.dbms, name, self.originals[name], function))
-        for copies, name in ((GET_QUERY_SERVER_CONFIG_COPIES, "get_query_server_config"), (RESET_HA_COPIES, "reset_ha")):
+        copies_of = {"get_query_server_config": GET_QUERY_SERVER_CONFIG_COPIES, "reset_ha": RESET_HA_COPIES}
+        for name, copies in copies_of.items():
             for module_name, app in copies.items():
                 module = self._module(module_name, app)
                 if module is None:

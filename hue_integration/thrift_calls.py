@@ -3,10 +3,11 @@ and whether a failed request had already been delivered.
 
 ``ObservedClient`` wraps the Thrift client of every HiveServer2 client hive-ha builds; it notes each
 connection-level failure in the current ``CallRecord`` (a context variable) and hands it to a callback
-(the reset), and marks each new session with its server. "Delivered" comes from a hook on the generated ``TCLIService.Client``: entering ``recv_X``
-means ``send_X`` completed. It is needed because Hue's Thrift wrapper retries a broken call on a new
-connection: when the server is dead the error that surfaces is "could not connect", even though the
-first attempt may have sent the statement.
+(the reset), notes which statements may have run, and marks each new session with its server.
+"Delivered" comes from a hook on the generated ``TCLIService.Client``: entering ``recv_X`` means ``send_X``
+completed. It is needed because Hue's Thrift wrapper retries a broken call on a new connection: when the
+server is dead the error that surfaces is "could not connect", even though the first attempt may have sent
+the statement.
 """
 from __future__ import annotations
 
