@@ -105,8 +105,14 @@ class Endpoint:
 
     @property
     def address(self) -> str:
-        """``host:port`` — the identity used for exclusions and compare-and-swap."""
+        """``host:port``: where to dial (a server; ``key`` identifies one registration of it)."""
         return format_hostport(self.host, self.port)
+
+    @property
+    def key(self) -> "tuple[str, str]":
+        """``(address, znode)``: one registration. Exclusions and failure reports compare it, so a report about a
+        server's old registration (before it restarted) leaves its new one alone."""
+        return (self.address, self.znode)
 
     @property
     def age_key(self) -> tuple:
