@@ -6,8 +6,8 @@
     ├── ConfigError(ValueError)      a setting is invalid; names the key, the value and what is allowed
     │   ├── LoadBalancerConfigRejected
     │   │                            haproxy/nginx/apache2 refused a generated config (carries its output)
-    │   └── UnusableEndpoint         a registered server publishes settings this client cannot use (SAML, a TLS
-    │                                mode the driver lacks, ...); the client skips that server and tries the others
+    │   └── UnusableEndpoint         registered servers publish settings this client cannot use (SAML, a TLS mode
+    │                                the driver lacks, ...): skipped, the others tried; raised when none is left
     ├── MalformedRegistration(ValueError)
     │                                a znode cannot be read as an endpoint; callers skip it with one warning
     ├── KerberosLoginFailed          no ticket could be obtained from the keytab (names principal, keytab, kinit's words)
@@ -80,12 +80,17 @@ class MalformedRegistration(HiveHAError, ValueError):
 
 
 class UnusableEndpoint(ConfigError):
-    """``address`` publishes settings this client cannot use (``error``, a ConfigError, says which): skip it."""
+    """Registered servers publish settings this client cannot use (an authentication it cannot speak, a TLS mode
+    its driver lacks, ...). ``reasons`` maps each server's address to the ConfigError saying why; ``key``,
+    ``value`` and ``allowed`` are the first one's."""
 
-    def __init__(self, address: str, error: ConfigError) -> None:
-        self.address = address
-        self.key, self.value, self.allowed = error.key, error.value, error.allowed
-        ValueError.__init__(self, f"{address}: {error}")
+    def __init__(self, reasons: Mapping[str, ConfigError]) -> None:
+        self.reasons = dict(reasons)
+        first = next(iter(self.reasons.values()))
+        self.key, self.value, self.allowed = first.key, first.value, first.allowed
+        servers = "; ".join(f"{address}: {error}" for address, error in self.reasons.items())
+        prefix = "no registered server is usable by this client: " if len(self.reasons) > 1 else ""
+        ValueError.__init__(self, prefix + servers)
 
 
 class ServerConnectionError(HiveHAError):
