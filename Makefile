@@ -26,10 +26,12 @@ test: system venv
 bench: system venv
 	$(PY) benchmarks/lookup.py
 	$(PY) benchmarks/lb.py
+	$(PY) benchmarks/chaos.py
 
 bench-quick: system venv
 	$(PY) benchmarks/lookup.py --quick
 	$(PY) benchmarks/lb.py --quick
+	$(PY) benchmarks/chaos.py --quick
 
 docs: venv
 	$(PY) -m mkdocs build --strict --site-dir site
