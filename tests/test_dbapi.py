@@ -334,3 +334,34 @@ def test_only_unusable_servers_left_names_each_reason(zk_server, zk_namespace, r
     text = str(err.value)
     assert "127.0.0.1:1" in text and "'SAML'" in text and "127.0.0.1:2" in text and "'FOO'" in text
     assert isinstance(err.value, ConfigError) and err.value.key == "hive.server2.authentication"
+
+
+def test_module_locks_held_by_another_thread_at_fork_are_free_in_the_child():
+    """A gunicorn worker forked while a thread of the master was inside ``hive_ha.connect`` (its registry lock) or a
+    Kerberos login (the renewer table's lock): the child must not inherit those locks held for good."""
+    from hive_ha import kerberos
+
+    inside, release = threading.Event(), threading.Event()
+
+    def holder():
+        with dbapi._lock, kerberos._renewers_lock:  # noqa: SLF001
+            inside.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder, daemon=True)
+    thread.start()
+    assert inside.wait(5)
+    pid = os.fork()
+    if pid == 0:  # the child: both registries must be usable
+        try:
+            dbapi.close_discoveries()
+            kerberos.stop_logins()
+        finally:
+            os._exit(0)
+    release.set()
+    thread.join(5)
+    returned, _ = in_thread(lambda: os.waitpid(pid, 0), timeout=10)
+    if not returned:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert returned, "the child blocked on a lock the parent's thread held at fork time"
