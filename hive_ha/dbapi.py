@@ -302,11 +302,14 @@ def connect_with(options: ConnectOptions, settings: Optional[ZkSettings] = None,
     service = options.service
     candidates = discovery.endpoints(service).candidates
     failures: List[Tuple[str, str]] = []
-    skipped: Dict[str, ConfigError] = {}
+    skipped: Dict[str, str] = {}  # address -> why this client cannot use it
+    unusable: Dict[str, ConfigError] = {}  # the same, from the later rounds
 
     def exhausted(history, error):
         for kind, address, text in history:
-            if kind != "skipped":
+            if kind == "skipped":
+                skipped[address] = text
+            else:
                 failures.append((address, _scrub(text, options.password)))
         return error  # the last driver error; AllServersFailed is raised below, after any further rounds
 
@@ -314,18 +317,14 @@ def connect_with(options: ConnectOptions, settings: Optional[ZkSettings] = None,
     try:
         return with_failover(discovery, service, open_fn, user=options.username,
                              policy=FailoverPolicy(connect=max(0, len(candidates) - 1)), exhausted=exhausted)
-    except UnusableEndpoint as exc:
-        if not failures:
-            raise  # every server left publishes settings this client cannot use: each reason is named
-        last: BaseException = exc
     except NoEndpointAvailable as exc:
         if not candidates:
             raise  # nothing registered (or no HA leader): nothing to try
-        last = exc  # every registered server is still excluded from earlier failures
+        last: BaseException = exc  # every registered server is still excluded from earlier failures
     except Exception as exc:
         if not failures:
-            raise  # not a connection failure (bad settings, refused credentials in the session, ...)
-        last = exc
+            raise  # not a connection failure (bad settings, refused credentials in the session, ...), or
+        last = exc  # UnusableEndpoint: every server left publishes settings this client cannot use
     # Further rounds (JDBC's retries), or the only one when all were excluded: every registered server again.
     for _ in range(options.retries - (1 if failures else 0)):
         for endpoint in discovery.endpoints(service).candidates:
@@ -333,14 +332,15 @@ def connect_with(options: ConnectOptions, settings: Optional[ZkSettings] = None,
                 with map_connection_errors(endpoint.address):
                     return open_fn(endpoint)
             except UnusableEndpoint as exc:
-                skipped.update(exc.reasons)
+                unusable.update(exc.reasons)
             except ServerConnectionError as exc:
                 failures.append((endpoint.address, _scrub(f"{type(exc.error).__name__}: {exc.error}",
                                                           options.password)))
                 last = exc.error
-    if not failures and skipped:
-        raise UnusableEndpoint(skipped)
-    tried = failures + [(address, _scrub(f"skipped: {error}", options.password)) for address, error in skipped.items()]
+    if not failures and unusable:
+        raise UnusableEndpoint(unusable)
+    skipped.update((address, str(error)) for address, error in unusable.items())
+    tried = failures + [(address, _scrub(f"skipped: {why}", options.password)) for address, why in skipped.items()]
     raise AllServersFailed(settings.hosts, service.namespace, tried) from last
 
 

@@ -365,3 +365,15 @@ def test_module_locks_held_by_another_thread_at_fork_are_free_in_the_child():
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     assert returned, "the child blocked on a lock the parent's thread held at fork time"
+
+
+def test_dead_and_unusable_servers_are_both_named(zk_server, zk_namespace, registrar, hs2_server_factory):
+    dead = hs2_server_factory("hs2-dead", auth="NOSASL")
+    registrar.register("127.0.0.1", 1, namespace=zk_namespace, authentication="SAML")
+    registrar.register(dead.host, dead.port, namespace=zk_namespace, authentication="NOSASL")
+    dead.kill()
+    with pytest.raises(AllServersFailed) as err:
+        hive_ha.connect(zookeeper=zk_server.hosts, namespace=zk_namespace, policy="oldest")
+    tried = dict(err.value.tried)
+    assert tried["127.0.0.1:1"].startswith("skipped: ") and "'SAML'" in tried["127.0.0.1:1"]
+    assert "Could not connect" in tried[dead.address] and len(err.value.tried) == 2
