@@ -238,10 +238,13 @@ class RegistryWatcher:
     def _emit(self, snapshot: Snapshot, epoch: int) -> None:
         """Publish a reading made since connection epoch ``epoch``: live only if the connection held throughout.
 
-        ``_on_state`` counts a loss before it marks the cache stale, so either we see the new count below and
-        mark it ourselves, or its mark lands after our publish: a lost connection always ends up stale.
+        ``_on_state`` counts a loss before it reports stale, so either we see the new count in the last check
+        and report stale ourselves, or its report comes after all of ours: a lost connection always ends stale.
         """
         self.published += 1
-        self._publish(snapshot.with_stale(self._epoch != epoch or not self.client.connected))
+        stale = self._epoch != epoch or not self.client.connected
+        self._publish(snapshot.with_stale(stale))
+        if not stale:
+            self._on_stale(False)
         if self._epoch != epoch:
             self._on_stale(True)

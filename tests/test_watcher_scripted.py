@@ -104,6 +104,21 @@ def test_suspended_between_last_read_and_publish_stays_stale(zk, watch):
     wait_until(lambda: not cache.snapshot(HS2).stale, message="not live again after the reconnect")
 
 
+def test_liveness_reports_follow_the_connection(zk):
+    register(zk, 10000)
+    client = zk.client()
+    reports = []  # what on_stale was told (hive-ha watch prints them as stale/live lines)
+    watcher = RegistryWatcher(client, HS2, "memory:2181", lambda snap: None, reports.append, debounce=0).start()
+    try:
+        wait_until(lambda: reports[-1:] == [False])
+        client.suspend()
+        assert reports[-1] is True
+        client.reconnect()
+        wait_until(lambda: reports[-1] is False, message=lambda: f"reports {reports}")
+    finally:
+        watcher.stop()
+
+
 def test_session_expiry_rereads_everything(zk, watch):
     register(zk, 10000)
     watcher, cache, client = watch()
