@@ -41,12 +41,14 @@ test-hue: system venv hue-venv
 bench: system venv hue-venv
 	$(PY) benchmarks/lookup.py
 	$(PY) benchmarks/lb.py
+	$(PY) benchmarks/chaos.py
 	$$(cat $(HUE_PY_FILE)) benchmarks/hue_lookup.py
 	$$(cat $(HUE_PY_FILE)) benchmarks/hue_failover.py
 
 bench-quick: system venv hue-venv
 	$(PY) benchmarks/lookup.py --quick
 	$(PY) benchmarks/lb.py --quick
+	$(PY) benchmarks/chaos.py --quick
 	$$(cat $(HUE_PY_FILE)) benchmarks/hue_lookup.py --quick
 	$$(cat $(HUE_PY_FILE)) benchmarks/hue_failover.py --quick
 

@@ -1,8 +1,13 @@
-"""The one endpoint cache: the only mutable state shared between threads.
+"""The one endpoint cache, shared by the watchers (writers) and every lookup (readers).
 
 One lock (a Condition over it, so cold lookups and HA leader changes can wait). Per service an
 entry holding the latest snapshot, the chosen endpoint(s), a generation that counts reselections,
-an expiry, and the endpoints excluded after failures. Reads do no I/O.
+an expiry, and the registrations excluded after failures. Reads do no I/O.
+
+The lock is a leaf: nothing is called while it is held, neither another lock nor a callback nor I/O.
+The one callback (``refresh``, asking a watcher for a re-read) runs after it is released.
+A registration is identified by ``(address, znode)`` (``Endpoint.key``): a server that restarted at
+the same address registers a new znode, and reports about its old registration leave it alone.
 """
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import dataclasses
 import logging
 import threading
 import time
-from typing import Callable, Dict, List, Optional
+from typing import AbstractSet, Callable, Dict, List, Optional, Tuple
 
 from .endpoint import Endpoint
 from .errors import NoEndpointAvailable, RegistryUnavailable
@@ -35,9 +40,11 @@ class Backoff:
         return min(self.maximum, self.base * (2 ** max(0, failures - 1)))
 
 
+Key = Tuple[str, str]  # (address, znode): one registration
+
+
 @dataclasses.dataclass
 class _Exclusion:
-    znode: str
     until: float
     failures: int
     last_failure: float
@@ -64,7 +71,7 @@ class _Entry:
         self.by_user: Dict[str, Endpoint] = {}
         self.generation = 0
         self.expires_at = 0.0
-        self.exclusions: Dict[str, _Exclusion] = {}
+        self.exclusions: Dict[Key, _Exclusion] = {}
         self.refresh: Optional[Callable[[], None]] = None
 
 
@@ -100,7 +107,10 @@ class EndpointCache:
 
     # -- fed by watchers ------------------------------------------------------------------------
     def register(self, service: Service, zk_hosts: str, refresh: Optional[Callable[[], None]] = None) -> None:
-        """Make ``service`` known (idempotent); ``refresh`` asks its watcher for a re-read."""
+        """Make ``service`` known (idempotent); ``refresh`` asks its watcher for a re-read.
+
+        ``refresh`` is called on a lookup's thread, without the cache's lock: it must not block.
+        """
         with self._cond:
             entry = self._entries.setdefault(service, _Entry())
             entry.zk_hosts = zk_hosts
@@ -112,13 +122,15 @@ class EndpointCache:
             entry = self._entries.setdefault(snapshot.service, _Entry())
             entry.snapshot = snapshot
             self._prune_exclusions(entry, snapshot)
-            eligible = {e.address: e for e in self._eligible(entry, self._clock())}
-            # Keep each choice while its server is registered; refresh its fields from the new data.
+            eligible = self._eligible(entry, self._clock())
+            # Keep each choice while its server is registered (the same registration, or a new one at the same
+            # address after a restart); refresh its fields from the new data.
             if entry.chosen is not None:
-                entry.chosen = eligible.get(entry.chosen.address)
+                entry.chosen = _same_server(entry.chosen, eligible)
                 if entry.chosen is None:
                     entry.generation += 1  # the chosen server left the registry
-            entry.by_user = {u: eligible[e.address] for u, e in entry.by_user.items() if e.address in eligible}
+            by_user = {u: _same_server(e, eligible) for u, e in entry.by_user.items()}
+            entry.by_user = {u: e for u, e in by_user.items() if e is not None}
             entry.expires_at = self._clock() + self.cache_timeout
             self._cond.notify_all()
 
@@ -129,21 +141,28 @@ class EndpointCache:
                 entry.snapshot = entry.snapshot.with_stale(stale)
 
     # -- the hot path ---------------------------------------------------------------------------
-    def get(self, service: Service, user: Optional[str] = None, wait: float = 0.0, leader_wait: float = 0.0) -> Endpoint:
+    def get(self, service: Service, user: Optional[str] = None, wait: float = 0.0, leader_wait: float = 0.0, *,
+            skip: AbstractSet[Key] = frozenset()) -> Endpoint:
         """The endpoint to use now.
 
         ``wait``: seconds to wait for a first snapshot. ``leader_wait``: seconds to wait, under HA,
-        while instances are registered but none is active (a leader change).
+        while instances are registered but none is active (a leader change). ``skip``: registrations
+        (``Endpoint.key``) this caller cannot use; when the current choice is one of them another eligible
+        endpoint is picked for this call only (the choice other callers share stays as it is).
         """
         with self._cond:
             entry = self._entries.get(service)
             if entry is not None:
-                chosen = entry.by_user.get(user or "") if self.policy.per_user else entry.chosen
-                if chosen is not None and self._clock() < entry.expires_at:
+                chosen = self._current(entry, user)
+                if chosen is not None and self._clock() < entry.expires_at and chosen.key not in skip:
                     return chosen
-            return self._get_slow(service, user, wait, leader_wait)
+            chosen, refresh = self._get_slow(service, user, wait, leader_wait, skip)
+        if refresh is not None:
+            refresh()  # outside the lock: it may start a watcher (see register)
+        return chosen
 
-    def _get_slow(self, service: Service, user: Optional[str], wait: float, leader_wait: float) -> Endpoint:
+    def _get_slow(self, service: Service, user: Optional[str], wait: float, leader_wait: float,
+                  skip: AbstractSet[Key]) -> Tuple[Endpoint, Optional[Callable[[], None]]]:
         deadline = self._clock() + wait
         leader_deadline: Optional[float] = None
         while True:
@@ -154,10 +173,10 @@ class EndpointCache:
                 remaining = deadline - now
             else:
                 chosen = self._current(entry, user) or self._select(entry, user, now)
+                if chosen is not None and chosen.key in skip:
+                    chosen = self._pick(self._eligible(entry, now, skip), user)
                 if chosen is not None:
-                    if now >= entry.expires_at:
-                        self._on_expired(entry, now)
-                    return chosen
+                    return chosen, self._on_expired(entry, now) if now >= entry.expires_at else None
                 if not snap.leader_pending:
                     raise self._unavailable(service, entry, now)
                 if leader_deadline is None:
@@ -167,77 +186,89 @@ class EndpointCache:
                 raise self._unavailable(service, entry, now)
             self._cond.wait(remaining)
 
-    def _on_expired(self, entry: _Entry, now: float) -> None:
+    def _on_expired(self, entry: _Entry, now: float) -> Optional[Callable[[], None]]:
         # A live watch keeps the snapshot current, so an expired choice is simply confirmed. Without a
-        # live watch the choice is served as last known and the watcher is asked to re-read.
+        # live watch the choice is served as last known and the watcher is asked to re-read (by the
+        # caller, once the lock is released).
         entry.expires_at = now + self.cache_timeout
-        if entry.snapshot is not None and entry.snapshot.stale and entry.refresh is not None:
-            entry.refresh()
+        if entry.snapshot is not None and entry.snapshot.stale:
+            return entry.refresh
+        return None
 
     # -- failure reports ------------------------------------------------------------------------
     def report_failure(self, service: Service, endpoint: Endpoint, user: Optional[str] = None) -> Optional[Endpoint]:
-        """Compare-and-swap on a connection-level failure of ``endpoint``.
+        """Compare-and-swap on a connection-level failure of ``endpoint`` (one registration: address and znode).
 
-        The first report excludes the endpoint (with backoff); only if it was the current choice is a
-        new one made and the generation bumped. Reports of an endpoint already excluded are old
-        news and change nothing, so concurrent reporters of one failure all get the same answer.
+        The first report excludes the registration (with backoff); only if it was the current choice is a
+        new one made and the generation bumped. Reports of a registration already excluded are old news
+        and change nothing, so concurrent reporters of one failure all get the same answer. A report about
+        a registration that was replaced (the server restarted and registered anew) changes nothing either.
         Returns the endpoint now current for ``user``, or None when nothing is left.
         """
         with self._cond:
             entry = self._entries.setdefault(service, _Entry())
             now = self._clock()
-            address = endpoint.address
-            excl = entry.exclusions.get(address)
-            if excl is not None and excl.until > now:
+            key = endpoint.key
+            excl = entry.exclusions.get(key)
+            if (excl is not None and excl.until > now) or self._replaced(entry, endpoint):
                 return self._current(entry, user) or self._select(entry, user, now)
-            self._exclude(entry, endpoint, now)
-            was_current = (entry.chosen is not None and entry.chosen.address == address) or any(
-                e.address == address for e in entry.by_user.values())
+            self._exclude(entry, key, now)
+            was_current = (entry.chosen is not None and entry.chosen.key == key) or any(
+                e.key == key for e in entry.by_user.values())
             if not was_current:
                 return self._current(entry, user) or self._select(entry, user, now)
             entry.generation += 1
-            if entry.chosen is not None and entry.chosen.address == address:
+            if entry.chosen is not None and entry.chosen.key == key:
                 entry.chosen = None
-            entry.by_user = {u: e for u, e in entry.by_user.items() if e.address != address}
+            entry.by_user = {u: e for u, e in entry.by_user.items() if e.key != key}
             chosen = self._select(entry, user, now)
+            address = endpoint.address
             record = Failover(str(service), address, chosen.address if chosen else None, entry.generation, time.time())
             self._history.append(record)
             del self._history[: -self._history_size]
             self._failover_counts[record.service] = self._failover_counts.get(record.service, 0) + 1
             log.warning(
                 "hive-ha failover service=%s failed=%s chosen=%s generation=%d excluded_for=%.0fs",
-                service, address, record.chosen or "none", entry.generation, entry.exclusions[address].until - now,
+                service, address, record.chosen or "none", entry.generation, entry.exclusions[key].until - now,
             )
             self._cond.notify_all()
             return chosen
 
-    def _exclude(self, entry: _Entry, endpoint: Endpoint, now: float) -> None:
-        old = entry.exclusions.get(endpoint.address)
+    def _exclude(self, entry: _Entry, key: Key, now: float) -> None:
+        old = entry.exclusions.get(key)
         failures = 1
         if old is not None and now - old.last_failure < self.backoff.maximum:
             failures = old.failures + 1
-        entry.exclusions[endpoint.address] = _Exclusion(
-            endpoint.znode, now + self.backoff.duration(failures), failures, now
-        )
+        entry.exclusions[key] = _Exclusion(now + self.backoff.duration(failures), failures, now)
+
+    @staticmethod
+    def _replaced(entry: _Entry, endpoint: Endpoint) -> bool:
+        """The registry no longer holds ``endpoint``'s registration but holds another one at its address."""
+        if entry.snapshot is None:
+            return False
+        here = [e for e in entry.snapshot.endpoints if e.address == endpoint.address]
+        return bool(here) and all(e.znode != endpoint.znode for e in here)
 
     # -- helpers (lock held) ----------------------------------------------------------------------
     def _current(self, entry: _Entry, user: Optional[str]) -> Optional[Endpoint]:
         return entry.by_user.get(user or "") if self.policy.per_user else entry.chosen
 
     @staticmethod
-    def _eligible(entry: _Entry, now: float) -> List[Endpoint]:
+    def _eligible(entry: _Entry, now: float, skip: AbstractSet[Key] = frozenset()) -> List[Endpoint]:
         return [
             e for e in entry.snapshot.candidates  # type: ignore[union-attr]
-            if (x := entry.exclusions.get(e.address)) is None or x.until <= now
+            if ((x := entry.exclusions.get(e.key)) is None or x.until <= now) and e.key not in skip
         ]
+
+    def _pick(self, eligible: List[Endpoint], user: Optional[str]) -> Optional[Endpoint]:
+        return self.policy.pick(eligible, user) if eligible else None
 
     def _select(self, entry: _Entry, user: Optional[str], now: float) -> Optional[Endpoint]:
         if entry.snapshot is None:
             return None
-        eligible = self._eligible(entry, now)
-        if not eligible:
+        chosen = self._pick(self._eligible(entry, now), user)
+        if chosen is None:
             return None
-        chosen = self.policy.pick(eligible, user)
         if self.policy.per_user:
             entry.by_user[user or ""] = chosen
         else:
@@ -247,18 +278,21 @@ class EndpointCache:
 
     @staticmethod
     def _prune_exclusions(entry: _Entry, snapshot: Snapshot) -> None:
-        # A server that left the registry needs no exclusion; one that registered anew (a new znode
-        # at the same address: it restarted) has proved it is back.
-        znodes = {e.address: e.znode for e in snapshot.endpoints}
-        for address, excl in list(entry.exclusions.items()):
-            if znodes.get(address) != excl.znode:
-                del entry.exclusions[address]
+        # A registration that left the registry needs no exclusion (a server that registered anew at the
+        # same address, after a restart, has proved it is back).
+        registered = {e.key for e in snapshot.endpoints}
+        for key in list(entry.exclusions):
+            if key not in registered:
+                del entry.exclusions[key]
 
     def _unavailable(self, service: Service, entry: _Entry, now: float) -> Exception:
         snap = entry.snapshot
         if snap is None:
             return RegistryUnavailable(entry.zk_hosts, service.namespace, "no reading of the registry yet")
-        excluded = {a: x.until for a, x in entry.exclusions.items() if x.until > now}
+        excluded: Dict[str, float] = {}
+        for (address, _), x in entry.exclusions.items():
+            if x.until > now:
+                excluded[address] = max(x.until, excluded.get(address, 0.0))
         reason = snap.empty_reason()
         return NoEndpointAvailable(snap.zk_hosts, snap.path, snap.endpoints, excluded, reason, now=now)
 
@@ -302,11 +336,15 @@ class EndpointCache:
 
     def status(self) -> List[dict]:
         """A JSON-ready description of every entry (for the CLI and the Hue status view)."""
-        now = self._clock()
         out = []
         with self._cond:
+            now = self._clock()
             for service, entry in self._entries.items():
                 snap = entry.snapshot
+                excluded: Dict[str, float] = {}
+                for (address, _), x in entry.exclusions.items():
+                    if x.until > now:
+                        excluded[address] = max(round(x.until - now, 1), excluded.get(address, 0.0))
                 out.append({
                     "service": str(service),
                     "path": snap.path if snap else service.namespace,
@@ -316,7 +354,13 @@ class EndpointCache:
                     "users": len(entry.by_user),
                     "endpoints": [e.as_dict() for e in snap.endpoints] if snap else [],
                     "malformed": [{"znode": z, "reason": r} for z, r in snap.malformed] if snap else [],
-                    "excluded": {a: round(x.until - now, 1) for a, x in entry.exclusions.items() if x.until > now},
+                    "excluded": excluded,
                 })
         return out
 
+
+
+def _same_server(endpoint: Endpoint, eligible: List[Endpoint]) -> Optional[Endpoint]:
+    """``endpoint``'s registration among ``eligible``, else a registration at its address (it restarted), else None."""
+    same = [e for e in eligible if e.address == endpoint.address]
+    return next((e for e in same if e.znode == endpoint.znode), same[0] if same else None)

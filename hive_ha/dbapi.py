@@ -9,7 +9,11 @@ Unlike the Hive JDBC driver (a new ZooKeeper client per connection), every call 
 ``Discovery`` per ZooKeeper settings and selection policy: one session, one watch, lookups from memory.
 What the chosen server published is applied as the JDBC driver applies it (``resolve``); a server that
 cannot be opened is reported (so the cache excludes it) and the next one is tried, for ``retries``
-rounds, ending in ``AllServersFailed`` naming every server tried.
+rounds, ending in ``AllServersFailed`` naming every server tried. A server publishing settings this
+client cannot use (``SAML``, a TLS mode the driver lacks, ...) is skipped, not reported: it may serve
+other clients. Every socket has a timeout: ``connect_timeout`` (default 10 s) for each step of opening
+(TCP, TLS/SASL handshake, OpenSession; past it the server counts as unreachable, like a refusal) and
+``socket_timeout`` (default 120 s) for every later call.
 
 The driver (PyHive, or impyla with ``driver="impyla"``) is imported only when a connection is opened.
 """
@@ -17,13 +21,16 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import getpass
+import os
+import ssl as _ssl
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from .discovery import Discovery
 from .endpoint import Endpoint, format_hostport
-from .errors import AllServersFailed, ConfigError, NoEndpointAvailable
-from .failover import FailoverPolicy, is_connection_error, with_failover
+from .errors import AllServersFailed, ConfigError, NoEndpointAvailable, ServerConnectionError, UnusableEndpoint
+from .failover import FailoverPolicy, map_connection_errors, with_failover
 from .jdbc_url import ConnectOptions, parse_jdbc_url
 from .zkclient import ZkSettings
 
@@ -190,9 +197,18 @@ def _discovery(settings: ZkSettings, policy: str) -> Discovery:
     key = (settings.cache_key(), policy)
     with _lock:
         discovery = _discoveries.get(key)
-        if discovery is None:
+        if discovery is None or discovery.closed:
             discovery = _discoveries[key] = Discovery(settings, policy=policy)
         return discovery
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # the parent's may have been held by a thread the child does not have
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def close_discoveries() -> None:
@@ -206,7 +222,8 @@ def close_discoveries() -> None:
 
 # -- connect ---------------------------------------------------------------------------------------------
 _KWARGS = ("namespace", "layout", "database", "auth", "username", "password", "kerberos_service_name", "principal",
-           "transport_mode", "http_path", "ssl", "sasl_qop", "retries", "policy", "driver", "configuration")
+           "transport_mode", "http_path", "ssl", "sasl_qop", "retries", "policy", "driver", "configuration",
+           "connect_timeout", "socket_timeout")
 
 
 def connect_options(url: Optional[str] = None, *, zookeeper: Optional[str] = None, **kwargs: Any) -> ConnectOptions:
@@ -245,6 +262,8 @@ def connect(
     driver: Optional[str] = None,
     configuration: Optional[Mapping[str, str]] = None,
     driver_args: Optional[Mapping[str, Any]] = None,
+    connect_timeout: Optional[float] = None,
+    socket_timeout: Optional[float] = None,
 ):
     """Open a PEP 249 connection to a HiveServer2 registered in ZooKeeper.
 
@@ -253,9 +272,13 @@ def connect(
     ``auth``: NOSASL, NONE, LDAP, CUSTOM or KERBEROS; None takes what the server published. ``retries``:
     rounds over the registered servers (JDBC's meaning, default 1). ``policy``: random (default, like JDBC),
     oldest or per_user (by ``username``). ``driver``: ``pyhive`` (default) or ``impyla``. ``driver_args`` go
-    to the driver's connect unchanged. Raises ``ConfigError``, ``NoEndpointAvailable``/``RegistryUnavailable``
-    (nothing to try) or ``AllServersFailed`` (every server tried failed; the driver's error is its cause);
-    a driver's non-connection error (bad credentials in the session, unknown database) propagates as is.
+    to the driver's connect unchanged. ``connect_timeout`` (default 10 s): seconds each step of opening a
+    connection may wait before the server counts as unreachable and the next one is tried; ``socket_timeout``
+    (default 120 s): seconds any later call may wait (impyla has one timeout for both: ``connect_timeout``).
+    Raises ``ConfigError`` (``UnusableEndpoint`` when every registered server publishes settings this client
+    cannot use, each reason named), ``NoEndpointAvailable``/``RegistryUnavailable`` (nothing to try) or
+    ``AllServersFailed`` (every server tried failed; the driver's error is its cause); a driver's
+    non-connection error (bad credentials in the session, unknown database) propagates as is.
     """
     settings = zookeeper if isinstance(zookeeper, ZkSettings) else None
     options = connect_options(
@@ -263,7 +286,7 @@ def connect(
         database=database, auth=auth, username=username, password=password,
         kerberos_service_name=kerberos_service_name, principal=principal, transport_mode=transport_mode,
         http_path=http_path, ssl=ssl, sasl_qop=sasl_qop, retries=retries, policy=policy, driver=driver,
-        configuration=configuration,
+        configuration=configuration, connect_timeout=connect_timeout, socket_timeout=socket_timeout,
     )
     if settings is None or settings.hosts != options.zookeeper:
         settings = dataclasses.replace(settings, hosts=options.zookeeper) if settings else ZkSettings(options.zookeeper)
@@ -279,9 +302,15 @@ def connect_with(options: ConnectOptions, settings: Optional[ZkSettings] = None,
     service = options.service
     candidates = discovery.endpoints(service).candidates
     failures: List[Tuple[str, str]] = []
+    skipped: Dict[str, str] = {}  # address -> why this client cannot use it
+    unusable: Dict[str, ConfigError] = {}  # the same, from the later rounds
 
     def exhausted(history, error):
-        failures.extend((address, _scrub(text, options.password)) for _, address, text in history)
+        for kind, address, text in history:
+            if kind == "skipped":
+                skipped[address] = text
+            else:
+                failures.append((address, _scrub(text, options.password)))
         return error  # the last driver error; AllServersFailed is raised below, after any further rounds
 
     # Round one through the cache: each failure is reported, so the cache excludes that server and offers the next.
@@ -294,22 +323,30 @@ def connect_with(options: ConnectOptions, settings: Optional[ZkSettings] = None,
         last: BaseException = exc  # every registered server is still excluded from earlier failures
     except Exception as exc:
         if not failures:
-            raise  # not a connection failure (bad settings, refused credentials in the session, ...)
-        last = exc
+            raise  # not a connection failure (bad settings, refused credentials in the session, ...), or
+        last = exc  # UnusableEndpoint: every server left publishes settings this client cannot use
     # Further rounds (JDBC's retries), or the only one when all were excluded: every registered server again.
     for _ in range(options.retries - (1 if failures else 0)):
         for endpoint in discovery.endpoints(service).candidates:
             try:
-                return open_fn(endpoint)
-            except Exception as exc:
-                if not is_connection_error(exc):
-                    raise
-                failures.append((endpoint.address, _scrub(f"{type(exc).__name__}: {exc}", options.password)))
-                last = exc
-    raise AllServersFailed(settings.hosts, service.namespace, failures) from last
+                with map_connection_errors(endpoint.address):
+                    return open_fn(endpoint)
+            except UnusableEndpoint as exc:
+                unusable.update(exc.reasons)
+            except ServerConnectionError as exc:
+                failures.append((endpoint.address, _scrub(f"{type(exc.error).__name__}: {exc.error}",
+                                                          options.password)))
+                last = exc.error
+    if not failures and unusable:
+        raise UnusableEndpoint(unusable)
+    skipped.update((address, str(error)) for address, error in unusable.items())
+    tried = failures + [(address, _scrub(f"skipped: {why}", options.password)) for address, why in skipped.items()]
+    raise AllServersFailed(settings.hosts, service.namespace, tried) from last
 
 
 def _opener(options: ConnectOptions, driver_args: Dict[str, Any]) -> Callable[[Endpoint], Any]:
+    """``open(endpoint)``: resolve what the server published (``UnusableEndpoint`` if this client cannot use it),
+    then open a connection with the chosen driver, every socket with a timeout."""
     if options.driver == "impyla":
         try:
             from impala import dbapi as impyla
@@ -318,36 +355,88 @@ def _opener(options: ConnectOptions, driver_args: Dict[str, Any]) -> Callable[[E
                                                   "installed, or shadowed by another 'impala' package such as "
                                                   "Hue's Impala app)") from None
 
-        def open_impyla(endpoint: Endpoint):
-            target = resolve(endpoint, options)
-            try:
-                conn = impyla.connect(**{**impyla_kwargs(target, options), **driver_args})
-            except Exception as exc:
-                explained = _kerberos_host_error(exc, target)
-                if explained is None:
-                    raise
-                raise explained from exc
+        def open_driver(target: Target):
+            kw = {**impyla_kwargs(target, options), "timeout": options.connect_timeout, **driver_args}
+            conn = impyla.connect(**kw)
             try:  # impyla opens its session with the first cursor: open one so failover covers it too
                 conn.cursor().close()
             except BaseException:
                 conn.close()
                 raise
             return conn
+    else:
+        from pyhive import hive
 
-        return open_impyla
-    from pyhive import hive
+        def open_driver(target: Target):
+            kw = {**pyhive_kwargs(target, options), **driver_args}
+            transport, timed, kw = pyhive_transport(kw, options.connect_timeout)
+            conn = hive.connect(thrift_transport=transport, **kw)
+            timed.setTimeout(options.socket_timeout * 1000)
+            return conn
 
-    def open_pyhive(endpoint: Endpoint):
-        target = resolve(endpoint, options)
+    def open_endpoint(endpoint: Endpoint):
         try:
-            return hive.connect(**{**pyhive_kwargs(target, options), **driver_args})
+            target = resolve(endpoint, options)
+            (impyla_kwargs if options.driver == "impyla" else pyhive_kwargs)(target, options)  # validates
+        except ConfigError as exc:
+            raise UnusableEndpoint({endpoint.address: exc}) from exc
+        try:
+            return open_driver(target)
         except Exception as exc:
             explained = _kerberos_host_error(exc, target)
             if explained is None:
                 raise
             raise explained from exc
 
-    return open_pyhive
+    return open_endpoint
+
+
+def pyhive_transport(kw: Dict[str, Any], timeout: float):
+    """The thrift transport PyHive 0.7 would build from ``kw`` (``hive.Connection.__init__``), built here because
+    PyHive sets no timeout: ``(transport, timed, rest)`` where ``timed`` (its socket or HTTP client) has
+    ``timeout`` seconds and ``rest`` is what ``hive.connect`` still takes (username, database, configuration)."""
+    from pyhive import hive
+    from thrift.transport.THttpClient import THttpClient
+    from thrift.transport.TSocket import TSocket
+    from thrift.transport.TTransport import TBufferedTransport
+
+    rest = dict(kw)
+    transport = rest.pop("thrift_transport", None)
+    host, port, scheme = rest.pop("host", None), rest.pop("port", None), rest.pop("scheme", None)
+    auth, password = rest.pop("auth", None), rest.pop("password", None)
+    service = rest.pop("kerberos_service_name", None)
+    check_hostname, ssl_cert = rest.pop("check_hostname", None), rest.pop("ssl_cert", None)
+    if transport is not None:  # ours (a custom HTTP path)
+        timed = transport
+    elif scheme in ("http", "https"):
+        context = None
+        if scheme == "https":  # PyHive's own TLS settings
+            context = _ssl.create_default_context()
+            context.check_hostname = check_hostname == "true"
+            context.verify_mode = hive.ssl_cert_parameter_map.get(ssl_cert or "none", _ssl.CERT_NONE)
+        transport = timed = THttpClient(f"{scheme}://{format_hostport(host, port)}/cliservice/", ssl_context=context)
+        if auth == "KERBEROS":
+            hive.Connection._set_kerberos_header(transport, service, host)  # noqa: SLF001 - PyHive's own helper
+        else:
+            hive.Connection._set_authorization_header(transport, rest.get("username"), password)  # noqa: SLF001
+    else:
+        timed = TSocket(host, port or 10000)
+        if auth == "NOSASL":
+            transport = TBufferedTransport(timed)
+        else:
+            import thrift_sasl
+
+            mechanism = "GSSAPI" if auth == "KERBEROS" else "PLAIN"
+            user = rest.get("username") or getpass.getuser()
+            secret = password if password is not None else "x"  # Hive's NONE accepts any password
+
+            def sasl():
+                return hive.get_installed_sasl(host=host, sasl_auth=mechanism, service=service, username=user,
+                                               password=secret)
+
+            transport = thrift_sasl.TSaslClientTransport(sasl, mechanism, timed)
+    timed.setTimeout(timeout * 1000)
+    return transport, timed, rest
 
 
 def _scrub(text: str, secret: Optional[str]) -> str:

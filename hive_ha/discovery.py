@@ -10,21 +10,23 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
 import time
 import weakref
-from typing import Dict, Optional, Union
+from typing import AbstractSet, Dict, Optional, Set, Union
 
-from .cache import Backoff, EndpointCache
+from .cache import Backoff, EndpointCache, Key
 from .endpoint import Endpoint
-from .errors import DiscoveryError, RegistryUnavailable
+from .errors import DiscoveryClosed, DiscoveryError, RegistryUnavailable
 from .layouts import Service
 from .selection import Policy, get_policy
 from .snapshot import Snapshot
 from .watcher import RegistryWatcher
 from .zkclient import POOL, ClientPool, ZkSettings
 
+log = logging.getLogger(__name__)
 _INSTANCES: "weakref.WeakSet[Discovery]" = weakref.WeakSet()
 
 
@@ -33,7 +35,12 @@ class Discovery:
 
     The first lookup of a service starts its watcher and waits up to ``settings.connect_timeout``
     for a first reading; later lookups never wait on ZooKeeper. While ZooKeeper is unreachable the
-    last known endpoints are served (their snapshot is marked stale).
+    last known endpoints are served (their snapshot is marked stale). After ``close()`` lookups raise
+    ``DiscoveryClosed``.
+
+    Locks (docs/discovery.md, "Locks"): ``_lock`` guards the watcher table only. It is never held while
+    another lock is taken or while anything blocks: the ZooKeeper client is created (SASL proof, ``kinit``)
+    and the cache is called with it released.
     """
 
     def __init__(
@@ -57,18 +64,27 @@ class Discovery:
         )
         self._lock = threading.Lock()
         self._watchers: Dict[Service, RegistryWatcher] = {}
+        self._starting: Set[Service] = set()  # a thread is creating the watcher (outside the lock)
         self._started: Dict[Service, float] = {}
+        self._closed = False
         _INSTANCES.add(self)
 
     # -- lookups ---------------------------------------------------------------------------------
-    def endpoint(self, service: Service, user: Optional[str] = None) -> Endpoint:
-        """The endpoint to use for ``service`` (and ``user`` under the per_user policy)."""
+    def endpoint(self, service: Service, user: Optional[str] = None, *, skip: AbstractSet[Key] = frozenset()
+                 ) -> Endpoint:
+        """The endpoint to use for ``service`` (and ``user`` under the per_user policy).
+
+        ``skip``: registrations (``Endpoint.key``) this caller cannot use; another endpoint is picked for
+        this call when the current choice is one of them.
+        """
+        self._check_open()
         try:
-            return self.cache.get(service, user)  # warm path: a dict lookup under one lock, no I/O
+            return self.cache.get(service, user, skip=skip)  # warm path: a dict lookup under one lock, no I/O
         except DiscoveryError:
             self.watch(service)
         try:
-            return self.cache.get(service, user, wait=self._cold_wait(service), leader_wait=self.leader_wait)
+            return self.cache.get(service, user, wait=self._cold_wait(service), leader_wait=self.leader_wait,
+                                  skip=skip)
         except RegistryUnavailable:
             raise RegistryUnavailable(self.settings.hosts, service.namespace, self._why_unreachable(service)) from None
 
@@ -81,35 +97,65 @@ class Discovery:
         return snap
 
     def report_failure(self, service: Service, endpoint: Endpoint, user: Optional[str] = None) -> Optional[Endpoint]:
-        """Report that ``endpoint`` failed at connection level; returns the endpoint now current."""
+        """Report that ``endpoint`` (that registration: address and znode) failed at connection level; returns
+        the endpoint now current."""
         return self.cache.report_failure(service, endpoint, user)
 
     # -- watchers --------------------------------------------------------------------------------
     def watch(self, service: Service) -> None:
-        """Start watching ``service`` (idempotent; restarts a watcher lost to a fork)."""
+        """Start watching ``service`` (idempotent; restarts a watcher lost to a fork).
+
+        May block while the shared ZooKeeper client is created (up to ``connect_timeout`` with SASL GSSAPI),
+        holding no lock; concurrent callers return at once and wait on the cache instead.
+        """
         with self._lock:
+            self._check_open()
             watcher = self._watchers.get(service)
-            if watcher is not None and watcher.alive:
+            if (watcher is not None and watcher.alive) or service in self._starting:
                 return
-            if service not in self._started:
+            self._starting.add(service)
+            first = service not in self._started
+            if first:
                 self._started[service] = time.monotonic()
+        watcher = None
+        try:
+            if first:
                 self.cache.register(service, self.settings.hosts, functools.partial(self._refresh, service))
             watcher = RegistryWatcher(
                 self._pool.get(self.settings), service, self.settings.hosts,
                 publish=self.cache.update,
                 on_stale=functools.partial(self.cache.mark_stale, service),
                 debounce=self.debounce,
-            )
-            self._watchers[service] = watcher
-            watcher.start()
+            ).start()
+        finally:
+            with self._lock:
+                self._starting.discard(service)
+                keep = watcher is not None and not self._closed
+                if keep:
+                    self._watchers[service] = watcher  # type: ignore[assignment]
+        if watcher is not None and not keep:
+            watcher.stop()  # closed meanwhile
 
     def _refresh(self, service: Service) -> None:
-        # Called by the cache (its lock held) when a choice expired without a live watch.
-        watcher = self._watchers.get(service)
+        # Called by the cache, on a lookup's thread and without its lock, when a choice expired without a live
+        # watch. The lookup is answered from the last known snapshot: never make it wait for ZooKeeper.
+        with self._lock:
+            watcher = self._watchers.get(service)
+            if self._closed or service in self._starting:
+                return
         if watcher is not None and watcher.alive:
             watcher.request_refresh()
-        else:
+            return
+        threading.Thread(target=self._restart, args=(service,), name=f"hive-ha-restart {service}",
+                         daemon=True).start()
+
+    def _restart(self, service: Service) -> None:
+        try:
             self.watch(service)
+        except DiscoveryClosed:
+            pass
+        except Exception:  # noqa: BLE001 - the next expired lookup asks again; lookups go on meanwhile
+            log.warning("hive-ha: restarting the watcher of %s failed", service, exc_info=True)
 
     def _cold_wait(self, service: Service) -> float:
         """What is left of the connect budget since the service's watcher started (0 once spent)."""
@@ -120,27 +166,46 @@ class Discovery:
         watcher = self._watchers.get(service)
         if watcher is not None and watcher.last_error:
             return watcher.last_error
-        if not self._pool.get(self.settings).connected:
+        client = self._pool.peek(self.settings)
+        if client is None:
+            return "no ZooKeeper client (it could not be created)"
+        client = self._pool.get(self.settings)  # an existing client: raises ZooKeeperAuthFailed if its login failed
+        if not client.connected:
             return f"ZooKeeper unreachable: not connected within {self.settings.connect_timeout:g} s"
         return "no reading of the registry yet"
 
     def status(self) -> dict:
-        client = self._pool.get(self.settings)
+        """The cache, the reselection history and the ZooKeeper client's state (``NOT_STARTED`` before the first
+        lookup): a read of memory only, it never creates a client (a metrics scrape calls it)."""
+        client = self._pool.peek(self.settings)
         return {
-            "zookeeper": {"hosts": self.settings.hosts, "state": str(client.state)},
+            "zookeeper": {"hosts": self.settings.hosts, "state": str(client.state) if client else "NOT_STARTED"},
             "services": self.cache.status(),
             "failovers": [f.__dict__ for f in self.cache.failovers()],
         }
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
+        """Stop the watchers for good; lookups then raise ``DiscoveryClosed`` (the shared ZooKeeper client stays
+        with the pool). Idempotent."""
         with self._lock:
+            self._closed = True
             watchers, self._watchers = list(self._watchers.values()), {}
         for watcher in watchers:
             watcher.stop()
+        _INSTANCES.discard(self)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DiscoveryClosed(self.settings.hosts)
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
         self._watchers = {}  # their threads did not survive the fork; restarted on next lookup
+        self._starting = set()
         self._started = {s: time.monotonic() for s in self._started}
         self.cache.reinit_after_fork()
 

@@ -10,8 +10,9 @@ TRANSPORT_MODES = ("binary", "http", "all")
 AUTHENTICATIONS = ("NONE", "NOSASL", "KERBEROS", "LDAP", "PAM", "CUSTOM", "SAML", "JWT")
 
 # Patterns are used with fullmatch (a '$' anchor would let a trailing newline through).
-#: A Kerberos principal: primary[/instance][@REALM] (``_HOST`` allowed as the instance).
-PRINCIPAL_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}(/[A-Za-z0-9_.-]{1,255})?(@[A-Za-z0-9_.-]{1,255})?")
+#: A Kerberos principal: primary[/instance][@REALM] (``_HOST`` allowed as the instance; an instance may be an
+#: IPv6 address, which is what ``_HOST`` becomes for a server registered by one).
+PRINCIPAL_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}(/[A-Za-z0-9_.:-]{1,255})?(@[A-Za-z0-9_.-]{1,255})?")
 #: The HTTP path of HiveServer2's Thrift-over-HTTP endpoint (``cliservice``), leading slash optional.
 HTTP_PATH_RE = re.compile(r"/?[A-Za-z0-9._~/+-]{0,255}")
 
@@ -71,10 +72,15 @@ def split_hostport(text: str) -> "tuple[str, int]":
 
 
 def resolve_principal(principal: Optional[str], host: str) -> Optional[str]:
-    """Replace Hadoop's ``_HOST`` placeholder with the endpoint's host (lower-cased, as Hadoop does)."""
+    """Hadoop's ``_HOST`` rule (``SecurityUtil.getServerPrincipal``): an instance part that is exactly ``_HOST``
+    becomes the endpoint's host, lower-cased; ``_HOST`` anywhere else is left alone."""
     if not principal:
         return None
-    return principal.replace("_HOST", host.lower())
+    name, at, realm = principal.partition("@")
+    primary, slash, instance = name.partition("/")
+    if not slash or instance != "_HOST":
+        return principal
+    return f"{primary}/{host.lower()}{at}{realm}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,8 +111,14 @@ class Endpoint:
 
     @property
     def address(self) -> str:
-        """``host:port`` — the identity used for exclusions and compare-and-swap."""
+        """``host:port``: where to dial (a server; ``key`` identifies one registration of it)."""
         return format_hostport(self.host, self.port)
+
+    @property
+    def key(self) -> "tuple[str, str]":
+        """``(address, znode)``: one registration. Exclusions and failure reports compare it, so a report about a
+        server's old registration (before it restarted) leaves its new one alone."""
+        return (self.address, self.znode)
 
     @property
     def age_key(self) -> tuple:

@@ -4,23 +4,31 @@
 
     HiveHAError                      base of everything raised on purpose
     ├── ConfigError(ValueError)      a setting is invalid; names the key, the value and what is allowed
-    │   └── LoadBalancerConfigRejected
-    │                                haproxy/nginx/apache2 refused a generated config (carries its output)
+    │   ├── LoadBalancerConfigRejected
+    │   │                            haproxy/nginx/apache2 refused a generated config (carries its output)
+    │   └── UnusableEndpoint         registered servers publish settings this client cannot use (SAML, a TLS mode
+    │                                the driver lacks, ...): skipped, the others tried; raised when none is left
     ├── MalformedRegistration(ValueError)
     │                                a znode cannot be read as an endpoint; callers skip it with one warning
     ├── KerberosLoginFailed          no ticket could be obtained from the keytab (names principal, keytab, kinit's words)
     ├── ExtraRequired                what was asked needs an optional extra that is not installed (names the pip command)
+    ├── ServerConnectionError        a connection-level failure of one server (``address``, ``kind``; the driver's
+    │   │                            error is ``__cause__``), mapped by type in ``failover.map_connection_errors``
+    │   ├── ServerUnreachable        nothing reached the server: refused, unreachable, connect timeout (kind "connect")
+    │   └── ServerConnectionLost     the connection broke or timed out once open (kind "read")
     └── DiscoveryError               no usable endpoint could be produced
         ├── RegistryUnavailable      ZooKeeper is unreachable and nothing is known from before
         │   └── ZooKeeperAuthFailed  ZooKeeper refused our SASL (Kerberos) login; names principal, service, what to check
         ├── NoEndpointAvailable      the registry was read (or is known) but no endpoint is usable:
-        │                            none registered, all excluded after failures, or no HA leader
-        └── AllServersFailed         opening a connection failed on every server tried (the Hive JDBC
-                                     driver's final error; the last driver error is its __cause__)
+        │                            none registered, all excluded after failures or skipped, or no HA leader
+        ├── AllServersFailed         opening a connection failed on every server tried (the Hive JDBC
+        │                            driver's final error; the last driver error is its __cause__)
+        └── DiscoveryClosed          a lookup on a ``Discovery`` after its ``close()``
     LoadBalancerCommandFailed        a load-balancer command failed (reload signal, runtime API over the
                                      admin socket); names the binary and the command, carries its answer
 
-Lower-layer errors (kazoo, sockets, Thrift) never escape the core's public API unmapped.
+Lower-layer errors (kazoo, sockets, Thrift) never escape the core's public API unmapped. Texts taken from
+ZooKeeper are bounded (``bounded``): a 1 MB znode gives a short warning, not a 1 MB log line.
 """
 from __future__ import annotations
 
@@ -29,6 +37,14 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Optional, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
     from .endpoint import Endpoint
+
+#: The most characters of an untrusted value (a znode name, a reason quoting its data) put in a message.
+MAX_TEXT = 200
+
+
+def bounded(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 class HiveHAError(Exception):
@@ -60,8 +76,45 @@ class MalformedRegistration(HiveHAError, ValueError):
 
     def __init__(self, znode: str, reason: str) -> None:
         self.znode = znode
-        self.reason = reason
-        super().__init__(f"malformed registration {znode!r}: {reason}")
+        self.reason = bounded(reason)
+        super().__init__(f"malformed registration {bounded(repr(znode))}: {self.reason}")
+
+
+class UnusableEndpoint(ConfigError):
+    """Registered servers publish settings this client cannot use (an authentication it cannot speak, a TLS mode
+    its driver lacks, ...). ``reasons`` maps each server's address to the ConfigError saying why; ``key``,
+    ``value`` and ``allowed`` are the first one's."""
+
+    def __init__(self, reasons: Mapping[str, ConfigError]) -> None:
+        self.reasons = dict(reasons)
+        first = next(iter(self.reasons.values()))
+        self.key, self.value, self.allowed = first.key, first.value, first.allowed
+        servers = "; ".join(f"{address}: {error}" for address, error in self.reasons.items())
+        prefix = "no registered server is usable by this client: " if len(self.reasons) > 1 else ""
+        ValueError.__init__(self, prefix + servers)
+
+
+class ServerConnectionError(HiveHAError):
+    """A connection-level failure of the server at ``address``; ``kind`` is "connect" or "read"."""
+
+    kind = ""
+
+    def __init__(self, address: str, error: BaseException) -> None:
+        self.address = address
+        self.error = error
+        super().__init__(f"{address}: {type(error).__name__}: {error}")
+
+
+class ServerUnreachable(ServerConnectionError):
+    """Nothing reached the server (refused, unreachable, connect timeout): safe to send the request elsewhere."""
+
+    kind = "connect"
+
+
+class ServerConnectionLost(ServerConnectionError):
+    """The connection broke or timed out after it was opened: a request may have run on the server."""
+
+    kind = "read"
 
 
 class DiscoveryError(HiveHAError):
@@ -90,13 +143,21 @@ class NoEndpointAvailable(DiscoveryError):
         reason: str = "",
         *,
         now: Optional[float] = None,
+        skipped: Optional[Mapping[str, str]] = None,
     ) -> None:
         self.zk_hosts = zk_hosts
         self.path = path
         self.found = tuple(found)
         self.excluded = dict(excluded or {})
         self.reason = reason
-        super().__init__(self._compose(now if now is not None else time.monotonic()))
+        self.skipped = dict(skipped or {})
+        self._now = now if now is not None else time.monotonic()
+        super().__init__(self._compose(self._now))
+
+    def with_skipped(self, skipped: Mapping[str, str]) -> "NoEndpointAvailable":
+        """The same error, also naming the servers this client skipped (address -> why it cannot use them)."""
+        return NoEndpointAvailable(self.zk_hosts, self.path, self.found, self.excluded, self.reason, now=self._now,
+                                   skipped={**self.skipped, **skipped})
 
     def _compose(self, now: float) -> str:
         parts = [f"no HiveServer2 endpoint available under {self.path} in ZooKeeper {self.zk_hosts}"]
@@ -108,6 +169,9 @@ class NoEndpointAvailable(DiscoveryError):
                 "excluded after failures: "
                 + _join(f"{addr} (for {max(0.0, until - now):.0f} s more)" for addr, until in sorted(self.excluded.items()))
             )
+        if self.skipped:
+            parts.append("skipped, unusable for this client: "
+                         + _join(f"{addr} ({why})" for addr, why in sorted(self.skipped.items())))
         return "; ".join(parts)
 
 
@@ -126,6 +190,14 @@ class AllServersFailed(DiscoveryError):
         servers = "; ".join(f"{address} ({error})" for address, error in self.tried) or "none"
         super().__init__(f"Could not open client transport for any of the Server URI's in ZooKeeper {zk_hosts} "
                          f"under {path}: tried {servers}")
+
+
+class DiscoveryClosed(DiscoveryError):
+    """A lookup on a ``Discovery`` that was closed (its watchers are stopped and stay stopped)."""
+
+    def __init__(self, zk_hosts: str) -> None:
+        self.zk_hosts = zk_hosts
+        super().__init__(f"this Discovery (ZooKeeper {zk_hosts}) was closed; create a new one")
 
 
 def _join(items: Iterable[str]) -> str:

@@ -20,6 +20,11 @@ from .layouts import Service, normalize_path
 from .selection import POLICIES
 
 ZK_DEFAULT_PORT = 2181
+#: Seconds each step of opening a connection may wait (TCP connect, TLS/SASL handshake, OpenSession): past it the
+#: server counts as unreachable and the next one is tried.
+CONNECT_TIMEOUT = 10.0
+#: Seconds any later call on an open connection may wait for the server (Hue's server_conn_timeout default).
+SOCKET_TIMEOUT = 120.0
 DRIVERS = ("pyhive", "impyla")
 AUTH_MODES = ("NOSASL", "NONE", "LDAP", "CUSTOM", "KERBEROS")
 TRANSPORTS = ("binary", "http")
@@ -58,6 +63,8 @@ class ConnectOptions:
     policy: str = "random"
     driver: str = "pyhive"
     configuration: Tuple[Tuple[str, str], ...] = ()
+    connect_timeout: float = CONNECT_TIMEOUT
+    socket_timeout: float = SOCKET_TIMEOUT
 
     def __post_init__(self) -> None:
         def set_(key: str, value: object) -> None:  # frozen: normalise fields in place
@@ -88,6 +95,8 @@ class ConnectOptions:
         set_("policy", _choice("policy", self.policy, tuple(POLICIES)))
         set_("driver", _choice("driver", self.driver, DRIVERS))
         set_("configuration", _configuration(self.configuration))
+        set_("connect_timeout", parse_seconds("connect_timeout", self.connect_timeout, 3600))
+        set_("socket_timeout", parse_seconds("socket_timeout", self.socket_timeout, 86400))
 
     @property
     def service(self) -> Service:
@@ -111,9 +120,13 @@ _SESSION_KEYS = {
     "retries": "retries",
     "kerberosservicename": "kerberos_service_name",
     "selectionpolicy": "policy",
+    "connecttimeout": "connect_timeout",  # milliseconds, as in the Hive JDBC driver
+    "sockettimeout": "socket_timeout",  # milliseconds, as in the Hive JDBC driver
 }
+_MILLISECONDS = ("connect_timeout", "socket_timeout")
 _SESSION_SPELLING = ("serviceDiscoveryMode, zooKeeperNamespace, transportMode, httpPath, ssl, principal, saslQop, "
-                     "auth, user, password, retries, kerberosServiceName, selectionPolicy")
+                     "auth, user, password, retries, kerberosServiceName, selectionPolicy, connectTimeout, "
+                     "socketTimeout")
 
 
 def parse_jdbc_url(url: str) -> Dict[str, Any]:
@@ -158,6 +171,10 @@ def _set_session_var(fields: Dict[str, Any], key: str, value: str) -> None:
         value = layout
     elif field == "ssl":
         value = parse_bool("ssl", value)
+    elif field in _MILLISECONDS:
+        if not value.isdigit():
+            raise ConfigError(key, value, "a whole number of milliseconds")
+        value = int(value) / 1000.0
     fields[field] = value
 
 
@@ -276,6 +293,17 @@ def parse_retries(value: object) -> int:
     number = int(value)
     if not 1 <= number <= 100:
         raise ConfigError("retries", value, "a whole number of rounds over the servers, 1 to 100")
+    return number
+
+
+def parse_seconds(key: str, value: object, maximum: float) -> float:
+    """A timeout in seconds: a number above 0 and at most ``maximum`` (there is always one)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = float("nan")
+    if isinstance(value, bool) or not 0 < number <= maximum:
+        raise ConfigError(key, value, f"a number of seconds above 0 and at most {maximum:g}")
     return number
 
 

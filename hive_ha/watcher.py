@@ -1,9 +1,14 @@
-"""The registry watcher: the only code that reads ZooKeeper.
+"""The registry watcher: one thread per watched service reconciles the registry into whole snapshots.
 
-One thread per watched service reconciles the registry into whole snapshots. ZooKeeper watch
-callbacks and connection-state changes only set flags and wake that thread, so nothing blocks
-kazoo's own threads. A burst of changes is coalesced (debounced) into one re-read; watches are
-re-armed by every read, so they survive reconnects and session expiry.
+ZooKeeper watch callbacks and connection-state changes only set flags and wake that thread, so nothing
+blocks kazoo's own threads. A burst of changes is coalesced (debounced) into one re-read; watches are
+re-armed by every read, so they survive reconnects and session expiry. Every read goes through the
+client's command retry policy (kazoo's ``client.retry``: a connection loss mid-pass is retried with
+backoff); a pass that still fails is re-run whole after ``retry_delay``.
+
+Whatever happens to the namespace znode itself, a watch stays armed: a missing namespace gets an
+existence watch, and a deleted one (``deleteall``, then re-created) is resolved again from scratch.
+A snapshot read while the connection dropped is published as stale, never as live.
 """
 from __future__ import annotations
 
@@ -39,8 +44,10 @@ class RegistryWatcher:
         debounce: float = 0.05,
         max_delay: float = 1.0,
         retry_delay: float = 1.0,
+        retry: Optional[Callable] = None,
     ) -> None:
         self.client = client
+        self._retry = retry or client.retry  # kazoo: the client's command_retry policy, a fresh copy per call
         self.service = service
         self.zk_hosts = zk_hosts
         self._publish = publish
@@ -57,6 +64,8 @@ class RegistryWatcher:
         self._known: Dict[str, Tuple[int, Parsed]] = {}  # child name -> (mzxid, parsed)
         self._warned: Set[Tuple[str, int]] = set()
         self._root: Optional[str] = None
+        self._path: Optional[str] = None  # the children path of _root (what child events refer to)
+        self._epoch = 0  # counts connection losses, so a pass can tell it lost its connection
         self._thread: Optional[threading.Thread] = None
         self.published = 0
         self.last_error: Optional[str] = None
@@ -94,19 +103,22 @@ class RegistryWatcher:
         if state == KazooState.CONNECTED:
             self.request_refresh()
         else:  # SUSPENDED or LOST: what we know may be out of date until we read again
-            if state == KazooState.LOST:
-                with self._flag_lock:
+            with self._flag_lock:
+                self._epoch += 1  # before marking stale: see _emit
+                if state == KazooState.LOST:
                     self._full = True
             self._on_stale(True)
 
     def _on_watch(self, event) -> None:
+        path = self._path
+        parent, _, name = (event.path or "").rpartition("/")
         with self._flag_lock:
-            if event.type == EventType.CHILD:
+            if event.type == EventType.CHILD and event.path == path:
                 self._children_dirty = True
-            elif event.type in (EventType.CREATED, EventType.NONE):
-                self._full = True
-            else:  # CHANGED or DELETED of one child
-                self._dirty.add(event.path.rsplit("/", 1)[-1])
+            elif event.type in (EventType.CHANGED, EventType.DELETED) and path is not None and parent == path:
+                self._dirty.add(name)  # one child changed or left
+            else:  # a connection loss (NONE), a root appearing (CREATED), the children path itself changed or
+                self._full = True  # deleted (deleteall of the namespace), or an event of a root we moved away from
         self._wake.set()
 
     # -- the reconcile thread ------------------------------------------------------------------
@@ -152,44 +164,50 @@ class RegistryWatcher:
             full, self._full = self._full, False
             children_dirty, self._children_dirty = self._children_dirty, False
             dirty, self._dirty = self._dirty, set()
+            epoch = self._epoch
         if full:
             self._root = None
-            dirty = set(self._known)
-            children_dirty = True
-        if self._root is None:
-            self._root = self._resolve_root()
+        children: Optional[Set[str]] = None
+        for _ in range(2):  # a namespace deleted between resolving it and listing it is resolved once more
             if self._root is None:
-                self._publish_missing()
-                return
-        path = self.service.layout.children_path(self._root)
-        new: Set[str] = set()
-        if children_dirty:
+                self._path = None
+                self._root = self._resolve_root()
+                if self._root is None:
+                    self._publish_missing(epoch)
+                    return
+                self._path = self.service.layout.children_path(self._root)
+                children_dirty, dirty = True, set(self._known)
+            if not children_dirty:
+                break
             try:
-                children = set(self.client.get_children(path, watch=self._on_watch))
+                children = set(self._retry(self.client.get_children, self._path, watch=self._on_watch))
+                break
             except NoNodeError:
                 self._root = None
-                self._publish_missing()
-                return
+        else:
+            self._publish_missing(epoch)
+            return
+        path = self._path
+        new: Set[str] = set()
+        if children is not None:
             for gone in set(self._known) - children:
                 del self._known[gone]
             new = children - set(self._known)
         for name in sorted((dirty & set(self._known)) | new):
             self._read_child(path, name)
-        self._publish_snapshot(path)
+        self._publish_snapshot(path, epoch)
 
     def _resolve_root(self) -> Optional[str]:
-        """The first candidate root whose children path exists; arms existence watches otherwise."""
-        roots = self.service.layout.roots(self.service.namespace)
-        for root in roots:
-            if self.client.exists(self.service.layout.children_path(root)) is not None:
+        """The first candidate root whose children path exists. Every root tried before it (all of them when none
+        exists) keeps an existence watch, so a namespace created at any moment from now on wakes us."""
+        for root in self.service.layout.roots(self.service.namespace):
+            if self._retry(self.client.exists, self.service.layout.children_path(root), watch=self._on_watch):
                 return root
-        for root in roots:
-            self.client.exists(self.service.layout.children_path(root), watch=self._on_watch)
         return None
 
     def _read_child(self, path: str, name: str) -> None:
         try:
-            data, stat = self.client.get(f"{path}/{name}", watch=self._on_watch)
+            data, stat = self._retry(self.client.get, f"{path}/{name}", watch=self._on_watch)
         except NoNodeError:
             # Gone between list and read: the normal race with a server that just stopped.
             self._known.pop(name, None)
@@ -204,20 +222,29 @@ class RegistryWatcher:
                 log.warning("skipping %s", exc)
         self._known[name] = (stat.mzxid, parsed)
 
-    def _publish_snapshot(self, path: str) -> None:
+    def _publish_snapshot(self, path: str, epoch: int) -> None:
         endpoints = sorted(
             (p for _, p in self._known.values() if isinstance(p, Endpoint)),
             key=lambda e: e.age_key,
         )
         malformed = tuple(sorted((p.znode, p.reason) for _, p in self._known.values() if isinstance(p, MalformedRegistration)))
-        self._emit(Snapshot(self.service, self.zk_hosts, path, tuple(endpoints), malformed))
+        self._emit(Snapshot(self.service, self.zk_hosts, path, tuple(endpoints), malformed), epoch)
 
-    def _publish_missing(self) -> None:
+    def _publish_missing(self, epoch: int) -> None:
         self._known.clear()
         path = self.service.layout.children_path(self.service.layout.roots(self.service.namespace)[0])
-        self._emit(Snapshot(self.service, self.zk_hosts, path, exists=False))
+        self._emit(Snapshot(self.service, self.zk_hosts, path, exists=False), epoch)
 
-    def _emit(self, snapshot: Snapshot) -> None:
+    def _emit(self, snapshot: Snapshot, epoch: int) -> None:
+        """Publish a reading made since connection epoch ``epoch``: live only if the connection held throughout.
+
+        ``_on_state`` counts a loss before it reports stale, so either we see the new count in the last check
+        and report stale ourselves, or its report comes after all of ours: a lost connection always ends stale.
+        """
         self.published += 1
-        self._publish(snapshot)
-        self._on_stale(False)
+        stale = self._epoch != epoch or not self.client.connected
+        self._publish(snapshot.with_stale(stale))
+        if not stale:
+            self._on_stale(False)
+        if self._epoch != epoch:
+            self._on_stale(True)

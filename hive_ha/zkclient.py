@@ -121,7 +121,10 @@ class ZkSettings:
 
 
 class ClientPool:
-    """Process-wide kazoo clients, one per distinct ``ZkSettings``; fork-aware."""
+    """Process-wide kazoo clients, one per distinct ``ZkSettings``; fork-aware.
+
+    ``_lock`` guards the two tables only and is never held across a login, a client's creation or a wait.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -132,32 +135,54 @@ class ClientPool:
     def get(self, settings: ZkSettings):
         """The shared, started (connecting in the background) client for ``settings``.
 
-        With SASL GSSAPI, the first call also waits (up to ``connect_timeout``) for a first authenticated
-        operation, and every call checks the client is still alive: a Kerberos failure raises
-        ``ZooKeeperAuthFailed`` instead of leaving a dead or never-authenticated client behind.
+        With SASL GSSAPI, the first call also logs in (``kinit`` from a keytab, up to 60 s) and waits (up to
+        ``connect_timeout``) for a first authenticated operation, and every call checks the client is still
+        alive: a Kerberos failure raises ``ZooKeeperAuthFailed`` instead of leaving a dead or never-authenticated
+        client behind. Two threads creating the same client at once each build one; the first to register it
+        wins and the other's (never started) is dropped.
         """
-        from kazoo.client import KazooClient  # imported here: parsing and the cache need no kazoo
-
+        key = settings.cache_key()
         with self._lock:
             self._check_fork()
-            key = settings.cache_key()
-            client = self._clients.get(key)
-            new = client is None
-            if new:
-                if settings.uses_gssapi:
-                    _kerberos_login(settings)
-                client = KazooClient(logger=logging.getLogger("hive_ha.kazoo"), **settings.kazoo_kwargs())
-                if settings.uses_gssapi:
-                    self._guards[key] = _SaslGuard(client, settings)
-                client.start_async()
-                self._clients[key] = client
-                log.info("started ZooKeeper client for %s", settings.hosts)
-            guard = self._guards.get(key)
+            client, guard = self._clients.get(key), self._guards.get(key)
+        new = client is None
+        if new:
+            client, guard, new = self._create(key, settings)
         if guard is not None:
             if settings.kerberos_keytab:
                 _kerberos_login(settings)  # restarts the renewer if it was lost (fork)
             guard.check(first=new)
         return client
+
+    def _create(self, key: Tuple, settings: ZkSettings):
+        from kazoo.client import KazooClient  # imported here: parsing and the cache need no kazoo
+
+        if settings.uses_gssapi:
+            _kerberos_login(settings)
+        candidate = KazooClient(logger=logging.getLogger("hive_ha.kazoo"), **settings.kazoo_kwargs())
+        candidate_guard = _SaslGuard(candidate, settings) if settings.uses_gssapi else None
+        with self._lock:
+            self._check_fork()
+            client = self._clients.get(key)
+            if client is None:
+                self._clients[key] = client = candidate
+                if candidate_guard is not None:
+                    self._guards[key] = candidate_guard
+            guard = self._guards.get(key)
+        if client is not candidate:  # another thread was first
+            if candidate_guard is not None:
+                candidate_guard.close()
+            candidate.close()
+            return client, guard, False
+        candidate.start_async()
+        log.info("started ZooKeeper client for %s", settings.hosts)
+        return candidate, guard, True
+
+    def peek(self, settings: ZkSettings):
+        """The client for ``settings`` if one exists in this process, else None (never creates one)."""
+        with self._lock:
+            self._check_fork()
+            return self._clients.get(settings.cache_key())
 
     def close_all(self) -> None:
         with self._lock:

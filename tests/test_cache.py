@@ -222,3 +222,54 @@ def test_status_is_json_ready():
     status = json.loads(json.dumps(cache.status()))
     assert status[0]["chosen"] == "127.0.0.1:10002"
     assert status[0]["excluded"] == {"127.0.0.1:10001": 15.0}
+
+
+def test_late_report_about_a_replaced_registration_changes_nothing():
+    cache, _ = make()
+    old = ep(10001, seq=1)
+    cache.update(snap(old, ep(10002)))
+    assert cache.get(HS2) == old
+    restarted = ep(10001, seq=7)  # the server restarted: same address, a new znode
+    cache.update(snap(restarted, ep(10002)))
+    assert cache.get(HS2) == restarted
+    assert cache.report_failure(HS2, old) == restarted  # a late report about the old registration
+    assert cache.get(HS2) == restarted and cache.generation(HS2) == 0 and cache.failovers() == []
+
+
+def test_failure_of_a_lingering_registration_leaves_the_new_one_at_that_address():
+    cache, _ = make()
+    lingering, fresh = ep(10001, seq=1), ep(10001, seq=7)  # a crashed server's znode outlives its restart
+    cache.update(snap(lingering, fresh, ep(10002, seq=9)))
+    assert cache.get(HS2) == lingering
+    assert cache.report_failure(HS2, lingering) == fresh
+    assert cache.status()[0]["excluded"] == {"127.0.0.1:10001": 15.0}
+
+
+def test_skip_picks_another_endpoint_for_this_call_only():
+    cache, _ = make()
+    a, b, c = ep(10001), ep(10002), ep(10003)
+    cache.update(snap(a, b, c))
+    assert cache.get(HS2) == a
+    assert cache.get(HS2, skip={a.key}) == b
+    assert cache.get(HS2, skip={a.key, b.key}) == c
+    assert cache.get(HS2) == a and cache.generation(HS2) == 0  # the shared choice is untouched
+    with pytest.raises(NoEndpointAvailable):
+        cache.get(HS2, skip={a.key, b.key, c.key})
+
+
+def test_refresh_is_called_without_the_cache_lock():
+    cache, clock = make(cache_timeout=5)
+    other_thread_got_in = []
+
+    def refresh():  # a watcher restart: another thread must be able to use the cache meanwhile
+        t = threading.Thread(target=lambda: other_thread_got_in.append(cache.generation(HS2)), daemon=True)
+        t.start()
+        t.join(2)
+
+    cache.register(HS2, "zk1:2181", refresh=refresh)
+    cache.update(snap(ep(10001)))
+    assert cache.get(HS2).port == 10001
+    cache.mark_stale(HS2)
+    clock.now += 6
+    assert cache.get(HS2).port == 10001
+    assert other_thread_got_in == [0], "refresh ran with the cache's lock held"

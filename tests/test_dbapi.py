@@ -1,5 +1,8 @@
 """hive_ha.connect: the published-settings mapping (pure) and real connections through ZooKeeper to HS2 test servers."""
+import os
+import signal
 import sys
+import threading
 
 import pytest
 from thrift.transport.TTransport import TTransportException
@@ -7,7 +10,7 @@ from thrift.transport.TTransport import TTransportException
 import hive_ha
 from hive_ha import dbapi
 from hive_ha.endpoint import Endpoint
-from hive_ha.errors import AllServersFailed, ConfigError, NoEndpointAvailable
+from hive_ha.errors import AllServersFailed, ConfigError, NoEndpointAvailable, UnusableEndpoint
 from hive_ha.jdbc_url import ConnectOptions
 from hive_ha.testing.waiting import wait_until
 from hive_ha.zkclient import POOL, ZkSettings
@@ -260,3 +263,117 @@ def test_impyla_missing_is_a_config_error(monkeypatch, zk_server, zk_namespace):
     monkeypatch.setitem(sys.modules, "impala", None)  # as if impyla were not installed
     with pytest.raises(ConfigError, match="impala.dbapi cannot be imported"):
         hive_ha.connect(zookeeper=zk_server.hosts, namespace=zk_namespace, driver="impyla")
+
+
+def in_thread(fn, timeout):
+    """``fn()`` on a daemon thread: (returned, value or exception); returned is False if it still runs."""
+    out = []
+
+    def run():
+        try:
+            out.append(fn())
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return (not thread.is_alive()), (out[0] if out else None)
+
+
+def test_sigstopped_server_times_out_and_fails_over_like_a_refusal(zk_server, zk_namespace, registrar,
+                                                                  hs2_process_factory):
+    a, b = (hs2_process_factory(f"hs2-{n}", auth="NOSASL") for n in "ab")
+    for proc in (a, b):
+        registrar.register(proc.host, proc.port, namespace=zk_namespace, authentication="NOSASL")
+    kw = dict(zookeeper=zk_server.hosts, namespace=zk_namespace, policy="oldest", connect_timeout=1,
+              socket_timeout=1)
+    assert ask(hive_ha.connect(**kw)) == "hs2-a"
+    open_before = hive_ha.connect(**kw)
+    os.kill(a.pid, signal.SIGSTOP)  # hung: the kernel still accepts TCP connections, nothing answers
+    try:
+        returned, answer = in_thread(lambda: ask(hive_ha.connect(**kw)), timeout=30)
+        assert returned, "connect blocked on a hung server"
+        assert answer == "hs2-b"
+        discovery = next(iter(dbapi._discoveries.values()))  # noqa: SLF001
+        assert [f.failed for f in discovery.cache.failovers()] == [a.address]
+        returned, error = in_thread(lambda: ask(open_before), timeout=30)  # a call on an open connection
+        assert returned and isinstance(error, TTransportException), error
+    finally:
+        os.kill(a.pid, signal.SIGCONT)
+
+
+def test_timeouts_are_validated_and_read_from_the_url():
+    options = dbapi.connect_options("hive2://zk1:2181/db;serviceDiscoveryMode=zooKeeper;connectTimeout=2500;"
+                                    "socketTimeout=60000")
+    assert (options.connect_timeout, options.socket_timeout) == (2.5, 60.0)
+    assert (opts().connect_timeout, opts().socket_timeout) == (10.0, 120.0)  # the documented defaults
+    for bad in (0, -1, "soon", True):
+        with pytest.raises(ConfigError, match="connect_timeout"):
+            opts(connect_timeout=bad)
+
+
+def test_servers_with_an_authentication_this_client_cannot_use_are_skipped(zk_server, zk_namespace, registrar,
+                                                                           hs2_server_factory):
+    good = hs2_server_factory("hs2-good", auth="NOSASL")
+    registrar.register("127.0.0.1", 1, namespace=zk_namespace, authentication="SAML")  # oldest: chosen first
+    registrar.register("127.0.0.1", 2, namespace=zk_namespace, authentication="FOO")
+    registrar.register(good.host, good.port, namespace=zk_namespace, authentication="NOSASL")
+    for policy in ("oldest", "random", "random", "random", "random", "random", "random"):
+        dbapi.close_discoveries()  # a new process-wide choice each round (random: any of the three)
+        assert ask(hive_ha.connect(zookeeper=zk_server.hosts, namespace=zk_namespace, policy=policy)) == "hs2-good"
+        discovery = next(iter(dbapi._discoveries.values()))  # noqa: SLF001
+        assert discovery.cache.failovers() == []  # skipped, not reported: other clients may use them
+
+
+def test_only_unusable_servers_left_names_each_reason(zk_server, zk_namespace, registrar):
+    registrar.register("127.0.0.1", 1, namespace=zk_namespace, authentication="SAML")
+    registrar.register("127.0.0.1", 2, namespace=zk_namespace, authentication="FOO")
+    with pytest.raises(UnusableEndpoint) as err:
+        hive_ha.connect(zookeeper=zk_server.hosts, namespace=zk_namespace)
+    text = str(err.value)
+    assert "127.0.0.1:1" in text and "'SAML'" in text and "127.0.0.1:2" in text and "'FOO'" in text
+    assert isinstance(err.value, ConfigError) and err.value.key == "hive.server2.authentication"
+
+
+def test_module_locks_held_by_another_thread_at_fork_are_free_in_the_child():
+    """A gunicorn worker forked while a thread of the master was inside ``hive_ha.connect`` (its registry lock) or a
+    Kerberos login (the renewer table's lock): the child must not inherit those locks held for good."""
+    from hive_ha import kerberos
+
+    inside, release = threading.Event(), threading.Event()
+
+    def holder():
+        with dbapi._lock, kerberos._renewers_lock:  # noqa: SLF001
+            inside.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder, daemon=True)
+    thread.start()
+    assert inside.wait(5)
+    pid = os.fork()
+    if pid == 0:  # the child: both registries must be usable
+        try:
+            dbapi.close_discoveries()
+            kerberos.stop_logins()
+        finally:
+            os._exit(0)
+    release.set()
+    thread.join(5)
+    returned, _ = in_thread(lambda: os.waitpid(pid, 0), timeout=10)
+    if not returned:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert returned, "the child blocked on a lock the parent's thread held at fork time"
+
+
+def test_dead_and_unusable_servers_are_both_named(zk_server, zk_namespace, registrar, hs2_server_factory):
+    dead = hs2_server_factory("hs2-dead", auth="NOSASL")
+    registrar.register("127.0.0.1", 1, namespace=zk_namespace, authentication="SAML")
+    registrar.register(dead.host, dead.port, namespace=zk_namespace, authentication="NOSASL")
+    dead.kill()
+    with pytest.raises(AllServersFailed) as err:
+        hive_ha.connect(zookeeper=zk_server.hosts, namespace=zk_namespace, policy="oldest")
+    tried = dict(err.value.tried)
+    assert tried["127.0.0.1:1"].startswith("skipped: ") and "'SAML'" in tried["127.0.0.1:1"]
+    assert "Could not connect" in tried[dead.address] and len(err.value.tried) == 2

@@ -367,3 +367,17 @@ def test_bursts_are_debounced(zk_server, zk_namespace, registrar, make_discovery
         registrar.register_raw(f"{zk_namespace}/serverUri=127.0.0.1:{10000 + i};version=1;sequence=", b"")
     wait_until(lambda: len(d.endpoints(service).endpoints) == 21, timeout=10)
     assert d._watchers[service].published - before <= 3
+
+
+def test_namespace_deleted_and_recreated_is_followed(zk_server, zk_namespace, registrar, make_discovery, zk_client):
+    """``deleteall`` of the namespace (a common clean-up of stale registrations), then a new server registers."""
+    registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
+    d = make_discovery(zk_server.hosts)
+    service = Service.of("hs2", zk_namespace)
+    assert d.endpoint(service).port == 10000
+    zk_client.delete(zk_namespace, recursive=True)
+    wait_until(lambda: not d.endpoints(service).exists, timeout=10, message="the deletion was not seen")
+    registrar.register("127.0.0.1", 10001, namespace=zk_namespace)
+    wait_until(lambda: addresses(d.endpoints(service)) == ["127.0.0.1:10001"], timeout=10,
+               message=lambda: f"blind watcher: {d.endpoints(service)}")
+    assert d.endpoint(service).port == 10001 and not d.endpoints(service).stale

@@ -1,7 +1,10 @@
-"""The benchmark and the demo keep working (they are run by hand and by `make demo`; nothing is timed here)."""
+"""The benchmarks and the demo keep working (they are run by hand, by `make bench` and by `make demo`; nothing is
+timed here). The chaos soak runs in its --quick form: its invariants are behaviour, so a violation fails CI."""
 import re
 import subprocess
 import sys
+
+import pytest
 
 
 def test_lookup_benchmark_quick_reports_ratio_and_no_zk_requests():
@@ -32,3 +35,18 @@ def test_demo_runs_and_cleans_up():
     assert text.count("| server s_127.0.0.1_") == 2 and "haproxy -c: configuration valid" in text
     assert "AllServersFailed: Could not open client transport for any of the Server URI's" in text
     assert "ports closed" in text and "removed" in text
+
+
+@pytest.mark.slow
+def test_chaos_soak_quick_keeps_every_invariant():
+    out = subprocess.run([sys.executable, "benchmarks/chaos.py", "--quick"], capture_output=True, text=True,
+                         timeout=900)
+    text = out.stdout
+    assert text.strip().splitlines()[-1] == "invariant_violations=0", text + out.stderr[-4000:]
+    assert out.returncode == 0
+    assert re.match(r"chaos seed=\d+ duration=45s", text)
+    for name in ("progress", "lookup_latency", "deregistered", "connect_bounded", "connect_success"):
+        assert f"invariant {name} violations=0" in text
+    faults = re.search(r"^faults (.*)$", text, re.M).group(1).split()
+    assert len(faults) >= 5, text  # several kinds of fault were injected (every kind once, in a seeded order)
+    assert re.search(r"connects total=\d+ eligible=[1-9]\d* ok=", text) and re.search(r"lookups total=[1-9]", text)

@@ -4,7 +4,9 @@ from pyhive import hive
 from thrift.transport.TTransport import TTransportException
 
 from hive_ha.endpoint import Endpoint
-from hive_ha.failover import CONNECT, READ, FailoverPolicy, failed_before_request, is_connection_error, with_failover
+from hive_ha.errors import ServerConnectionLost, ServerUnreachable
+from hive_ha.failover import (CONNECT, READ, FailoverPolicy, classify, failed_before_request, is_connection_error,
+                              map_connection_errors, with_failover)
 from hive_ha.layouts import Service
 
 EP = Endpoint("127.0.0.1", 10000, "/hiveserver2/x")
@@ -42,6 +44,33 @@ def test_classifies_real_client_errors(hs2_server_factory):
     assert is_connection_error(refused) and failed_before_request(refused)
     assert is_connection_error(dropped) and not failed_before_request(dropped)
     assert not is_connection_error(query_error) and not failed_before_request(query_error)
+
+
+def test_local_errors_are_no_servers_fault(tmp_path):
+    import ssl
+
+    with pytest.raises(FileNotFoundError) as bad_ca:  # a CA path that is wrong on this machine
+        ssl.create_default_context(cafile=str(tmp_path / "missing-ca.pem"))
+    denied = PermissionError(13, "Permission denied")
+    for local in (bad_ca.value, denied, ImportError("no module named kerberos")):
+        wrapped = TTransportException(message="unexpected exception", inner=local)
+        assert classify(local) is None and classify(wrapped) is None
+        assert not is_connection_error(wrapped) and not failed_before_request(wrapped)
+    assert not is_connection_error(OSError(24, "Too many open files"))  # an errno alone proves nothing
+
+
+def test_boundary_maps_by_type():
+    with pytest.raises(ServerUnreachable) as refused:
+        with map_connection_errors("h:1"):
+            raise ConnectionRefusedError(111, "refused")
+    with pytest.raises(ServerConnectionLost) as lost:
+        with map_connection_errors("h:1"):
+            raise TTransportException(type=TTransportException.END_OF_FILE, message="TSocket read 0 bytes")
+    assert (refused.value.kind, lost.value.kind, refused.value.address) == (CONNECT, READ, "h:1")
+    assert isinstance(refused.value.__cause__, ConnectionRefusedError)
+    with pytest.raises(ValueError):  # not a connection failure: untouched
+        with map_connection_errors("h:1"):
+            raise ValueError("bad SQL")
 
 
 def test_os_level_errors():
@@ -84,8 +113,10 @@ def test_with_failover_tries_next_and_stops_at_budget(three_servers):
     assert [f.failed for f in discovery.cache.failovers()] == [a.address, b.address]
     c.refuse()
     a.resume()  # alive again, but still excluded (backoff): the budget runs out first
-    with pytest.raises(TTransportException, match="Could not connect"):
+    with pytest.raises(ServerUnreachable) as info:
         with_failover(discovery, service, open_and_ask, policy=FailoverPolicy(connect=0))
+    assert info.value.address == c.address
+    assert isinstance(info.value.__cause__, TTransportException) and "Could not connect" in str(info.value.__cause__)
 
 
 def test_with_failover_passes_query_errors_through(three_servers):
@@ -98,3 +129,16 @@ def test_with_failover_passes_query_errors_through(three_servers):
     with pytest.raises(Exception, match="ParseException"):
         with_failover(discovery, service, bad_sql)
     assert discovery.cache.failovers() == []
+
+
+def test_local_error_excludes_no_server(three_servers, tmp_path):
+    import ssl
+
+    discovery, service, _ = three_servers
+
+    def bad_ca(endpoint):
+        return ssl.create_default_context(cafile=str(tmp_path / "missing-ca.pem"))
+
+    with pytest.raises(FileNotFoundError):
+        with_failover(discovery, service, bad_ca)
+    assert discovery.cache.failovers() == [] and discovery.cache.status()[0]["excluded"] == {}

@@ -2,6 +2,8 @@
 GSSAPI, and hive-ha's discovery, auth-failure diagnosis and principal handling on top (docs/kerberos.md)."""
 import dataclasses
 import os
+import shutil
+import threading
 
 import pytest
 from kazoo.exceptions import NoAuthError
@@ -227,3 +229,57 @@ def test_hue_query_server_carries_the_servers_principal(krb_registrar, krb_zk_ho
     finally:
         discovery.close()
     assert (qs["server_host"], qs["principal"], qs["use_sasl"]) == ("localhost", "hive/localhost@EXAMPLE.TEST", True)
+
+
+# -- no lock of ours across kinit ----------------------------------------------------------------------------------
+@pytest.fixture
+def hung_kdc_for(krb_rig, tmp_path, monkeypatch):
+    """``hung_kdc_for(principal) -> (started, release)``: kinit for that principal hangs (as with a KDC that does
+    not answer) until ``release()``; ``started`` exists once such a kinit runs. Other principals log in normally."""
+    real, gate, started = shutil.which("kinit"), tmp_path / "kdc-hangs", tmp_path / "kinit-started"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    gate.touch()
+
+    def release():
+        if gate.exists():
+            gate.unlink()
+
+    def hang(principal):
+        (bin_dir / "kinit").write_text(f'#!/bin/sh\ncase "$*" in *{principal}*) touch {started}; '
+                                       f'while [ -e {gate} ]; do sleep 0.05; done;; esac\nexec {real} "$@"\n')
+        (bin_dir / "kinit").chmod(0o755)
+        return started, release
+
+    yield hang
+    release()
+
+
+def in_thread(fn, timeout):
+    out = []
+    thread = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return not thread.is_alive()
+
+
+def test_a_hung_kinit_blocks_no_other_login_nor_client(krb_rig, krb_zk_hosts, hung_kdc_for, tmp_path, pool,
+                                                        monkeypatch):
+    from hive_ha.testing.zookeeper import free_port
+
+    monkeypatch.setenv("KRB5CCNAME", os.environ.get("KRB5CCNAME", ""))
+    started, release = hung_kdc_for("hue@")
+    slow = gssapi_settings(krb_zk_hosts, krb_rig.principal("hue"), kerberos_keytab=krb_rig.keytab("hue"),
+                           kerberos_ccache=str(tmp_path / "hue.cc"), connect_timeout=5.0)
+    blocked = threading.Thread(target=lambda: pool.get(slow), daemon=True)  # its kinit hangs
+    blocked.start()
+    try:
+        wait_until(started.exists, message="the slow kinit did not start")
+        alice = kerberos.KerberosLogin(krb_rig.principal("alice"), krb_rig.keytab("alice"), str(tmp_path / "a.cc"))
+        assert in_thread(lambda: kerberos.ensure_login(alice), 20), "a login waited for another login's kinit"
+        assert in_thread(lambda: pool.get(ZkSettings(f"127.0.0.1:{free_port()}")), 20), "a client waited for a kinit"
+    finally:
+        release()
+        blocked.join(30)  # its client is in the pool before the pool fixture closes it
+        kerberos.stop_logins()

@@ -55,3 +55,54 @@ def test_watcher_keeps_working_across_ticket_expiry(krb_rig, krb_zk, krb_zk_host
         for proc in (first, second):
             if proc is not None:
                 proc.stop()
+
+
+def _follower(login, conn):
+    """A forked worker: log in, then answer "report" with what this process did to the shared ticket cache."""
+    renewer = kerberos.ensure_login(login)
+    while conn.poll(120):
+        if conn.recv() != "report":
+            return
+        end = kerberos.tgt_end_time(login.cache_name)
+        conn.send((renewer.renewals, renewer.writer, end is not None and end > time.time(), os.environ["KRB5CCNAME"]))
+
+
+def test_forked_workers_leave_the_ticket_cache_to_one_writer(krb_rig, tmp_path, monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setenv("KRB5CCNAME", os.environ.get("KRB5CCNAME", ""))  # restored afterwards
+    ccache = str(tmp_path / "shared.ccache")
+    login = kerberos.KerberosLogin(krb_rig.principal("renewer"), krb_rig.keytab("renewer"), ccache)
+    parent = kerberos.ensure_login(login)  # gunicorn's master logging in before forking its workers
+    ctx = multiprocessing.get_context("fork")
+    workers = []
+    try:
+        assert parent.writer and parent.renewals == 1
+        for _ in range(2):
+            ours, theirs = ctx.Pipe()
+            proc = ctx.Process(target=_follower, args=(login, theirs), daemon=True)
+            proc.start()
+            workers.append((proc, ours))
+
+        def reports():
+            for _, conn in workers:
+                conn.send("report")
+            return [conn.recv() if conn.poll(30) else None for _, conn in workers]
+
+        first_end = kerberos.tgt_end_time(ccache)
+        wait_until(lambda: time.time() > first_end + 1 and kerberos.tgt_end_time(ccache) > time.time(), timeout=30,
+                   interval=0.2, message="the ticket was not renewed")
+        assert parent.renewals >= 2
+        assert reports() == [(0, False, True, "FILE:" + ccache)] * 2  # followers: no kinit of their own
+        parent.stop()  # the writer goes away (its lease with it): one follower takes over
+        end = kerberos.tgt_end_time(ccache)
+        wait_until(lambda: time.time() > end + 1 and kerberos.tgt_end_time(ccache) > time.time(), timeout=30,
+                   interval=0.2, message="no follower took over the renewal")
+        after = sorted(reports())
+        assert after[0] == (0, False, True, "FILE:" + ccache)
+        assert after[1][0] >= 1 and after[1][1:] == (True, True, "FILE:" + ccache)
+    finally:
+        for proc, conn in workers:
+            conn.send("exit")
+            proc.join(10)
+        kerberos.stop_logins()

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hive_ha.endpoint import split_hostport, validate_host, validate_port
+from hive_ha.endpoint import format_hostport, split_hostport, validate_host, validate_port
 from hive_ha.errors import MalformedRegistration
 from hive_ha.parsing import endpoint_from_service_record, endpoint_from_znode, parse_config_string, parse_znode_name
 
@@ -195,42 +195,134 @@ def test_name_parse_exposes_fields():
 
 
 # -- properties: whatever ZooKeeper holds, the parser returns an Endpoint or raises MalformedRegistration --
+# The generators mix valid registrations, registrations with some hostile fields, and garbage; each property test
+# counts what parsed, so the "whatever parses is safe" assertions are known to run on real examples.
 texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=200)
-keys = st.sampled_from(["hive.server2.thrift.bind.host", "hive.server2.instance.uri", "hive.server2.transport.mode",
-                        "hive.server2.thrift.port", "hive.server2.thrift.http.port", "hive.server2.use.SSL",
-                        "hive.server2.authentication", "hive.server2.thrift.sasl.qop", "hive.server2.thrift.http.path",
-                        "hive.server2.authentication.kerberos.principal"])
-config_data = st.dictionaries(keys, texts, max_size=8).map(lambda d: ";".join(f"{k}={v}" for k, v in d.items()).encode())
-names = st.one_of(texts, st.builds(lambda h, p, s: f"serverUri={h}:{p};version=1;sequence={s}", texts, texts, texts))
+hosts = st.sampled_from(["hs2-a.example.com", "h", "10.0.0.7", "::1", "2001:db8::5", "host_with_underscore"])
+ports = st.integers(1, 65535)
+valid_values = {
+    "hive.server2.thrift.bind.host": hosts | st.just("0.0.0.0"),
+    "hive.server2.instance.uri": st.builds(format_hostport, hosts, ports),
+    "hive.server2.transport.mode": st.sampled_from(["binary", "http", "all", "HTTP"]),
+    "hive.server2.thrift.port": ports.map(str),
+    "hive.server2.thrift.http.port": ports.map(str),
+    "hive.server2.use.SSL": st.sampled_from(["true", "false", "TRUE"]),
+    "hive.server2.authentication": st.sampled_from(["NONE", "NOSASL", "KERBEROS", "LDAP", "SAML"]),
+    "hive.server2.thrift.sasl.qop": st.sampled_from(["auth", "auth-int", "auth-conf"]),
+    "hive.server2.thrift.http.path": st.sampled_from(["cliservice", "/gateway/default/hive", "x"]),
+    "hive.server2.authentication.kerberos.principal": st.sampled_from(["hive/_HOST@EXAMPLE.COM", "hive@R"]),
+}
+valid_configs = st.fixed_dictionaries({}, optional=valid_values)
+hostile_configs = st.fixed_dictionaries({}, optional={k: v | texts for k, v in valid_values.items()})
+as_data = lambda d: ";".join(f"{k}={v}" for k, v in d.items()).encode()  # noqa: E731
+valid_names = st.builds(lambda h, p, s: f"serverUri={format_hostport(h, p)};version=3.1.3;sequence={s:010d}",
+                        hosts, ports, st.integers(0, 9_999_999_999))
+names = st.one_of(valid_names, texts,
+                  st.builds(lambda h, p, s: f"serverUri={h}:{p};version=1;sequence={s}", hosts | texts, ports | texts,
+                            texts))
+datas = st.one_of(st.none(), st.binary(max_size=300), valid_configs.map(as_data), hostile_configs.map(as_data))
 
 
 def _parses_or_malformed(fn, *args):
     try:
         e = fn(*args)
     except MalformedRegistration:
-        return
+        return "malformed"
     # Whatever made it through is safe to write into a config line or a URL.
     for value in (e.host, str(e.port), e.http_path, e.principal or "", e.authentication):
         assert not any(c in value for c in "\n\r;{}\"' \t")
     assert 1 <= e.port <= 65535
+    return "parsed"
 
 
-@settings(max_examples=300, deadline=None)
-@given(names, st.one_of(st.none(), st.binary(max_size=300), config_data))
-def test_hs2_parser_never_raises_anything_else(name, data):
-    _parses_or_malformed(endpoint_from_znode, "/hiveserver2", name, data)
+def run_counting(strategies, fn, *prefix):
+    """Run the property over ``strategies`` (300 examples); returns how many parsed and how many did not."""
+    outcomes = {"parsed": 0, "malformed": 0}
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(st.tuples(*strategies))
+    def check(drawn):
+        outcomes[_parses_or_malformed(fn, *prefix, *drawn)] += 1
+
+    check()
+    return outcomes
+
+
+def test_hs2_parser_never_raises_anything_else():
+    outcomes = run_counting((names, datas), endpoint_from_znode, "/hiveserver2")
+    assert outcomes["parsed"] >= 30 and outcomes["malformed"] >= 30, outcomes
+
+
+@settings(max_examples=200, deadline=None)
+@given(valid_names, valid_configs)
+def test_valid_registrations_parse_to_what_they_publish(name, config):
+    e = endpoint_from_znode("/hiveserver2", name, as_data(config))
+    info = parse_znode_name(name)
+    bind = config.get("hive.server2.thrift.bind.host", "")
+    uri = config.get("hive.server2.instance.uri")
+    expected_host = bind if bind not in ("", "0.0.0.0") else split_hostport(uri)[0] if uri else info.host
+    mode = config.get("hive.server2.transport.mode", "binary").lower()
+    if mode == "http":
+        expected_port = int(config.get("hive.server2.thrift.http.port") or info.port)
+    else:
+        expected_port = int(config.get("hive.server2.thrift.port") or info.port)
+    assert (e.host, e.port, e.transport_mode, e.sequence) == (expected_host, expected_port, mode, info.sequence)
+    assert e.authentication == config.get("hive.server2.authentication", "NONE")
 
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | texts,
                            lambda c: st.lists(c, max_size=4) | st.dictionaries(texts, c, max_size=4), max_leaves=20)
+valid_addresses = st.fixed_dictionaries({"host": hosts, "port": ports.map(str)})
 records = st.fixed_dictionaries({"internal": st.lists(st.fixed_dictionaries({
     "api": st.sampled_from(["activeEndpoint", "passiveEndpoint", "x"]),
-    "addresses": st.lists(st.dictionaries(st.sampled_from(["host", "port"]), json_values | texts), max_size=2),
-}), max_size=3)}, optional={"hive.server2.transport.mode": texts, "hive.server2.thrift.http.port": texts})
+    "addresses": st.lists(valid_addresses | st.dictionaries(st.sampled_from(["host", "port"]), json_values | texts),
+                          max_size=2),
+}), max_size=3)}, optional={k: v | texts for k, v in valid_values.items()})
+valid_records = st.builds(
+    lambda api, address, flat: {"type": "JSONServiceRecord", "internal": [
+        {"api": "webui", "addresses": [{"uri": "http://x:10502"}]},
+        {"api": api, "addresses": [address]}], **flat},
+    st.sampled_from(["activeEndpoint", "passiveEndpoint"]), valid_addresses, valid_configs)
+record_names = st.one_of(st.integers(0, 9_999_999_999).map(lambda n: f"instance-{n:010d}"), texts)
 
 
-@settings(max_examples=300, deadline=None)
-@given(texts, st.one_of(st.none(), st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode()),
-                        records.map(lambda v: json.dumps(v).encode())))
-def test_service_record_parser_never_raises_anything_else(name, data):
-    _parses_or_malformed(endpoint_from_service_record, "/r/instances", name, data)
+def test_service_record_parser_never_raises_anything_else():
+    data = st.one_of(st.none(), st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode()),
+                     records.map(lambda v: json.dumps(v).encode()), valid_records.map(lambda v: json.dumps(v).encode()))
+    outcomes = run_counting((record_names, data), endpoint_from_service_record, "/r/instances")
+    assert outcomes["parsed"] >= 30 and outcomes["malformed"] >= 30, outcomes
+
+
+@pytest.mark.parametrize("principal, host, expected", [
+    ("hive/_HOST@EXAMPLE.COM", "HS2-A.Example.com", "hive/hs2-a.example.com@EXAMPLE.COM"),
+    ("hive/_HOST", "h1", "hive/h1"),
+    ("my_HOST_svc/_HOST@R", "h1", "my_HOST_svc/h1@R"),  # only the instance part is the placeholder
+    ("hive/_HOSTS@R", "h1", "hive/_HOSTS@R"),
+    ("hive/h0@_HOST.R", "h1", "hive/h0@_HOST.R"),
+    ("_HOST@R", "h1", "_HOST@R"),
+])
+def test_host_placeholder_follows_hadoop(principal, host, expected):
+    from hive_ha.endpoint import resolve_principal
+
+    assert resolve_principal(principal, host) == expected
+
+
+def test_ipv6_server_principal_is_valid():
+    from hive_ha.endpoint import PRINCIPAL_RE
+    from hive_ha.jdbc_url import ConnectOptions
+
+    e = endpoint_from_znode("/h", "serverUri=[2001:db8::5]:10000;version=3;sequence=0000000001", published(**{
+        "hive.server2.thrift.bind.host": "2001:db8::5", "hive.server2.authentication": "KERBEROS",
+        "hive.server2.authentication.kerberos.principal": "hive/_HOST@EXAMPLE.COM"}))
+    assert e.principal == "hive/2001:db8::5@EXAMPLE.COM" and PRINCIPAL_RE.fullmatch(e.principal)
+    assert ConnectOptions("zk1:2181", principal=e.principal).principal == e.principal
+
+
+def test_malformed_reason_and_name_are_bounded():
+    huge = b"x" * 500_000  # not key=value: the reason quotes it
+    with pytest.raises(MalformedRegistration) as info:
+        endpoint_from_znode("/h", NAME, huge + b"=1;" + huge)
+    assert len(info.value.reason) < 300 and "characters)" in info.value.reason
+    with pytest.raises(MalformedRegistration) as info:
+        endpoint_from_znode("/h", "serverUri=" + "h" * 100_000 + ":1;sequence=1", b"")
+    assert len(str(info.value)) < 1000
