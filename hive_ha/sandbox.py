@@ -24,7 +24,6 @@ Kerberos environment (``KRB5_CONFIG``, ``KRB5CCNAME``, ``KRB5_CLIENT_KTNAME``) i
 """
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import os
 from typing import TYPE_CHECKING, Dict, List, Optional, Set
@@ -228,8 +227,9 @@ class Sandbox:
         return normalize_path(namespace or default)
 
     def add_servers(self, count: int, layout: str, namespace: Optional[str] = None) -> List[SandboxServer]:
-        """Start ``count`` server processes (in parallel), each registering itself; under hsi-ha the first is
-        active (unless the namespace has an active one already)."""
+        """Start ``count`` server processes, each registering itself, one after the other so that the registrations
+        are as old as the names say (``hs2-1`` first); under hsi-ha the first is active (unless the namespace has an
+        active one already)."""
         from .testing.hs2server import HS2ServerProcess
 
         registrar_layout, _, prefix = LAYOUTS[layout]
@@ -244,11 +244,8 @@ class Sandbox:
                                        **self._server_kwargs(name))
             added.append(SandboxServer(name, layout, namespace, process, active if layout == "hsi-ha" else None))
         self._processes.extend(server.process for server in added)  # stop() ends them even if a start fails
-        with concurrent.futures.ThreadPoolExecutor(len(added)) as pool:
-            started = [pool.submit(server.process.start) for server in added]
-        failed = [f.exception() for f in started if f.exception() is not None]
-        if failed:
-            raise failed[0]
+        for server in added:
+            server.process.start()
         self.servers.extend(added)
         return added
 
