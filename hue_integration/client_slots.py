@@ -8,7 +8,7 @@ noticed; hive-ha's key is a ``ClientSlot``: the service and the server. Only dic
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Callable, List
+from typing import TYPE_CHECKING, Any, Callable
 
 from hive_ha.endpoint import Endpoint
 from hive_ha.layouts import Service
@@ -60,11 +60,6 @@ def evict(dbms: Any, endpoint: Endpoint) -> int:
                 del clients[slot]
                 dropped += 1
     return dropped
-
-
-def slots_of(dbms: Any, user_id: int) -> List[ClientSlot]:
-    with dbms.DBMS_CACHE_LOCK:
-        return [s for s in dbms.DBMS_CACHE.get(user_id, {}) if isinstance(s, ClientSlot)]
 
 
 def close_idle_connections(endpoint: Endpoint) -> int:

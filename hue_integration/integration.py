@@ -97,20 +97,22 @@ class Integration:
                 endpoint = self.discovery.endpoint(service, user)
             except DiscoveryError as exc:
                 raise _popup(str(exc)) from exc
-            built = self._built.get((name, endpoint.address))
-            if built is None or built.endpoint is not endpoint:
-                built = self._built[(name, endpoint.address)] = qs.build(name, endpoint, service, self.hue)
+            built = self._query_server(name, service, endpoint)
         return built.for_caller(user)
+
+    def _query_server(self, name: str, service: Service, endpoint: Endpoint) -> qs.QueryServer:
+        """The dict for ``endpoint``, built once per endpoint (a new snapshot brings new Endpoint objects)."""
+        built = self._built.get((name, endpoint.address))
+        if built is None or built.endpoint is not endpoint:
+            built = self._built[(name, endpoint.address)] = qs.build(name, endpoint, service, self.hue)
+        return built
 
     def _pinned(self, name: str, service: Service, address: str) -> qs.QueryServer:
         """Where a running operation's calls go: its own server while that server is usable; also when it left the
         registry without failing (a rolling restart deregisters a live server first: its queries go on)."""
         endpoint = self.discovery.cache.available(service, address)
         if endpoint is not None:
-            built = self._built.get((name, address))
-            if built is None or built.endpoint is not endpoint:
-                built = self._built[(name, address)] = qs.build(name, endpoint, service, self.hue)
-            return built
+            return self._query_server(name, service, endpoint)
         snapshot = self.discovery.cache.snapshot(service)
         registered = snapshot is not None and any(e.address == address for e in snapshot.endpoints)
         known = self._built.get((name, address))

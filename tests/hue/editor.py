@@ -5,7 +5,6 @@ server (the JWT REST API ``/api/v1/editor/...``, which the same views serve). Ev
 views, ``notebook.connectors.base.get_api`` and ``HS2Api`` exactly as a browser's does.
 """
 import json
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -135,8 +134,3 @@ class Editor:
             raise EditorError(call, response)
         return response
 
-
-def timed(function, *args):
-    """(result, seconds) of one call."""
-    start = time.monotonic()
-    return function(*args), time.monotonic() - start
