@@ -1,7 +1,7 @@
 """Put hive-ha in place of Hue's discovery, all at once or not at all; ``uninstall()`` restores exactly what was there.
 
 ``install_if_enabled()`` is what ``AppConfig.ready()`` runs. When a target is missing or not Hue's own function
-nothing is replaced: the problems are logged as errors and reported by the system check ``hive_ha.E004``.
+nothing is replaced: the problems are logged as errors and reported by the system check ``hive_ha.E001``.
 """
 from __future__ import annotations
 

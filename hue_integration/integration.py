@@ -87,8 +87,9 @@ class Integration:
         return self.lookup(name, service, CURRENT_USER.get())
 
     def lookup(self, name: str, service: Service, user: Optional[str]) -> qs.QueryServer:
+        counted = str(service)
         with self._lookups_lock:
-            self._lookups[str(service)] = self._lookups.get(str(service), 0) + 1
+            self._lookups[counted] = self._lookups.get(counted, 0) + 1
         pinned = PINNED.get()
         if pinned is not None and pinned[0] == service:
             built = self._pinned(name, service, pinned[1])
