@@ -24,7 +24,7 @@ hue-venv: system
 	@sh scripts/hue-venv.sh
 
 demo: system venv
-	$(PY) -m hive_ha.demo
+	$(PY) -m hive_ha.sandbox.demo
 
 test: test-core test-hue
 

@@ -25,9 +25,9 @@ EXTRAS = {
         "PyHive>=0.7.0",
         "cryptography>=3.4",
         "kerberos>=1.3.0",  # pykerberos: pure-sasl's GSSAPI client (Kerberized ZooKeeper and HiveServer2 tests)
-        "gssapi>=1.6",  # the test servers' GSSAPI acceptor (hive_ha/testing/gssapi_sasl.py)
+        "gssapi>=1.6",  # the test servers' GSSAPI acceptor (hive_ha/sandbox/gssapi_sasl.py)
         "mkdocs>=1.6",  # tests/test_docs.py builds the documentation site with --strict
-        # hive_ha.testing.spark runs Spark Thrift Server from this package (bin/spark-submit and the jars ship in
+        # tests.rig.spark runs Spark Thrift Server from this package (bin/spark-submit and the jars ship in
         # it); 4.x needs Java 17, the system deps' default-jre-headless on Debian 12. Tested with 4.3.0.
         "pyspark>=4.0",
     ]
@@ -51,7 +51,7 @@ setup(
         "console_scripts": ["hive-ha = hive_ha.cli:main"],
         # Hue finds its apps through this group (desktop/core/src/desktop/appmanager.py).
         "desktop.sdk.application": ["hive_ha = hue_integration"],
-        "sqlalchemy.dialects": ["hive.zookeeper = hive_ha.sqlalchemy:HiveZooKeeperDialect"],
+        "sqlalchemy.dialects": ["hive.zookeeper = hive_ha.clients.sqlalchemy:HiveZooKeeperDialect"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -48,10 +48,10 @@ from kazoo.protocol.states import KazooState
 
 import hive_ha
 from hive_ha import Discovery, HiveHAError, Service, ZkSettings
-from hive_ha.testing.hs2server import HS2ServerProcess
-from hive_ha.testing.registrar import Registrar
-from hive_ha.testing.zookeeper import ZooKeeperEnsemble, expire_session
-from hive_ha.zkclient import POOL
+from hive_ha.sandbox.hs2server import HS2ServerProcess
+from hive_ha.sandbox.registrar import Registrar
+from hive_ha.sandbox.zookeeper import ZooKeeperEnsemble, expire_session
+from hive_ha.io.zookeeper import POOL
 
 NAMESPACE, LLAP_NAMESPACE = "/chaos", "/chaos-llap"
 HS2 = Service.of("hs2", NAMESPACE)
@@ -507,7 +507,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         discovery = Discovery(settings, policy="per_user", debounce=0.05)
         # Like gunicorn's preload: the parent knows the service and has imported everything before it forks. (A
         # fork while another thread is inside a first import leaves that module's import lock held in the child,
-        # a CPython limitation: hive_ha.connect's first call imports hive_ha.dbapi and PyHive.)
+        # a CPython limitation: hive_ha.connect's first call imports hive_ha.clients.dbapi and PyHive.)
         discovery.endpoint(HS2, "user0")
         warm = Observations()
         connect_loop(settings, "user0", warm, threading.Event(), once=True)
@@ -541,7 +541,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         for proc, _ in workers:
             if proc.is_alive():
                 proc.kill()
-        hive_ha.dbapi.close_discoveries()
+        hive_ha.clients.dbapi.close_discoveries()
         POOL.close_all()
         chaos.stop()
     out(f"invariant_violations={total}")

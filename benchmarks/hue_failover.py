@@ -51,9 +51,9 @@ def main(argv=None) -> int:
         from desktop.lib.test_utils import grant_access
         from libzookeeper import conf as zk_conf
 
-        from hive_ha.testing.hs2server import HS2Server
-        from hive_ha.testing.registrar import Registrar
-        from hive_ha.testing.zookeeper import ZooKeeperServer
+        from hive_ha.sandbox.hs2server import HS2Server
+        from hive_ha.sandbox.registrar import Registrar
+        from hive_ha.sandbox.zookeeper import ZooKeeperServer
         from hue_integration import install
         from tests.hue.editor import DjangoTransport, Editor
 

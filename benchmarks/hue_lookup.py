@@ -64,8 +64,8 @@ def main(argv=None) -> int:
         from libzookeeper import conf as zk_conf
         from notebook.conf import get_ordered_interpreters
 
-        from hive_ha.testing.registrar import Registrar
-        from hive_ha.testing.zookeeper import ZooKeeperServer
+        from hive_ha.sandbox.registrar import Registrar
+        from hive_ha.sandbox.zookeeper import ZooKeeperServer
         from hue_integration import install
 
         results: Dict[str, Dict[str, float]] = {}

@@ -31,16 +31,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from kazoo.client import KazooClient  # noqa: E402
 
-from hive_ha.discovery import Discovery  # noqa: E402
-from hive_ha.layouts import Service  # noqa: E402
+from hive_ha.core.discovery import Discovery  # noqa: E402
+from hive_ha.model.layouts import Service  # noqa: E402
 from hive_ha.lb import ProfileOptions, RuntimePaths, build  # noqa: E402
 from hive_ha.lb.haproxy import admin_socket  # noqa: E402
 from hive_ha.lb.monitor import Monitor, ZooKeeperSource  # noqa: E402
 from hive_ha.lb.reload import Reloader  # noqa: E402
 from hive_ha.lb.runtime_api import RuntimeApi  # noqa: E402
-from hive_ha.testing.lbrig import HueBackend, LoadBalancerProcess, lb_workdir  # noqa: E402
-from hive_ha.testing.zookeeper import ZooKeeperServer, free_port  # noqa: E402
-from hive_ha.zkclient import ClientPool, ZkSettings  # noqa: E402
+from tests.rig.lbrig import HueBackend, LoadBalancerProcess, lb_workdir  # noqa: E402
+from hive_ha.sandbox.zookeeper import ZooKeeperServer, free_port  # noqa: E402
+from hive_ha.io.zookeeper import ClientPool, ZkSettings  # noqa: E402
 
 NAMESPACE = "/hiveserver2-lb-bench"
 

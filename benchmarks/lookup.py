@@ -20,8 +20,8 @@ from typing import Callable, Dict, List
 from kazoo.client import KazooClient
 
 from hive_ha import Discovery, Service, ZkSettings
-from hive_ha.testing.zookeeper import ZooKeeperServer
-from hive_ha.zkclient import POOL
+from hive_ha.sandbox.zookeeper import ZooKeeperServer
+from hive_ha.io.zookeeper import POOL
 
 NAMESPACE = "/hiveserver2"
 

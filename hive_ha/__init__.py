@@ -8,11 +8,12 @@ The public API::
 
     conn = hive_ha.connect(zookeeper="zk1:2181,zk2:2181", namespace="hiveserver2")   # a PEP 249 connection
 """
-from .cache import Backoff, EndpointCache
-from .config import HiveHAConfig, load_config
-from .discovery import Discovery
-from .endpoint import Endpoint
-from .errors import (
+from hive_ha.core.backoff import Backoff
+from hive_ha.core.cache import EndpointCache
+from hive_ha.core.config import HiveHAConfig, load_config
+from hive_ha.core.discovery import Discovery
+from hive_ha.model.endpoint import Endpoint
+from hive_ha.errors import (
     ConfigError,
     DiscoveryError,
     HiveHAError,
@@ -20,9 +21,9 @@ from .errors import (
     NoEndpointAvailable,
     RegistryUnavailable,
 )
-from .layouts import HS2, HSI, HSI_HA, Layout, Service
-from .snapshot import Snapshot
-from .zkclient import ZkSettings
+from hive_ha.model.layouts import HS2, HSI, HSI_HA, Layout, Service
+from hive_ha.model.snapshot import Snapshot
+from hive_ha.io.zookeeper import ZkSettings
 
 __version__ = "0.1.0"
 
@@ -30,7 +31,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # ``hive_ha.connect`` is loaded on first use so that ``import hive_ha`` stays free of the DB-API drivers.
     if name == "connect":
-        from .dbapi import connect
+        from hive_ha.clients.dbapi import connect
 
         return connect
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,7 +36,7 @@ import time
 from typing import TYPE_CHECKING, Iterable, Mapping, Optional, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .endpoint import Endpoint
+    from hive_ha.model.endpoint import Endpoint
 
 #: The most characters of an untrusted value (a znode name, a reason quoting its data) put in a message.
 MAX_TEXT = 200

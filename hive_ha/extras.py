@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Dict, Iterable, Optional, Tuple
 
-from .errors import ExtraRequired
+from hive_ha.errors import ExtraRequired
 
 #: extra (setup.py) -> the top-level modules of it that hive-ha imports.
 MODULES: Dict[str, Tuple[str, ...]] = {

@@ -11,7 +11,7 @@ class HiveHAAppConfig(AppConfig):
     verbose_name = "hive-ha (HiveServer2 high availability)"
 
     def ready(self) -> None:
-        from . import checks, install, logs
+        from hue_integration import checks, install, logs
 
         logs.enable_loggers()
         checks.register()

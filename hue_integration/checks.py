@@ -18,7 +18,7 @@ from django.core import checks
 
 from hive_ha.errors import RegistryUnavailable
 
-from . import install
+from hue_integration import install
 
 TAG = "hive_ha"
 CHECK_TIMEOUT = 5.0  # seconds to wait for a first reading of the registry

@@ -10,13 +10,13 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, Callable
 
-from hive_ha.endpoint import Endpoint
-from hive_ha.layouts import Service
+from hive_ha.model.endpoint import Endpoint
+from hive_ha.model.layouts import Service
 
 if TYPE_CHECKING:  # pragma: no cover
     from django.contrib.auth.models import User
 
-    from .query_server import QueryServer
+    from hue_integration.query_server import QueryServer
 
 
 @dataclasses.dataclass(frozen=True)

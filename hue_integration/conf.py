@@ -1,6 +1,6 @@
 """The ``[hive_ha]`` section as Hue ``Config`` objects, so ``dump_config`` and ``set_for_testing`` work.
 
-One Config per key of ``hive_ha.config.KEYS``; values are validated by hive_ha's own parsers.
+One Config per key of ``hive_ha.core.config.KEYS``; values are validated by hive_ha's own parsers.
 Outside Hue (no ``desktop.lib.conf``) this module defines nothing.
 """
 try:
@@ -8,7 +8,7 @@ try:
 except ImportError:  # a plain Django project
     Config = None
 
-from hive_ha.config import KEYS
+from hive_ha.core.config import KEYS
 
 HIVE_HA_KEYS = tuple(key for section, key in KEYS if section == "hive_ha")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Dict, Optional
 
-from hive_ha.config import KEYS, HiveHAConfig, from_sections, load_config
+from hive_ha.core.config import KEYS, HiveHAConfig, from_sections, load_config
 
 
 def _hue_section(module_name: str, section: str) -> Dict[str, Any]:

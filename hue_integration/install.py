@@ -10,12 +10,12 @@ import os
 import threading
 from typing import List, Optional, Tuple
 
-from hive_ha.config import HiveHAConfig
-from hive_ha.discovery import Discovery
+from hive_ha.core.config import HiveHAConfig
+from hive_ha.core.discovery import Discovery
 
-from . import metrics, notebook_api, targets, thrift_calls
-from .logs import enable_loggers
-from .integration import HueOriginals, Integration
+from hue_integration import metrics, notebook_api, targets, thrift_calls
+from hue_integration.logs import enable_loggers
+from hue_integration.integration import HueOriginals, Integration
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def _uninstall_locked() -> None:
 
 def install_if_enabled() -> Optional[Integration]:
     """What ``AppConfig.ready()`` runs: install only when hue.ini switches discovery on."""
-    from . import hue_settings
+    from hue_integration import hue_settings
 
     if not hue_settings.running_in_hue():
         return None

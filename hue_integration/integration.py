@@ -12,15 +12,15 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
-from hive_ha.config import HiveHAConfig
-from hive_ha.discovery import Discovery
-from hive_ha.endpoint import Endpoint
+from hive_ha.core.config import HiveHAConfig
+from hive_ha.core.discovery import Discovery
+from hive_ha.model.endpoint import Endpoint
 from hive_ha.errors import DiscoveryError
-from hive_ha.layouts import Service
+from hive_ha.model.layouts import Service
 
-from . import client_slots, probes, sessions
-from . import query_server as qs
-from .thrift_calls import CURRENT, Failure, ObservedClient
+from hue_integration import client_slots, probes, sessions
+from hue_integration import query_server as qs
+from hue_integration.thrift_calls import CURRENT, Failure, ObservedClient
 
 if TYPE_CHECKING:  # pragma: no cover
     from django.contrib.auth.models import User

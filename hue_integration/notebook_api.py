@@ -12,7 +12,7 @@ safe        create_session, close_session, autocomplete,    retried once on the 
 statement   execute                                         retried once on the server now chosen when nothing
                                                             reached the dead one (refused, unreachable, TLS/SASL
                                                             handshake), or when the statement only reads
-                                                            (``hive_ha.statements``); else ``QueryError``: it may
+                                                            (``hive_ha.model.statements``); else ``QueryError``: it may
                                                             not have completed
 handle      check_status, fetch_result, fetch_result_size,  never re-run: ``QueryExpired`` naming the server
             get_log, cancel, progress, get_jobs             that went away and the one serving now
@@ -33,19 +33,19 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
-from hive_ha.endpoint import Endpoint
+from hive_ha.model.endpoint import Endpoint
 from hive_ha.errors import DiscoveryError
-from hive_ha.failover import error_chain
-from hive_ha.layouts import Service
-from hive_ha.statements import is_read_only
+from hive_ha.core.failover import error_chain
+from hive_ha.model.layouts import Service
+from hive_ha.model.statements import is_read_only
 
-from . import sessions
-from .integration import CURRENT_USER, PINNED, ServerGone
-from .targets import Replacement
-from .thrift_calls import Failure, recording
+from hue_integration import sessions
+from hue_integration.integration import CURRENT_USER, PINNED, ServerGone
+from hue_integration.targets import Replacement
+from hue_integration.thrift_calls import Failure, recording
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .integration import Integration
+    from hue_integration.integration import Integration
 
 log = logging.getLogger(__name__)
 

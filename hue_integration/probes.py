@@ -9,8 +9,8 @@ import socket
 import threading
 from typing import Callable, Optional, Set, Tuple
 
-from hive_ha.endpoint import Endpoint
-from hive_ha.layouts import Service
+from hive_ha.model.endpoint import Endpoint
+from hive_ha.model.layouts import Service
 
 log = logging.getLogger(__name__)
 

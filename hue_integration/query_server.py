@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Optional
 
-from hive_ha.endpoint import Endpoint, format_hostport
-from hive_ha.layouts import Service
+from hive_ha.model.endpoint import Endpoint, format_hostport
+from hive_ha.model.layouts import Service
 
 
 @dataclasses.dataclass(frozen=True)

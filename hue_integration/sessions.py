@@ -13,7 +13,7 @@ import threading
 import weakref
 from typing import Any, Callable, Iterable, Optional
 
-from hive_ha.endpoint import Endpoint
+from hive_ha.model.endpoint import Endpoint
 
 SERVER_KEY = "hive_ha_server"  # "host:port" the session was opened on
 

@@ -17,14 +17,14 @@ import dataclasses
 import functools
 from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional
 
-from hive_ha.endpoint import Endpoint
-from hive_ha.failover import failed_before_request, is_connection_error
-from hive_ha.layouts import Service
+from hive_ha.model.endpoint import Endpoint
+from hive_ha.core.failover import failed_before_request, is_connection_error
+from hive_ha.model.layouts import Service
 
-from . import sessions
+from hue_integration import sessions
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .targets import Replacement
+    from hue_integration.targets import Replacement
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +109,7 @@ class ObservedClient:
 # -- the delivery hook on the generated client class -----------------------------------------------------
 def delivery_hooks(client_class: type) -> List["Replacement"]:
     """Replacements of every ``recv_*`` of ``client_class`` that note that its request was sent."""
-    from .targets import Replacement
+    from hue_integration.targets import Replacement
 
     return [Replacement(client_class, name, attr, _noting_delivery(attr))
             for name, attr in vars(client_class).items() if name.startswith("recv_") and callable(attr)]

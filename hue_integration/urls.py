@@ -2,7 +2,7 @@
 comes first and serves the single-page app there; so the install mounts them at ``/hive_ha/`` (``targets.UrlMount``)."""
 from django.urls import path
 
-from . import views
+from hue_integration import views
 
 app_name = "hive_ha"
 urlpatterns = [

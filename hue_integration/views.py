@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
 
-from . import install, status as status_report
+from hue_integration import install, status as status_report
 
 
 def status(request: HttpRequest) -> JsonResponse:

@@ -1,4 +1,4 @@
-"""Pytest fixtures for HiveServer2-protocol test servers (hive_ha.testing.hs2server).
+"""Pytest fixtures for HiveServer2-protocol test servers (hive_ha.sandbox.hs2server).
 
     def test_x(hs2_server):                       # binary, SASL PLAIN (Hive auth NONE), any password
         hive.connect(hs2_server.host, hs2_server.port, auth="NONE", username="bob")
@@ -14,7 +14,7 @@ Every fixture stops what it started, in reverse order.
 """
 import pytest
 
-from hive_ha.testing.hs2server import HS2Server, HS2ServerProcess
+from hive_ha.sandbox.hs2server import HS2Server, HS2ServerProcess
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ import os
 
 import pytest
 
-from hive_ha import kerberos, zkclient
-from hive_ha.dbapi import close_discoveries
-from hive_ha.testing.hs2server import HS2Server, HS2ServerProcess
-from hive_ha.testing.kdc import KerberosRig
-from hive_ha.testing.registrar import Registrar, hive_secure_acl
-from hive_ha.testing.zookeeper import ZooKeeperServer
+from hive_ha.io import kerberos, zookeeper
+from hive_ha.clients.dbapi import close_discoveries
+from hive_ha.sandbox.hs2server import HS2Server, HS2ServerProcess
+from hive_ha.sandbox.kdc import KerberosRig
+from hive_ha.sandbox.registrar import Registrar, hive_secure_acl
+from hive_ha.sandbox.zookeeper import ZooKeeperServer
 
 _KRB_VARS = ("KRB5_CONFIG", "KRB5_KDC_PROFILE", "KRB5RCACHEDIR", "KRB5CCNAME", "KRB5_CLIENT_KTNAME")
 
@@ -60,7 +60,7 @@ def krb_identity(krb_rig, tmp_path):
     """Make users this process's identities: a DIR ticket-cache collection fed from a merged client keytab, so
     several principals (a server's and a client's) can log in side by side in one process."""
     saved = {key: os.environ.get(key) for key in _KRB_VARS}
-    pool = zkclient.POOL
+    pool = zookeeper.POOL
 
     def use(*users):
         ccdir = tmp_path / ("ccache-" + "-".join(users))

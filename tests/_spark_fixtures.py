@@ -1,4 +1,4 @@
-"""Pytest fixtures with real Spark Thrift Servers registered in the real ZooKeeper (hive_ha.testing.spark).
+"""Pytest fixtures with real Spark Thrift Servers registered in the real ZooKeeper (tests.rig.spark).
 
     def test_x(spark_pair):          # session scope: spark-a and spark-b under spark_pair.namespace (a is older)
         hive_ha.connect(zookeeper=spark_pair.zk_hosts, namespace=spark_pair.namespace, username="bob")
@@ -15,8 +15,8 @@ from typing import Tuple
 
 import pytest
 
-from hive_ha.testing.registrar import Registrar
-from hive_ha.testing.spark import SparkThriftServer, start_all
+from hive_ha.sandbox.registrar import Registrar
+from tests.rig.spark import SparkThriftServer, start_all
 
 #: Registration session timeout (s): a killed server's znode is gone this long after the kill.
 SESSION_TIMEOUT = 3.0

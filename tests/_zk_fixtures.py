@@ -19,8 +19,8 @@ import uuid
 import pytest
 from kazoo.client import KazooClient
 
-from hive_ha.testing.registrar import Registrar
-from hive_ha.testing.zookeeper import ZooKeeperEnsemble, ZooKeeperServer
+from hive_ha.sandbox.registrar import Registrar
+from hive_ha.sandbox.zookeeper import ZooKeeperEnsemble, ZooKeeperServer
 
 SASL_USERS = {"hive": "hive-secret", "hue": "hue-secret"}
 

@@ -4,12 +4,13 @@ import threading
 
 import pytest
 
-from hive_ha.cache import Backoff, EndpointCache
-from hive_ha.endpoint import Endpoint
+from hive_ha.core.backoff import Backoff
+from hive_ha.core.cache import EndpointCache
+from hive_ha.model.endpoint import Endpoint
 from hive_ha.errors import NoEndpointAvailable, RegistryUnavailable
-from hive_ha.layouts import Service
-from hive_ha.selection import Oldest, PerUser, Random, get_policy
-from hive_ha.snapshot import Snapshot
+from hive_ha.model.layouts import Service
+from hive_ha.core.selection import Oldest, PerUser, Random, get_policy
+from hive_ha.model.snapshot import Snapshot
 
 HS2 = Service.of("hs2")
 HA = Service.of("hsi-ha", "llap0_llap")

@@ -5,7 +5,7 @@ import sys
 import time
 
 
-from hive_ha.testing.zookeeper import free_port
+from hive_ha.sandbox.zookeeper import free_port
 
 
 def run(*args, timeout=60, env=None):

@@ -9,13 +9,13 @@ import threading
 
 import pytest
 
-from hive_ha.check import FAIL, SKIP, Credentials, run_check
-from hive_ha.layouts import Service
-from hive_ha.snapshot import Snapshot
-from hive_ha.endpoint import Endpoint
-from hive_ha.testing.zookeeper import free_port
-from hive_ha.watch_cmd import changes
-from hive_ha.zkclient import ZkSettings
+from hive_ha.clients.deployment_check import FAIL, SKIP, Credentials, run_check
+from hive_ha.model.layouts import Service
+from hive_ha.model.snapshot import Snapshot
+from hive_ha.model.endpoint import Endpoint
+from hive_ha.sandbox.zookeeper import free_port
+from hive_ha.cli.watch import changes
+from hive_ha.io.zookeeper import ZkSettings
 
 LINE_TIMEOUT = 60  # generous: 2 shared cores
 

@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from hive_ha.config import KEYS, load_config
+from hive_ha.core.config import KEYS, load_config
 from hive_ha.errors import ConfigError
 
 EXAMPLE = "conf/hive_ha.ini.example"

@@ -8,12 +8,12 @@ import pytest
 from thrift.transport.TTransport import TTransportException
 
 import hive_ha
-from hive_ha import dbapi
-from hive_ha.endpoint import Endpoint
+from hive_ha.clients import dbapi
+from hive_ha.model.endpoint import Endpoint
 from hive_ha.errors import AllServersFailed, ConfigError, NoEndpointAvailable, UnusableEndpoint
-from hive_ha.jdbc_url import ConnectOptions
+from hive_ha.clients.jdbc_url import ConnectOptions
 from hive_ha.testing.waiting import wait_until
-from hive_ha.zkclient import POOL, ZkSettings
+from hive_ha.io.zookeeper import POOL, ZkSettings
 
 # -- the mapping, pure -------------------------------------------------------------------------------
 
@@ -339,7 +339,7 @@ def test_only_unusable_servers_left_names_each_reason(zk_server, zk_namespace, r
 def test_module_locks_held_by_another_thread_at_fork_are_free_in_the_child():
     """A gunicorn worker forked while a thread of the master was inside ``hive_ha.connect`` (its registry lock) or a
     Kerberos login (the renewer table's lock): the child must not inherit those locks held for good."""
-    from hive_ha import kerberos
+    from hive_ha.io import kerberos
 
     inside, release = threading.Event(), threading.Event()
 

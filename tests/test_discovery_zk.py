@@ -9,8 +9,8 @@ from kazoo.security import make_digest_acl
 
 from hive_ha import Discovery, NoEndpointAvailable, RegistryUnavailable, Service, ZkSettings
 from hive_ha.testing.waiting import wait_until
-from hive_ha.testing.zookeeper import expire_session
-from hive_ha.zkclient import ClientPool
+from hive_ha.sandbox.zookeeper import expire_session
+from hive_ha.io.zookeeper import ClientPool
 
 
 @pytest.fixture
@@ -101,8 +101,8 @@ class VanishingClient:
 
 
 def test_child_vanishing_between_list_and_read_is_normal(zk_server, zk_namespace, registrar):
-    from hive_ha.cache import EndpointCache
-    from hive_ha.watcher import RegistryWatcher
+    from hive_ha.core.cache import EndpointCache
+    from hive_ha.io.watcher import RegistryWatcher
 
     keep = registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
     gone = registrar.register_raw(f"{zk_namespace}/serverUri=127.0.0.1:10001;version=1;sequence=", b"",
@@ -256,7 +256,7 @@ def test_zookeeper_down_serves_last_known(zk_server_factory, registrar_factory, 
 
 
 def test_unreachable_and_nothing_known(make_discovery):
-    from hive_ha.testing.zookeeper import free_port
+    from hive_ha.sandbox.zookeeper import free_port
     d = make_discovery(f"127.0.0.1:{free_port()}", connect_timeout=0.5)
     with pytest.raises(RegistryUnavailable, match="unreachable"):
         d.endpoint(Service.of("hs2"))

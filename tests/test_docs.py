@@ -79,7 +79,7 @@ def test_configuration_reference_is_generated_from_the_keys_table():
     text = gen.render()
     with open(os.path.join(DOCS, "configuration.md"), encoding="utf-8") as fh:
         assert fh.read() == text, "docs/configuration.md is out of date: run python docs/gen_configuration.py"
-    from hive_ha.config import KEYS
+    from hive_ha.core.config import KEYS
 
     for section, key in KEYS:
         assert f"## `[{section}]`" in text and f"| `{key}` |" in text

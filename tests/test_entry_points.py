@@ -20,7 +20,7 @@ def test_lookup_benchmark_quick_reports_ratio_and_no_zk_requests():
 
 
 def test_demo_runs_and_cleans_up():
-    out = subprocess.run([sys.executable, "-m", "hive_ha.demo"], capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, "-m", "hive_ha.sandbox.demo"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout
     assert re.search(r"zookeeper=127\.0\.0\.1:\d+ namespace=/hiveserver2", text)

@@ -3,11 +3,11 @@ import pytest
 from pyhive import hive
 from thrift.transport.TTransport import TTransportException
 
-from hive_ha.endpoint import Endpoint
+from hive_ha.model.endpoint import Endpoint
 from hive_ha.errors import ServerConnectionLost, ServerUnreachable
-from hive_ha.failover import (CONNECT, READ, FailoverPolicy, classify, failed_before_request, is_connection_error,
+from hive_ha.core.failover import (CONNECT, READ, FailoverPolicy, classify, failed_before_request, is_connection_error,
                               map_connection_errors, with_failover)
-from hive_ha.layouts import Service
+from hive_ha.model.layouts import Service
 
 EP = Endpoint("127.0.0.1", 10000, "/hiveserver2/x")
 
@@ -86,7 +86,7 @@ def test_os_level_errors():
 def three_servers(zk_server, zk_namespace, registrar, hs2_server_factory):
     """Three registered NOSASL servers (oldest first) and a Discovery over them."""
     from hive_ha import Discovery, ZkSettings
-    from hive_ha.zkclient import ClientPool
+    from hive_ha.io.zookeeper import ClientPool
 
     servers = [hs2_server_factory(f"hs2-{n}", auth="NOSASL") for n in "abc"]
     for s in servers:

@@ -2,7 +2,7 @@
 import pytest
 
 from hive_ha.errors import ConfigError
-from hive_ha.jdbc_url import ConnectOptions, normalize_zookeeper, parse_jdbc_url, parse_sqlalchemy_url
+from hive_ha.clients.jdbc_url import ConnectOptions, normalize_zookeeper, parse_jdbc_url, parse_sqlalchemy_url
 
 
 def options(url):

@@ -9,13 +9,13 @@ import pytest
 from kazoo.exceptions import NoAuthError
 
 import hive_ha
-from hive_ha import kerberos
-from hive_ha.config import load_config
-from hive_ha.discovery import Discovery
+from hive_ha.io import kerberos
+from hive_ha.core.config import load_config
+from hive_ha.core.discovery import Discovery
 from hive_ha.errors import ConfigError, KerberosLoginFailed, ZooKeeperAuthFailed
-from hive_ha.layouts import Service
+from hive_ha.model.layouts import Service
 from hive_ha.testing.waiting import wait_until
-from hive_ha.zkclient import ClientPool, ZkSettings
+from hive_ha.io.zookeeper import ClientPool, ZkSettings
 
 pytest.importorskip("kerberos", reason="pip install 'hive-ha[kerberos]'")
 
@@ -266,7 +266,7 @@ def in_thread(fn, timeout):
 
 def test_a_hung_kinit_blocks_no_other_login_nor_client(krb_rig, krb_zk_hosts, hung_kdc_for, tmp_path, pool,
                                                         monkeypatch):
-    from hive_ha.testing.zookeeper import free_port
+    from hive_ha.sandbox.zookeeper import free_port
 
     monkeypatch.setenv("KRB5CCNAME", os.environ.get("KRB5CCNAME", ""))
     started, release = hung_kdc_for("hue@")

@@ -5,12 +5,12 @@ import time
 
 import pytest
 
-from hive_ha import kerberos
-from hive_ha.discovery import Discovery
-from hive_ha.layouts import Service
-from hive_ha.testing.registrar import spawn_process
+from hive_ha.io import kerberos
+from hive_ha.core.discovery import Discovery
+from hive_ha.model.layouts import Service
+from hive_ha.sandbox.registrar import spawn_process
 from hive_ha.testing.waiting import wait_until
-from hive_ha.zkclient import ClientPool, ZkSettings
+from hive_ha.io.zookeeper import ClientPool, ZkSettings
 
 pytest.importorskip("kerberos", reason="pip install 'hive-ha[kerberos]'")
 

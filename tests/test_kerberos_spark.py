@@ -6,8 +6,8 @@ import os
 import pytest
 
 import hive_ha
-from hive_ha.testing.spark import SparkThriftServer
-from hive_ha.zkclient import ZkSettings
+from tests.rig.spark import SparkThriftServer
+from hive_ha.io.zookeeper import ZkSettings
 
 pytestmark = pytest.mark.slow
 kerberos = pytest.importorskip("kerberos", reason="pip install 'hive-ha[kerberos]'")

@@ -10,7 +10,7 @@ import pytest
 from hive_ha.errors import ConfigError, LoadBalancerConfigRejected
 from hive_ha.lb import ProfileOptions, RuntimePaths, Server, Tls, build, check, render
 from hive_ha.lb.model import Listener, extra_from_pairs
-from hive_ha.testing.lbrig import TlsFiles, lb_workdir
+from tests.rig.lbrig import TlsFiles, lb_workdir
 
 SERVERS = (("127.0.0.1", 18001), ("127.0.0.1", 18002))
 

@@ -7,9 +7,9 @@ import pytest
 from pyhive import hive
 
 from hive_ha.lb import ProfileOptions, RuntimePaths, build
-from hive_ha.testing.lbrig import HueBackend, LoadBalancerProcess, lb_workdir
+from tests.rig.lbrig import HueBackend, LoadBalancerProcess, lb_workdir
 from hive_ha.testing.waiting import wait_until
-from hive_ha.testing.zookeeper import free_port
+from hive_ha.sandbox.zookeeper import free_port
 
 LISTENERS = {"hue": ("hue",), "impala": ("impala_shell", "impala_jdbc", "impala_hue")}
 

@@ -11,18 +11,18 @@ import sys
 
 import pytest
 
-from hive_ha.discovery import Discovery
-from hive_ha.layouts import Service
+from hive_ha.core.discovery import Discovery
+from hive_ha.model.layouts import Service
 from hive_ha.lb import ProfileOptions, RuntimePaths, Server, build
 from hive_ha.lb.haproxy import admin_socket
 from hive_ha.lb.monitor import Monitor, ZooKeeperSource
 from hive_ha.lb.plan import NOTHING, REFUSE_EMPTY, RELOAD, RUNTIME, StateChange, plan, pools
 from hive_ha.lb.reload import Reloader
 from hive_ha.lb.runtime_api import RuntimeApi
-from hive_ha.testing.lbrig import HueBackend, LoadBalancerProcess, lb_workdir
+from tests.rig.lbrig import HueBackend, LoadBalancerProcess, lb_workdir
 from hive_ha.testing.waiting import wait_until
-from hive_ha.testing.zookeeper import free_port
-from hive_ha.zkclient import ClientPool, ZkSettings
+from hive_ha.sandbox.zookeeper import free_port
+from hive_ha.io.zookeeper import ClientPool, ZkSettings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 A, B, C = ("127.0.0.1", 18101), ("127.0.0.1", 18102), ("127.0.0.1", 18103)

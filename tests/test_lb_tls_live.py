@@ -8,9 +8,9 @@ import ssl
 import pytest
 
 from hive_ha.lb import ProfileOptions, RuntimePaths, Tls, build
-from hive_ha.testing.lbrig import HueBackend, LoadBalancerProcess, TlsFiles, lb_workdir
+from tests.rig.lbrig import HueBackend, LoadBalancerProcess, TlsFiles, lb_workdir
 from hive_ha.testing.waiting import wait_until
-from hive_ha.testing.zookeeper import free_port
+from hive_ha.sandbox.zookeeper import free_port
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ import sys
 import pytest
 
 from hive_ha.lb import ProfileOptions, RuntimePaths, build
-from hive_ha.testing.lbrig import LoadBalancerProcess, lb_workdir
+from tests.rig.lbrig import LoadBalancerProcess, lb_workdir
 from hive_ha.testing.waiting import wait_until
-from hive_ha.testing.zookeeper import free_port
+from hive_ha.sandbox.zookeeper import free_port
 from tests._pip import PIP_TIMEOUT, copy_sources
 
 pytestmark = pytest.mark.slow

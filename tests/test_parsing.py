@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hive_ha.endpoint import format_hostport, split_hostport, validate_host, validate_port
+from hive_ha.model.endpoint import format_hostport, split_hostport, validate_host, validate_port
 from hive_ha.errors import MalformedRegistration
-from hive_ha.parsing import endpoint_from_service_record, endpoint_from_znode, parse_config_string, parse_znode_name
+from hive_ha.model.registration import endpoint_from_service_record, endpoint_from_znode, parse_config_string, parse_znode_name
 
 NAME = "serverUri=hs2-a.example.com:10000;version=3.1.3000.7.1.8.0-801;sequence=0000000012"
 
@@ -302,14 +302,14 @@ def test_service_record_parser_never_raises_anything_else():
     ("_HOST@R", "h1", "_HOST@R"),
 ])
 def test_host_placeholder_follows_hadoop(principal, host, expected):
-    from hive_ha.endpoint import resolve_principal
+    from hive_ha.model.endpoint import resolve_principal
 
     assert resolve_principal(principal, host) == expected
 
 
 def test_ipv6_server_principal_is_valid():
-    from hive_ha.endpoint import PRINCIPAL_RE
-    from hive_ha.jdbc_url import ConnectOptions
+    from hive_ha.model.endpoint import PRINCIPAL_RE
+    from hive_ha.clients.jdbc_url import ConnectOptions
 
     e = endpoint_from_znode("/h", "serverUri=[2001:db8::5]:10000;version=3;sequence=0000000001", published(**{
         "hive.server2.thrift.bind.host": "2001:db8::5", "hive.server2.authentication": "KERBEROS",

@@ -18,7 +18,7 @@ from thrift.transport.THttpClient import THttpClient
 from thrift.transport.TSocket import TSocket
 from thrift.transport.TTransport import TBufferedTransport, TTransportException
 
-from hive_ha.testing.hs2server import V6
+from hive_ha.sandbox.hs2server import V6
 
 SUCCESS = ttypes.TStatusCode.SUCCESS_STATUS
 ERROR = ttypes.TStatusCode.ERROR_STATUS

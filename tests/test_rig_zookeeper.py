@@ -1,4 +1,4 @@
-"""Tests of the ZooKeeper test rig itself (hive_ha.testing.zookeeper / registrar / waiting) against real servers."""
+"""Tests of the ZooKeeper test rig itself (hive_ha.sandbox.zookeeper / registrar / waiting) against real servers."""
 import contextlib
 import json
 import os
@@ -15,7 +15,7 @@ from kazoo.exceptions import AuthFailedError, ConnectionClosedError, ConnectionL
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.security import make_acl
 
-from hive_ha.testing.registrar import (
+from hive_ha.sandbox.registrar import (
     Registrar,
     RegisteredServer,
     format_published,
@@ -24,7 +24,7 @@ from hive_ha.testing.registrar import (
     spawn_process,
 )
 from hive_ha.testing.waiting import WaitTimeout, wait_until
-from hive_ha.testing.zookeeper import ZooKeeperServer, _TlsMaterial, expire_session, four_letter_word, free_port
+from hive_ha.sandbox.zookeeper import ZooKeeperServer, _TlsMaterial, expire_session, four_letter_word, free_port
 
 # kazoo 2.8 builds its TLS context with the deprecated ssl.PROTOCOL_SSLv23 (not our code).
 pytestmark = pytest.mark.filterwarnings("ignore:ssl.PROTOCOL_TLS is deprecated:DeprecationWarning")

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from hive_ha.sandbox import Sandbox, SandboxOptions
+from hive_ha.sandbox.cluster import Sandbox, SandboxOptions
 from hive_ha.testing.waiting import wait_until
 
 TIMEOUT = 90  # generous: 2 shared cores
@@ -139,7 +139,7 @@ def test_kill_9_of_a_printed_server_pid_expires_its_znode_and_leaves_no_zombie(s
 
 CONNECT_AS_CLIENT = """
 import sys, hive_ha
-from hive_ha.zkclient import ZkSettings
+from hive_ha.io.zookeeper import ZkSettings
 hosts, namespace, principal = sys.argv[1:]
 settings = ZkSettings(hosts=hosts, auth_scheme="sasl", sasl_mechanism="GSSAPI", sasl_principal=principal)
 conn = hive_ha.connect(zookeeper=settings, namespace=namespace, auth="KERBEROS", kerberos_service_name="hive")

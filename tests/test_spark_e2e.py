@@ -9,10 +9,10 @@ from sqlalchemy.pool import NullPool
 from thrift.transport.TTransport import TTransportException
 
 import hive_ha
-from hive_ha import dbapi
+from hive_ha.clients import dbapi
 from hive_ha.errors import AllServersFailed
 from hive_ha.testing.waiting import wait_until
-from hive_ha.zkclient import POOL
+from hive_ha.io.zookeeper import POOL
 
 pytestmark = pytest.mark.slow
 
@@ -68,7 +68,7 @@ def test_jdbc_url_form_with_a_hive_variable(spark_pair):
 
 def test_sqlalchemy_dialect(spark_pair):
     # SQLAlchemy 1.3 (Hue's pin) finds entry points only through pkg_resources, gone from recent setuptools.
-    sqlalchemy.dialects.registry.register("hive.zookeeper", "hive_ha.sqlalchemy", "HiveZooKeeperDialect")
+    sqlalchemy.dialects.registry.register("hive.zookeeper", "hive_ha.clients.sqlalchemy", "HiveZooKeeperDialect")
     host, port = spark_pair.zk_hosts.rsplit(":", 1)
     engine = create_engine(f"hive+zookeeper://bob@{host}:{port}/default?zooKeeperNamespace={spark_pair.namespace}",
                            poolclass=NullPool)

@@ -6,10 +6,10 @@ import sqlalchemy
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from hive_ha import dbapi
+from hive_ha.clients import dbapi
 from hive_ha.errors import ConfigError
-from hive_ha.sqlalchemy import HiveZooKeeperDialect
-from hive_ha.zkclient import POOL
+from hive_ha.clients.sqlalchemy import HiveZooKeeperDialect
+from hive_ha.io.zookeeper import POOL
 
 
 def entry_point():

@@ -1,7 +1,7 @@
-"""Which statements may run twice (hive_ha.statements): pure, no I/O."""
+"""Which statements may run twice (hive_ha.model.statements): pure, no I/O."""
 import pytest
 
-from hive_ha.statements import is_read_only
+from hive_ha.model.statements import is_read_only
 
 READ_ONLY = [
     "select 1",

@@ -5,13 +5,13 @@ import threading
 import pytest
 from kazoo.exceptions import ConnectionLoss
 
-from hive_ha.cache import EndpointCache
-from hive_ha.discovery import Discovery
-from hive_ha.layouts import Service
+from hive_ha.core.cache import EndpointCache
+from hive_ha.core.discovery import Discovery
+from hive_ha.model.layouts import Service
 from hive_ha.testing.memory_zookeeper import MemoryPool, MemoryZooKeeper
 from hive_ha.testing.waiting import wait_until
-from hive_ha.watcher import RegistryWatcher
-from hive_ha.zkclient import ZkSettings
+from hive_ha.io.watcher import RegistryWatcher
+from hive_ha.io.zookeeper import ZkSettings
 
 HS2 = Service.of("hs2", "/hiveserver2")
 HSI = Service.of("hsi", "/hiveserver2-hive2")

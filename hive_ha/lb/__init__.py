@@ -7,10 +7,10 @@
     check_model("haproxy", model)            # the same, with the runtime paths in a scratch dir (a fresh machine)
     model = model.with_servers({"impala_jdbc": new_servers})   # re-render after the pool changed
 """
-from .model import (Address, HealthCheck, Listener, LoadBalancer, RuntimePaths, Server, Stats, Timeouts, Tls,
+from hive_ha.lb.model import (Address, HealthCheck, Listener, LoadBalancer, RuntimePaths, Server, Stats, Timeouts, Tls,
                     server_name)
-from .profiles import PROFILES, SUPPORTED, ProfileOptions, build
-from .render import check, check_model, render, write_atomically
+from hive_ha.lb.profiles import PROFILES, SUPPORTED, ProfileOptions, build
+from hive_ha.lb.render import check, check_model, render, write_atomically
 
 __all__ = ["Address", "HealthCheck", "Listener", "LoadBalancer", "PROFILES", "ProfileOptions", "RuntimePaths",
            "SUPPORTED", "Server", "Stats", "Timeouts", "Tls", "build", "check", "check_model", "render", "server_name",

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import List
 
-from .model import LoadBalancer
-from .profiles import ProfileOptions
+from hive_ha.lb.model import LoadBalancer
+from hive_ha.lb.profiles import ProfileOptions
 
 #: Where Cloudera Manager's Auto-TLS puts each host's material (CM 7).
 AUTO_TLS_DIR = "/var/lib/cloudera-scm-agent/agent-cert"

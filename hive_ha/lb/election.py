@@ -13,7 +13,7 @@ from typing import Optional
 from kazoo.exceptions import KazooException, LockTimeout
 from kazoo.protocol.states import KazooState
 
-from ..errors import ConfigError
+from hive_ha.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ DEFAULT_ROOT = "/hive-ha/monitor"
 
 def election_path(kind: str, name: str, root: str = DEFAULT_ROOT) -> str:
     """The default lock znode: ``/hive-ha/monitor/<lb>-<name>``."""
-    from . import validate
+    from hive_ha.lb import validate
 
     validate.name("--name", name)
     return f"{root}/{kind}-{name}"

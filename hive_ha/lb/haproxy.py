@@ -5,8 +5,8 @@ from __future__ import annotations
 from string import Template
 from typing import Iterable, List, Tuple
 
-from .model import Listener, LoadBalancer, RuntimePaths, Server
-from .text import block, duration_ms, header_comment
+from hive_ha.lb.model import Listener, LoadBalancer, RuntimePaths, Server
+from hive_ha.lb.text import block, duration_ms, header_comment
 
 SECTIONS = ("global", "defaults", "stats")
 

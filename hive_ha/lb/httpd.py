@@ -5,9 +5,9 @@ from __future__ import annotations
 from string import Template
 from typing import Iterable, List, Tuple
 
-from ..errors import ConfigError
-from .model import Listener, LoadBalancer
-from .text import block, header_comment, whole_seconds
+from hive_ha.errors import ConfigError
+from hive_ha.lb.model import Listener, LoadBalancer
+from hive_ha.lb.text import block, header_comment, whole_seconds
 
 SECTIONS = ("main",)
 

@@ -11,8 +11,8 @@ import hashlib
 import re
 from typing import Dict, Mapping, Optional, Tuple
 
-from ..errors import ConfigError
-from . import validate
+from hive_ha.errors import ConfigError
+from hive_ha.lb import validate
 
 MODES = ("http", "tcp")
 #: The algorithm for new clients; ignored when stickiness is ``source`` (the hash decides).

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Dict, FrozenSet, Mapping, Optional, Tuple
 
-from .model import LoadBalancer
+from hive_ha.lb.model import LoadBalancer
 
 NOTHING, REFUSE_EMPTY, RUNTIME, RELOAD = "nothing", "refuse_empty", "runtime", "reload"
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Dict, Optional, Tuple
 
-from ..errors import ConfigError
-from . import haproxy, httpd, nginx
-from .model import Address, HealthCheck, Listener, LoadBalancer, RuntimePaths, Server, Stats, Timeouts, Tls
+from hive_ha.errors import ConfigError
+from hive_ha.lb import haproxy, httpd, nginx
+from hive_ha.lb.model import Address, HealthCheck, Listener, LoadBalancer, RuntimePaths, Server, Stats, Timeouts, Tls
 
 HostPort = Tuple[str, int]
 

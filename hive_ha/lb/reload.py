@@ -16,10 +16,10 @@ import signal
 import time
 from typing import Optional
 
-from ..errors import LoadBalancerCommandFailed
-from .haproxy import admin_socket
-from .model import RuntimePaths
-from .runtime_api import RuntimeApi
+from hive_ha.errors import LoadBalancerCommandFailed
+from hive_ha.lb.haproxy import admin_socket
+from hive_ha.lb.model import RuntimePaths
+from hive_ha.lb.runtime_api import RuntimeApi
 
 PID_FILES = {"haproxy": "haproxy.pid", "nginx": "nginx.pid", "httpd": "apache2.pid"}
 RESEND_AFTER = 1.0  # seconds without a new HAProxy worker before the reload signal is sent again

@@ -9,9 +9,9 @@ import subprocess
 import tempfile
 from typing import Optional, Tuple
 
-from ..errors import ConfigError, LoadBalancerConfigRejected
-from . import haproxy, httpd, nginx
-from .model import LB_KINDS, LoadBalancer
+from hive_ha.errors import ConfigError, LoadBalancerConfigRejected
+from hive_ha.lb import haproxy, httpd, nginx
+from hive_ha.lb.model import LB_KINDS, LoadBalancer
 
 BINARIES = {"haproxy": "haproxy", "nginx": "nginx", "httpd": "apache2"}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import socket
 from typing import Dict
 
-from ..errors import LoadBalancerCommandFailed
-from . import validate
+from hive_ha.errors import LoadBalancerCommandFailed
+from hive_ha.lb import validate
 
 STATES = ("ready", "drain", "maint")
 

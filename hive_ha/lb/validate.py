@@ -11,8 +11,8 @@ import ipaddress
 import re
 from typing import Iterable, Tuple
 
-from ..endpoint import PRINCIPAL_RE, format_hostport, split_hostport, validate_host, validate_port
-from ..errors import ConfigError
+from hive_ha.model.endpoint import PRINCIPAL_RE, format_hostport, split_hostport, validate_host, validate_port
+from hive_ha.errors import ConfigError
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 _PATH = re.compile(r"/[A-Za-z0-9_./@+-]*")

@@ -249,7 +249,7 @@ def _raise(error: BaseException) -> None:
 
 
 class MemoryPool:
-    """Stands in for ``zkclient.ClientPool``: hands out one ``MemoryClient`` whatever the settings."""
+    """Stands in for ``hive_ha.io.zookeeper.ClientPool``: hands out one ``MemoryClient`` whatever the settings."""
 
     def __init__(self, client: MemoryClient) -> None:
         self.client = client

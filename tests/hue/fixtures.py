@@ -14,7 +14,7 @@ def hue():
     from beeswax import hive_site
     from beeswax.server import dbms
     from desktop.lib import thrift_util
-    from hive_ha.zkclient import POOL
+    from hive_ha.io.zookeeper import POOL
     from hue_integration import install
 
     undo = []

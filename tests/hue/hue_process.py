@@ -11,7 +11,7 @@ import textwrap
 import urllib.request
 
 from hive_ha.testing.waiting import wait_until
-from hive_ha.testing.zookeeper import free_port
+from hive_ha.sandbox.zookeeper import free_port
 from tests.hue.environment import LOG_CONF, write_conf_dir
 
 HUE = os.path.join(os.path.dirname(sys.executable), "hue")

@@ -295,7 +295,7 @@ def test_reset_ha_reports_only_a_server_that_refuses_connections(pair):
 
 def test_per_user_policy_spreads_users_as_every_hue_process_would(enable, editors, zk_namespace, registrar,
                                                                    hs2_server_factory):
-    from hive_ha.selection import PerUser
+    from hive_ha.core.selection import PerUser
 
     servers = [hs2_server_factory(f"hs2-{i}", host=f"127.0.0.{i + 1}") for i in range(3)]
     for server in servers:

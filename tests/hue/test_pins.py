@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from hive_ha.testing.lifecycle import rig_python
+from hive_ha.sandbox.lifecycle import rig_python
 from tests._pip import canonical, copy_sources, installed, run
 
 pytestmark = pytest.mark.slow

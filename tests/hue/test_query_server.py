@@ -5,8 +5,8 @@ import pickle
 
 import pytest
 
-from hive_ha.endpoint import Endpoint
-from hive_ha.layouts import Service
+from hive_ha.model.endpoint import Endpoint
+from hive_ha.model.layouts import Service
 from hue_integration import query_server as qs
 
 pytestmark = pytest.mark.django_db

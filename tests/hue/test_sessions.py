@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from hive_ha.endpoint import Endpoint
+from hive_ha.model.endpoint import Endpoint
 from hue_integration import sessions
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,78 @@
+"""``hive-ha check``: diagnose a deployment (``hive_ha.clients.deployment_check``) and print the report: aligned text
+for people, one JSON document for programs."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+
+from hive_ha.cli.common import (EXIT_OK, EXIT_PROBLEMS, EXIT_UNREACHABLE, REGISTRY_EXIT_CODES, add_registry_flags,
+                                positive_float, zk_settings)
+from hive_ha.clients.deployment_check import FAIL, OK, SKIP, WARN, Credentials, Report, run_check
+from hive_ha.errors import ConfigError
+from hive_ha.model.layouts import Service
+
+_LABELS = {OK: "OK", WARN: "WARN", SKIP: "SKIP", FAIL: "FAIL"}
+
+
+def render_text(report: Report, strict: bool = False) -> str:
+    service = report.service
+    lines = [f"hive-ha check: layout {service.layout.name}, namespace {service.namespace}, "
+             f"ZooKeeper {report.zk_hosts}"]
+    for f in report.findings:
+        took = f" ({f.elapsed_ms:.0f} ms)" if f.elapsed_ms is not None else ""
+        lines.append(f"  {_LABELS[f.status]:<5} {f.item:<13} {f.subject}: {f.detail}{took}")
+        if f.hint and f.status != OK:
+            lines.append(f"        next: {f.hint}")
+    counts = ", ".join(f"{report.count(s)} {_LABELS[s].lower()}" for s in (OK, WARN, SKIP, FAIL))
+    verdict = "healthy" if report.healthy(strict) else "PROBLEMS FOUND"
+    lines.append(f"{verdict}: {counts}")
+    return "\n".join(lines) + "\n"
+
+
+def render_json(report: Report, strict: bool = False) -> str:
+    return json.dumps(report.as_dict(strict), indent=2) + "\n"
+
+
+def register(subparsers, common: argparse.ArgumentParser) -> None:
+    c = subparsers.add_parser(
+        "check", parents=[common], help="diagnose a deployment: ZooKeeper, namespace, each server's TCP and session",
+        description="Check ZooKeeper (reachable, with which auth), the namespace, every registration, and each "
+                    "server by TCP and by a real OpenSession with the transport and authentication it published.",
+        epilog=REGISTRY_EXIT_CODES + "; 5 a problem found (each failed item says what to check next). Warnings (malformed "
+               "znodes) and skipped items do not fail the check unless --strict.", formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_registry_flags(c)
+    c.add_argument("--json", action="store_true", help="print the report as JSON")
+    c.add_argument("--user", metavar="USER", help="user for the test sessions (default: the login name)")
+    c.add_argument("--password-env", metavar="VAR",
+                   help="environment variable holding the password of --user (LDAP/PAM/CUSTOM servers)")
+    c.add_argument("--probe-timeout", type=positive_float, default=5.0, metavar="S",
+                   help="timeout of each TCP connect and OpenSession (default 5)")
+    c.add_argument("--strict", action="store_true", help="warnings fail the check too")
+    c.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    service = Service.of(args.layout, args.namespace)
+    settings = zk_settings(args)
+    password = None
+    if args.password_env:
+        if args.password_env not in os.environ:
+            raise ConfigError("--password-env", args.password_env, "the name of a set environment variable")
+        password = os.environ[args.password_env]
+    creds = Credentials(args.user or _login_name(), password)
+    report = run_check(settings, service, creds, zk_timeout=args.timeout, probe_timeout=args.probe_timeout)
+    render = render_json if args.json else render_text
+    sys.stdout.write(render(report, args.strict))
+    if report.findings[0].item == "zookeeper" and report.findings[0].status != "ok":
+        return EXIT_UNREACHABLE
+    return EXIT_OK if report.healthy(args.strict) else EXIT_PROBLEMS
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "hive-ha-check"

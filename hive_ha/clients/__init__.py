@@ -1,0 +1,3 @@
+"""Layer 4, consumers that connect: the PEP 249 ``connect`` (``dbapi``), JDBC-style URLs (``jdbc_url``), the
+SQLAlchemy dialect (``sqlalchemy``) and the deployment check (``deployment_check``). The load-balancer emitters
+(``hive_ha.lb``), the command line (``hive_ha.cli``) and the Hue app (``hue_integration``) are consumers too."""

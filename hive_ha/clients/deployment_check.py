@@ -1,0 +1,391 @@
+"""``hive-ha check``: diagnose a deployment item by item.
+
+Each probe does one piece of I/O (ZooKeeper connect and auth, the namespace, the registrations, a TCP
+connect, a real OpenSession/CloseSession with the authentication the server published) and returns
+``Finding`` records; ``run_check`` strings them together and ``check_render`` prints them. Every failed
+item carries a hint saying what to check next. Passwords never appear in a finding.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import logging
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from hive_ha import extras
+from hive_ha.model.endpoint import Endpoint
+from hive_ha.errors import MalformedRegistration
+from hive_ha.model.layouts import Service
+from hive_ha.model.registration import parse_registration
+from hive_ha.io.zookeeper import ZkSettings
+
+OK, WARN, SKIP, FAIL = "ok", "warn", "skip", "fail"
+STATUSES = (OK, WARN, SKIP, FAIL)
+#: Published authentications whose session is opened with SASL PLAIN and therefore needs a password.
+PASSWORD_AUTHS = ("LDAP", "PAM", "CUSTOM")
+_MAX_PARALLEL = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One checked item: ``item`` says what kind (zookeeper, namespace, znode, leader, tcp, session),
+    ``subject`` which one (hosts, path, address), ``hint`` what to check next when it is not ok."""
+
+    item: str
+    status: str
+    subject: str
+    detail: str
+    hint: str = ""
+    elapsed_ms: Optional[float] = None
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    """Who opens the test sessions. The password (LDAP/PAM/CUSTOM) is kept out of ``repr``."""
+
+    user: str
+    password: Optional[str] = dataclasses.field(default=None, repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    service: Service
+    zk_hosts: str
+    findings: Tuple[Finding, ...]
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.findings if f.status == status)
+
+    def healthy(self, strict: bool = False) -> bool:
+        """No failure (and, when ``strict``, no warning either)."""
+        bad = (FAIL, WARN) if strict else (FAIL,)
+        return not any(f.status in bad for f in self.findings)
+
+    def as_dict(self, strict: bool = False) -> dict:
+        return {
+            "zookeeper": self.zk_hosts, "layout": self.service.layout.name, "namespace": self.service.namespace,
+            "healthy": self.healthy(strict), "summary": {s: self.count(s) for s in STATUSES},
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+
+def _ms(start: float) -> float:
+    return round((time.monotonic() - start) * 1000, 1)
+
+
+def _scrub(text: str, secret: Optional[str]) -> str:
+    return text.replace(secret, "<hidden>") if secret else text
+
+
+# -- ZooKeeper ---------------------------------------------------------------------------------------------------
+def describe_auth(settings: ZkSettings) -> str:
+    """How we authenticate to ZooKeeper, in words (never the password)."""
+    if settings.auth_scheme == "digest":
+        auth = f"digest as {settings.digest_user}"
+    elif settings.auth_scheme == "sasl":
+        who = settings.sasl_username or settings.sasl_principal or "the Kerberos ticket"
+        auth = f"SASL {settings.sasl_mechanism} as {who}"
+    else:
+        auth = "no authentication"
+    return auth + (", TLS" if settings.use_ssl else ", no TLS")
+
+
+def probe_zookeeper(settings: ZkSettings, timeout: float):
+    """Connect (and authenticate) with a client of our own; returns ``(client or None, Finding)``."""
+    from kazoo.client import KazooClient
+    from kazoo.exceptions import AuthFailedError
+    from kazoo.protocol.states import KazooState, KeeperState
+
+    kwargs = settings.kazoo_kwargs()
+    kwargs["connection_retry"] = {"max_tries": -1, "delay": 0.1, "backoff": 2, "max_delay": 1.0}
+    settled = threading.Event()
+    client = KazooClient(logger=logging.getLogger("hive_ha.kazoo"), **kwargs)
+    client.add_listener(lambda state: settled.set() if state in (KazooState.CONNECTED, KazooState.LOST) else None)
+    start = time.monotonic()
+    auth = describe_auth(settings)
+    try:
+        client.start_async()
+        settled.wait(timeout)
+    except Exception as exc:  # noqa: BLE001 - bad TLS files and the like surface here
+        _close(client)
+        return None, Finding("zookeeper", FAIL, settings.hosts, f"cannot start a client ({auth}): {exc}",
+                             "check the TLS CA/certificate files and the connect string")
+    refused = False
+    if client.connected:  # kazoo reports CONNECTED before a SASL login is refused: try one request
+        refused = isinstance(_first_operation(client, timeout), AuthFailedError)
+    if client.connected and not refused:
+        session = f"0x{client.client_id[0]:x}" if client.client_id else "?"
+        return client, Finding("zookeeper", OK, settings.hosts, f"connected, session {session} ({auth})",
+                               elapsed_ms=_ms(start))
+    refused = refused or client.client_state == KeeperState.AUTH_FAILED
+    _close(client)
+    if refused:
+        return None, Finding("zookeeper", FAIL, settings.hosts, f"ZooKeeper refused the credentials ({auth})",
+                             "check the user and the password in --zk-password-env, or the SASL JAAS/Kerberos "
+                             "setup of the ensemble")
+    return None, Finding("zookeeper", FAIL, settings.hosts, f"not connected within {timeout:g} s ({auth})",
+                         "is ZooKeeper running and reachable on those host:port pairs (firewall)? With TLS: is it "
+                         "the secure client port, and does --zk-tls-ca sign its certificate?")
+
+
+def _first_operation(client, timeout: float) -> Optional[BaseException]:
+    try:
+        client.exists_async("/").get(timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - the caller only needs to know which
+        return exc
+    return None
+
+
+def _close(client) -> None:
+    try:
+        client.stop()
+        client.close()
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+
+
+def probe_namespace(client, service: Service) -> Tuple[Optional[str], Finding]:
+    """The children path of the first root that exists; ``(None, failure)`` when none does."""
+    from kazoo.exceptions import KazooException, NoAuthError
+
+    layout = service.layout
+    paths = [layout.children_path(root) for root in layout.roots(service.namespace)]
+    try:
+        for path in paths:
+            stat = client.exists(path)
+            if stat is not None:
+                return path, Finding("namespace", OK, path, f"present, {stat.numChildren} children")
+    except NoAuthError:
+        return None, Finding("namespace", FAIL, paths[0], "not authorised to read it",
+                             "authenticate as a user the znode ACL allows (--zk-sasl-user / --zk-digest-user)")
+    except KazooException as exc:
+        return None, Finding("namespace", FAIL, paths[0], f"ZooKeeper error: {exc!r}", "retry; see ZooKeeper's log")
+    tried = " nor ".join(paths)
+    return None, Finding("namespace", FAIL, paths[0], f"neither {tried} exists" if len(paths) > 1 else "does not exist",
+                         "is hive.server2.support.dynamic.service.discovery=true, and does --namespace match "
+                         "hive.server2.zookeeper.namespace (or the HA registry namespace)? Is --layout right?")
+
+
+def read_registrations(client, service: Service, path: str) -> Tuple[List[Endpoint], List[Finding]]:
+    """Parse every child of ``path``; malformed ones become warnings naming the znode."""
+    from kazoo.exceptions import NoAuthError, NoNodeError
+
+    endpoints: List[Endpoint] = []
+    findings: List[Finding] = []
+    for name in sorted(client.get_children(path)):
+        znode = f"{path}/{name}"
+        try:
+            data, _ = client.get(znode)
+            endpoints.append(parse_registration(service.layout.record, path, name, data))
+        except NoNodeError:
+            continue  # gone between list and read: a server that just stopped
+        except NoAuthError:
+            findings.append(Finding("znode", WARN, znode, "not authorised to read it",
+                                    "authenticate as a user the znode ACL allows"))
+        except MalformedRegistration as exc:
+            findings.append(Finding("znode", WARN, znode, f"malformed registration, skipped: {exc.reason}",
+                                    "fix or remove this znode; clients ignore it"))
+    endpoints.sort(key=lambda e: e.age_key)
+    if not endpoints:
+        findings.append(Finding("registrations", FAIL, path, "no server registered",
+                                "are the HiveServer2s running? A server's znode disappears when its ZooKeeper "
+                                "session ends; see the HiveServer2 log for ZooKeeper errors"))
+    else:
+        findings.insert(0, Finding("registrations", OK, path, f"{len(endpoints)} server(s) registered"))
+    return endpoints, findings
+
+
+def leader_finding(service: Service, path: str, endpoints: Sequence[Endpoint]) -> Optional[Finding]:
+    """Active/Passive HA only: exactly one instance should publish an activeEndpoint."""
+    if not service.layout.ha or not endpoints:
+        return None
+    active = [e for e in endpoints if e.active]
+    if len(active) == 1:
+        return Finding("leader", OK, path, f"{active[0].address} is active, {len(endpoints) - 1} passive")
+    if not active:
+        return Finding("leader", FAIL, path, "no instance publishes an activeEndpoint",
+                       "a leader election may be under way; if it lasts, check the HSI instances' leader latch "
+                       "under _LEADER and their logs")
+    return Finding("leader", WARN, path, f"{len(active)} instances claim to be active: "
+                   + ", ".join(e.address for e in active), "clients may reach either; check the leader latch")
+
+
+# -- endpoints ---------------------------------------------------------------------------------------------------
+def probe_tcp(endpoint: Endpoint, timeout: float) -> Finding:
+    start = time.monotonic()
+    address = endpoint.address
+    try:
+        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout):
+            pass
+    except socket.timeout:
+        return Finding("tcp", FAIL, address, f"no TCP answer within {timeout:g} s",
+                       "a firewall may drop the packets, or the host is down")
+    except OSError as exc:
+        return Finding("tcp", FAIL, address, f"TCP connect failed: {exc.strerror or exc}",
+                       f"is HiveServer2 running and listening on {address}? Its znode stays until its ZooKeeper "
+                       "session expires, so a crashed server is still listed for a while")
+    return Finding("tcp", OK, address, "TCP connect", elapsed_ms=_ms(start))
+
+
+def _kerberos_ticket_missing() -> Optional[str]:
+    """A reason when there is visibly no Kerberos ticket, else None (klist absent: we cannot tell)."""
+    klist = shutil.which("klist")
+    if klist is None:
+        return None
+    if subprocess.run([klist, "-s"], stdin=subprocess.DEVNULL, capture_output=True, timeout=10).returncode != 0:
+        cache = os.environ.get("KRB5CCNAME", "the default credential cache")
+        return f"no valid Kerberos ticket in {cache}"
+    return None
+
+
+def _transport(endpoint: Endpoint, creds: Credentials, timeout: float):
+    """An unopened thrift transport speaking what ``endpoint`` published."""
+    auth = endpoint.authentication
+    if endpoint.transport_mode == "http":
+        import base64
+
+        from thrift.transport.THttpClient import THttpClient
+
+        context = ssl.create_default_context() if endpoint.use_ssl else None
+        transport = THttpClient(endpoint.http_url, ssl_context=context)
+        transport.setTimeout(timeout * 1000)
+        if auth != "NOSASL":
+            token = f"{creds.user}:{creds.password if creds.password is not None else 'anonymous'}"
+            transport.setCustomHeaders({"Authorization": "Basic " + base64.b64encode(token.encode()).decode()})
+        return transport
+    from thrift.transport.TSocket import TSocket
+    from thrift.transport.TTransport import TBufferedTransport
+
+    if endpoint.use_ssl:
+        from thrift.transport.TSSLSocket import TSSLSocket
+
+        sock = TSSLSocket(endpoint.host, endpoint.port, ssl_context=ssl.create_default_context())
+    else:
+        sock = TSocket(endpoint.host, endpoint.port)
+    sock.setTimeout(timeout * 1000)
+    if auth == "NOSASL":
+        return TBufferedTransport(sock)
+    import thrift_sasl
+    from pyhive import hive
+
+    if auth == "KERBEROS":
+        service = (endpoint.principal or "hive").split("/", 1)[0].split("@", 1)[0]
+        factory = lambda: hive.get_installed_sasl(endpoint.host, "GSSAPI", service=service)  # noqa: E731
+        return thrift_sasl.TSaslClientTransport(factory, "GSSAPI", sock)
+    password = creds.password if creds.password is not None else "x"  # Hive's NONE accepts any password
+    factory = lambda: hive.get_installed_sasl(endpoint.host, "PLAIN", username=creds.user, password=password)  # noqa: E731
+    return thrift_sasl.TSaslClientTransport(factory, "PLAIN", sock)
+
+
+def probe_session(endpoint: Endpoint, creds: Credentials, timeout: float) -> Finding:
+    """A real OpenSession + CloseSession with the transport and authentication the server published."""
+    address, auth = endpoint.address, endpoint.authentication
+    how = f"{endpoint.transport_mode}{' TLS' if endpoint.use_ssl else ''}, auth {auth}"
+    if auth in PASSWORD_AUTHS and creds.password is None:
+        return Finding("session", SKIP, address, f"not tried: {how} needs a user and a password",
+                       "pass --user USER and --password-env VAR (the variable holding the password)")
+    if auth not in ("NOSASL", "NONE", "KERBEROS") + PASSWORD_AUTHS:
+        return Finding("session", SKIP, address, f"not tried: check cannot speak {how}", "test it with beeline")
+    needed = ("dbapi", "kerberos") if auth == "KERBEROS" else ("dbapi",)
+    absent = extras.missing(*needed)
+    if absent:  # a plain install checks ZooKeeper and TCP; a session needs the HiveServer2 client libraries
+        return Finding("session", SKIP, address, f"not tried ({how}): {', '.join(absent)} not installed",
+                       f"{extras.install_hint(*needed)}, then check again")
+    if auth == "KERBEROS":
+        missing = _kerberos_ticket_missing()
+        if missing:
+            return Finding("session", SKIP, address, f"not tried ({how}): {missing}",
+                           f"kinit as a user {endpoint.principal or 'HiveServer2'} accepts, then check again")
+    from TCLIService import TCLIService, ttypes
+    from thrift.protocol.TBinaryProtocol import TBinaryProtocol
+
+    start = time.monotonic()
+    transport = None
+    try:
+        transport = _transport(endpoint, creds, timeout)
+        client = TCLIService.Client(TBinaryProtocol(transport))
+        transport.open()
+        request = ttypes.TOpenSessionReq(client_protocol=ttypes.TProtocolVersion.HIVE_CLI_SERVICE_PROTOCOL_V6,
+                                         username=creds.user)
+        response = client.OpenSession(request)
+        if response.status.statusCode not in (ttypes.TStatusCode.SUCCESS_STATUS,
+                                              ttypes.TStatusCode.SUCCESS_WITH_INFO_STATUS):
+            return Finding("session", FAIL, address,
+                           f"OpenSession refused ({how}): {_scrub(response.status.errorMessage or '', creds.password)}",
+                           "check the user's rights (impersonation, hive.server2.enable.doAs) and the server log")
+        elapsed = _ms(start)
+        client.CloseSession(ttypes.TCloseSessionReq(sessionHandle=response.sessionHandle))
+    except ImportError as exc:
+        return Finding("session", SKIP, address, f"not tried ({how}): {exc}", extras.install_hint(*needed))
+    except Exception as exc:  # noqa: BLE001 - every driver/transport error becomes a finding
+        status = getattr(transport, "code", None)  # THttpClient: the HTTP status of the last reply
+        text = f"HTTP {status}, " if status not in (None, 200) else ""
+        text = _scrub(f"{text}{type(exc).__name__}: {exc}", creds.password)
+        return Finding("session", FAIL, address, f"OpenSession failed ({how}): {text}", _session_hint(endpoint, text))
+    finally:
+        if transport is not None:
+            try:
+                transport.close()
+            except Exception:  # noqa: BLE001
+                pass
+    return Finding("session", OK, address, f"OpenSession + CloseSession as {creds.user} ({how})", elapsed_ms=elapsed)
+
+
+def _session_hint(endpoint: Endpoint, text: str) -> str:
+    lowered = text.lower()
+    if "validating the login" in lowered or "401" in lowered or "bad status: 3" in lowered:
+        return "the server refused the credentials: check --user and the password in --password-env"
+    if "kerberos" in lowered or "gss" in lowered:
+        return f"check the Kerberos ticket (klist) and that the principal {endpoint.principal} is right for this host"
+    if "timed out" in lowered:
+        return ("the port accepts TCP but nothing answers: a hung server, or a transport/TLS mismatch with what it "
+                "published")
+    return (f"the server does not speak what it published ({endpoint.transport_mode}, "
+            f"{endpoint.authentication}{', TLS' if endpoint.use_ssl else ''}): compare hive-site.xml with the znode "
+            "data, and see the HiveServer2 log")
+
+
+def probe_endpoint(endpoint: Endpoint, creds: Credentials, timeout: float) -> List[Finding]:
+    tcp = probe_tcp(endpoint, timeout)
+    if tcp.status != OK:
+        return [tcp]
+    return [tcp, probe_session(endpoint, creds, timeout)]
+
+
+# -- the whole check ---------------------------------------------------------------------------------------------
+def run_check(settings: ZkSettings, service: Service, creds: Credentials, *, zk_timeout: float = 10.0,
+              probe_timeout: float = 5.0,
+              endpoint_probe: Callable[[Endpoint, Credentials, float], List[Finding]] = probe_endpoint) -> Report:
+    """Run every probe in order; later probes are skipped when an earlier one makes them meaningless."""
+    findings: List[Finding] = []
+    client, zk = probe_zookeeper(settings, zk_timeout)
+    findings.append(zk)
+    if client is None:
+        return Report(service, settings.hosts, tuple(findings))
+    try:
+        path, namespace = probe_namespace(client, service)
+        findings.append(namespace)
+        if path is None:
+            return Report(service, settings.hosts, tuple(findings))
+        endpoints, registrations = read_registrations(client, service, path)
+        findings.extend(registrations)
+        leader = leader_finding(service, path, endpoints)
+        if leader is not None:
+            findings.append(leader)
+    finally:
+        _close(client)
+    if endpoints:
+        with concurrent.futures.ThreadPoolExecutor(min(_MAX_PARALLEL, len(endpoints))) as pool:
+            for result in pool.map(lambda e: endpoint_probe(e, creds, probe_timeout), endpoints):
+                findings.extend(result)
+    return Report(service, settings.hosts, tuple(findings))

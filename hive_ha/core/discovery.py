@@ -1,0 +1,220 @@
+"""``Discovery``: the public entry point tying settings, watchers and the endpoint cache together.
+
+::
+
+    discovery = Discovery(ZkSettings(hosts="zk1:2181,zk2:2181"), policy="per_user")
+    endpoint = discovery.endpoint(Service.of("hs2"), user="alice")   # no I/O once warm
+    ...connection to endpoint fails...
+    endpoint = discovery.report_failure(Service.of("hs2"), endpoint, user="alice")
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import AbstractSet, Dict, Optional, Set, Union
+
+from hive_ha.core.backoff import Backoff
+from hive_ha.core.cache import EndpointCache, Key
+from hive_ha.model.endpoint import Endpoint
+from hive_ha.errors import DiscoveryClosed, DiscoveryError, RegistryUnavailable
+from hive_ha.model.layouts import Service
+from hive_ha.core.selection import Policy, get_policy
+from hive_ha.model.snapshot import Snapshot
+from hive_ha.io.watcher import RegistryWatcher
+from hive_ha.io.zookeeper import POOL, ClientPool, ZkSettings
+
+log = logging.getLogger(__name__)
+_INSTANCES: "weakref.WeakSet[Discovery]" = weakref.WeakSet()
+
+
+class Discovery:
+    """Watches the services it is asked about and answers lookups from the cache.
+
+    The first lookup of a service starts its watcher and waits up to ``settings.connect_timeout``
+    for a first reading; later lookups never wait on ZooKeeper. While ZooKeeper is unreachable the
+    last known endpoints are served (their snapshot is marked stale). After ``close()`` lookups raise
+    ``DiscoveryClosed``.
+
+    Locks (docs/discovery.md, "Locks"): ``_lock`` guards the watcher table only. It is never held while
+    another lock is taken or while anything blocks: the ZooKeeper client is created (SASL proof, ``kinit``)
+    and the cache is called with it released.
+    """
+
+    def __init__(
+        self,
+        settings: ZkSettings,
+        *,
+        policy: Union[str, Policy] = "oldest",
+        cache_timeout: float = 60.0,
+        backoff: Backoff = Backoff(),
+        leader_wait: float = 5.0,
+        debounce: float = 0.05,
+        pool: ClientPool = POOL,
+    ) -> None:
+        self.settings = settings
+        self.leader_wait = leader_wait
+        self.debounce = debounce
+        self._pool = pool
+        self.cache = EndpointCache(
+            get_policy(policy) if isinstance(policy, str) else policy,
+            cache_timeout=cache_timeout, backoff=backoff,
+        )
+        self._lock = threading.Lock()
+        self._watchers: Dict[Service, RegistryWatcher] = {}
+        self._starting: Set[Service] = set()  # a thread is creating the watcher (outside the lock)
+        self._started: Dict[Service, float] = {}
+        self._closed = False
+        _INSTANCES.add(self)
+
+    # -- lookups ---------------------------------------------------------------------------------
+    def endpoint(self, service: Service, user: Optional[str] = None, *, skip: AbstractSet[Key] = frozenset()
+                 ) -> Endpoint:
+        """The endpoint to use for ``service`` (and ``user`` under the per_user policy).
+
+        ``skip``: registrations (``Endpoint.key``) this caller cannot use; another endpoint is picked for
+        this call when the current choice is one of them.
+        """
+        self._check_open()
+        try:
+            return self.cache.get(service, user, skip=skip)  # warm path: a dict lookup under one lock, no I/O
+        except DiscoveryError:
+            self.watch(service)
+        try:
+            return self.cache.get(service, user, wait=self._cold_wait(service), leader_wait=self.leader_wait,
+                                  skip=skip)
+        except RegistryUnavailable:
+            raise RegistryUnavailable(self.settings.hosts, service.namespace, self._why_unreachable(service)) from None
+
+    def endpoints(self, service: Service, timeout: Optional[float] = None) -> Snapshot:
+        """The latest whole snapshot of ``service`` (waits for the first one up to ``timeout``)."""
+        self.watch(service)
+        snap = self.cache.wait_snapshot(service, self.settings.connect_timeout if timeout is None else timeout)
+        if snap is None:
+            raise RegistryUnavailable(self.settings.hosts, service.namespace, self._why_unreachable(service))
+        return snap
+
+    def report_failure(self, service: Service, endpoint: Endpoint, user: Optional[str] = None) -> Optional[Endpoint]:
+        """Report that ``endpoint`` (that registration: address and znode) failed at connection level; returns
+        the endpoint now current."""
+        return self.cache.report_failure(service, endpoint, user)
+
+    # -- watchers --------------------------------------------------------------------------------
+    def watch(self, service: Service) -> None:
+        """Start watching ``service`` (idempotent; restarts a watcher lost to a fork).
+
+        May block while the shared ZooKeeper client is created (up to ``connect_timeout`` with SASL GSSAPI),
+        holding no lock; concurrent callers return at once and wait on the cache instead.
+        """
+        with self._lock:
+            self._check_open()
+            watcher = self._watchers.get(service)
+            if (watcher is not None and watcher.alive) or service in self._starting:
+                return
+            self._starting.add(service)
+            first = service not in self._started
+            if first:
+                self._started[service] = time.monotonic()
+        watcher = None
+        try:
+            if first:
+                self.cache.register(service, self.settings.hosts, functools.partial(self._refresh, service))
+            watcher = RegistryWatcher(
+                self._pool.get(self.settings), service, self.settings.hosts,
+                publish=self.cache.update,
+                on_stale=functools.partial(self.cache.mark_stale, service),
+                debounce=self.debounce,
+            ).start()
+        finally:
+            with self._lock:
+                self._starting.discard(service)
+                keep = watcher is not None and not self._closed
+                if keep:
+                    self._watchers[service] = watcher  # type: ignore[assignment]
+        if watcher is not None and not keep:
+            watcher.stop()  # closed meanwhile
+
+    def _refresh(self, service: Service) -> None:
+        # Called by the cache, on a lookup's thread and without its lock, when a choice expired without a live
+        # watch. The lookup is answered from the last known snapshot: never make it wait for ZooKeeper.
+        with self._lock:
+            watcher = self._watchers.get(service)
+            if self._closed or service in self._starting:
+                return
+        if watcher is not None and watcher.alive:
+            watcher.request_refresh()
+            return
+        threading.Thread(target=self._restart, args=(service,), name=f"hive-ha-restart {service}",
+                         daemon=True).start()
+
+    def _restart(self, service: Service) -> None:
+        try:
+            self.watch(service)
+        except DiscoveryClosed:
+            pass
+        except Exception:  # noqa: BLE001 - the next expired lookup asks again; lookups go on meanwhile
+            log.warning("hive-ha: restarting the watcher of %s failed", service, exc_info=True)
+
+    def _cold_wait(self, service: Service) -> float:
+        """What is left of the connect budget since the service's watcher started (0 once spent)."""
+        started = self._started.get(service, time.monotonic())
+        return max(0.0, self.settings.connect_timeout - (time.monotonic() - started))
+
+    def _why_unreachable(self, service: Service) -> str:
+        watcher = self._watchers.get(service)
+        if watcher is not None and watcher.last_error:
+            return watcher.last_error
+        client = self._pool.peek(self.settings)
+        if client is None:
+            return "no ZooKeeper client (it could not be created)"
+        client = self._pool.get(self.settings)  # an existing client: raises ZooKeeperAuthFailed if its login failed
+        if not client.connected:
+            return f"ZooKeeper unreachable: not connected within {self.settings.connect_timeout:g} s"
+        return "no reading of the registry yet"
+
+    def status(self) -> dict:
+        """The cache, the reselection history and the ZooKeeper client's state (``NOT_STARTED`` before the first
+        lookup): a read of memory only, it never creates a client (a metrics scrape calls it)."""
+        client = self._pool.peek(self.settings)
+        return {
+            "zookeeper": {"hosts": self.settings.hosts, "state": str(client.state) if client else "NOT_STARTED"},
+            "services": self.cache.status(),
+            "failovers": [f.__dict__ for f in self.cache.failovers()],
+        }
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Stop the watchers for good; lookups then raise ``DiscoveryClosed`` (the shared ZooKeeper client stays
+        with the pool). Idempotent."""
+        with self._lock:
+            self._closed = True
+            watchers, self._watchers = list(self._watchers.values()), {}
+        for watcher in watchers:
+            watcher.stop()
+        _INSTANCES.discard(self)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DiscoveryClosed(self.settings.hosts)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+        self._watchers = {}  # their threads did not survive the fork; restarted on next lookup
+        self._starting = set()
+        self._started = {s: time.monotonic() for s in self._started}
+        self.cache.reinit_after_fork()
+
+
+def _after_fork() -> None:
+    for instance in list(_INSTANCES):
+        instance._after_fork_in_child()  # noqa: SLF001
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)

@@ -1,0 +1,6 @@
+"""The sandbox, a user feature behind the ``sandbox`` extra: a local ZooKeeper (``zookeeper``), HiveServer2-protocol
+Thrift servers (``hs2server``) registered exactly as Hive registers them (``registrar``), an optional MIT KDC
+(``kdc``), and ``cluster.Sandbox``, which runs them together for ``hive-ha sandbox`` and ``make demo`` (``demo``).
+
+Nothing of the library imports this package; the command line imports it when ``hive-ha sandbox`` starts. This file
+imports nothing, so that ``hive_ha.sandbox.zookeeper`` can be used where PyHive's Thrift code must not be loaded."""
