@@ -1,5 +1,10 @@
 """hive-ha: ZooKeeper-aware high availability for HiveServer2, Hive LLAP/HSI and Impala clients."""
+import re
+
 from setuptools import find_packages, setup
+
+# The one version string lives in hive_ha/_version.py; read, not imported (setup.py runs before the install).
+VERSION = re.search(r'^__version__ = "([^"]+)"', open("hive_ha/_version.py", encoding="utf-8").read(), re.M).group(1)
 
 # Lower bounds never exceed Hue 4.11's pins (kazoo 2.8.0, thrift 0.16.0, thrift-sasl 0.4.3,
 # pure-sasl 0.6.2, Django 4.2), so installing into Hue's virtualenv moves none of them (tests/hue/test_pins.py).
@@ -37,7 +42,7 @@ EXTRAS = {
 
 setup(
     name="hive-ha",
-    version="0.1.0",
+    version=VERSION,
     description=__doc__,
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",

@@ -38,7 +38,7 @@ def registry(app_configs: Any = None, **kwargs: Any) -> List[checks.CheckMessage
     hosts = integration.discovery.settings.hosts
     for service in integration.services():
         try:
-            snapshot = integration.discovery.endpoints(service, timeout=CHECK_TIMEOUT)
+            snapshot = integration.discovery.snapshot(service, timeout=CHECK_TIMEOUT)
         except RegistryUnavailable as exc:
             messages.append(checks.Warning(
                 f"ZooKeeper {hosts} unreachable for {service}: {exc}", id="hive_ha.W003",

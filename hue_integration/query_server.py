@@ -72,7 +72,7 @@ class QueryServer(dict):
 
 def build(name: str, endpoint: Endpoint, service: Service, hue: HueSettings) -> QueryServer:
     """What the server published wins; Hue's settings fill in what it did not publish."""
-    if endpoint.published:
+    if not endpoint.address_only:
         transport = "http" if endpoint.transport_mode == "http" else "socket"
         use_ssl, http_path = endpoint.use_ssl, endpoint.http_path
         use_sasl = bool(hue.use_sasl) and endpoint.authentication != "NOSASL"

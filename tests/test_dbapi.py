@@ -198,7 +198,7 @@ def test_all_dead_gives_the_drivers_final_error_then_empty_registry(zk_server, z
         reg.deregister()
     discovery = next(iter(dbapi._discoveries.values()))  # noqa: SLF001
     service = hive_ha.Service.of("hs2", zk_namespace)
-    wait_until(lambda: not discovery.endpoints(service).endpoints, timeout=10, message="registrations gone")
+    wait_until(lambda: not discovery.snapshot(service).endpoints, timeout=10, message="registrations gone")
     with pytest.raises(NoEndpointAvailable, match="nothing registered"):
         hive_ha.connect(zookeeper=zk_server.hosts, namespace=zk_namespace)
 

@@ -42,8 +42,8 @@ def addresses(snapshot):
 
 
 def wait_members(discovery, service, expected, timeout=10):
-    return wait_until(lambda: addresses(discovery.endpoints(service)) == sorted(expected), timeout=timeout,
-                      message=lambda: f"members {addresses(discovery.endpoints(service))} != {sorted(expected)}")
+    return wait_until(lambda: addresses(discovery.snapshot(service)) == sorted(expected), timeout=timeout,
+                      message=lambda: f"members {addresses(discovery.snapshot(service))} != {sorted(expected)}")
 
 
 def test_picks_up_the_zookeeper_list_and_follows_it(zk_server, zk_namespace, registrar, make_discovery):
@@ -64,7 +64,7 @@ def test_both_data_forms_and_published_settings(zk_server, zk_namespace, registr
     registrar.register("127.0.0.1", 10001, namespace=zk_namespace, transport_mode="http", http_port=10011,
                        http_path="cliservice", authentication="KERBEROS", principal="hive/_HOST@EXAMPLE.TEST")
     d = make_discovery(zk_server.hosts)
-    snap = wait_until(lambda: (s := d.endpoints(Service.of("hs2", zk_namespace))) and len(s.endpoints) == 2 and s)
+    snap = wait_until(lambda: (s := d.snapshot(Service.of("hs2", zk_namespace))) and len(s.endpoints) == 2 and s)
     legacy, http = snap.endpoints
     assert (legacy.port, legacy.transport_mode) == (10000, "binary")
     assert (http.port, http.transport_mode, http.principal) == (10011, "http", "hive/127.0.0.1@EXAMPLE.TEST")
@@ -81,7 +81,7 @@ def test_malformed_znodes_skipped_with_one_warning(zk_server, zk_namespace, regi
         wait_members(d, service, ["127.0.0.1:10000", "127.0.0.1:10001"])
     warnings = [r.getMessage() for r in caplog.records if "evil host" in r.getMessage()]
     assert len(warnings) == 1 and bad in warnings[0]
-    assert d.endpoints(service).malformed[0][0] == bad
+    assert d.snapshot(service).malformed[0][0] == bad
 
 
 class VanishingClient:
@@ -129,7 +129,7 @@ def test_namespace_created_later_is_picked_up(zk_server, zk_namespace, registrar
     with pytest.raises(NoEndpointAvailable, match="does not exist"):
         d.endpoint(service)
     registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
-    assert wait_until(lambda: d.endpoints(service).endpoints)[0].port == 10000
+    assert wait_until(lambda: d.snapshot(service).endpoints)[0].port == 10000
 
 
 def test_single_user_failover_with_real_servers(zk_server, zk_namespace, registrar, make_discovery, hs2_server_factory):
@@ -222,7 +222,7 @@ def test_hsi_ha_leader_flip_after_one_watch_event(zk_server, zk_namespace, regis
     wait_until(lambda: d.endpoint(service).port == 10501, timeout=5)
     # The flip rewrites two znodes; one debounced re-read per data event at most.
     assert d._watchers[service].published - published <= 2
-    assert not d.endpoints(service).candidates[0].active is False
+    assert not d.snapshot(service).candidates[0].active is False
     del a
 
 
@@ -247,12 +247,12 @@ def test_zookeeper_down_serves_last_known(zk_server_factory, registrar_factory, 
     assert d.endpoint(service).port == 10000
     zk_server.kill()
     try:
-        wait_until(lambda: d.endpoints(service).stale, timeout=10)
+        wait_until(lambda: d.snapshot(service).stale, timeout=10)
         assert d.endpoint(service).port == 10000
         assert d.cache.status()[0]["stale"] is True
     finally:
         zk_server.restart()
-    wait_until(lambda: not d.endpoints(service).stale, timeout=15)
+    wait_until(lambda: not d.snapshot(service).stale, timeout=15)
 
 
 def test_unreachable_and_nothing_known(make_discovery):
@@ -365,7 +365,7 @@ def test_bursts_are_debounced(zk_server, zk_namespace, registrar, make_discovery
     before = d._watchers[service].published
     for i in range(1, 21):  # a rolling restart's worth of registrations in one burst
         registrar.register_raw(f"{zk_namespace}/serverUri=127.0.0.1:{10000 + i};version=1;sequence=", b"")
-    wait_until(lambda: len(d.endpoints(service).endpoints) == 21, timeout=10)
+    wait_until(lambda: len(d.snapshot(service).endpoints) == 21, timeout=10)
     assert d._watchers[service].published - before <= 3
 
 
@@ -376,8 +376,8 @@ def test_namespace_deleted_and_recreated_is_followed(zk_server, zk_namespace, re
     service = Service.of("hs2", zk_namespace)
     assert d.endpoint(service).port == 10000
     zk_client.delete(zk_namespace, recursive=True)
-    wait_until(lambda: not d.endpoints(service).exists, timeout=10, message="the deletion was not seen")
+    wait_until(lambda: not d.snapshot(service).exists, timeout=10, message="the deletion was not seen")
     registrar.register("127.0.0.1", 10001, namespace=zk_namespace)
-    wait_until(lambda: addresses(d.endpoints(service)) == ["127.0.0.1:10001"], timeout=10,
-               message=lambda: f"blind watcher: {d.endpoints(service)}")
-    assert d.endpoint(service).port == 10001 and not d.endpoints(service).stale
+    wait_until(lambda: addresses(d.snapshot(service)) == ["127.0.0.1:10001"], timeout=10,
+               message=lambda: f"blind watcher: {d.snapshot(service)}")
+    assert d.endpoint(service).port == 10001 and not d.snapshot(service).stale

@@ -57,7 +57,7 @@ def test_discovery_reads_secure_registrations_and_others_cannot_write(krb_rig, k
         with pytest.raises(NoAuthError):
             client.delete(server.znode)
         server.deregister()
-        wait_until(lambda: not discovery.endpoints(Service.of("hs2", zk_namespace)).endpoints, timeout=20,
+        wait_until(lambda: not discovery.snapshot(Service.of("hs2", zk_namespace)).endpoints, timeout=20,
                    message="deregistration not seen over the Kerberized session")
     finally:
         discovery.close()

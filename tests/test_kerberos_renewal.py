@@ -46,7 +46,7 @@ def test_watcher_keeps_working_across_ticket_expiry(krb_rig, krb_zk, krb_zk_host
         with krb_rig.client_env("hive"):  # the new server's own identity, in its own process
             second = spawn_process(krb_zk_hosts, "localhost", 10011, namespace=namespace, sasl_options=sasl,
                                    authentication="KERBEROS", session_timeout=30.0)
-        wait_until(lambda: {e.port for e in discovery.endpoints(service).endpoints} == {10010, 10011}, timeout=60,
+        wait_until(lambda: {e.port for e in discovery.snapshot(service).endpoints} == {10010, 10011}, timeout=60,
                    interval=0.1, message="watcher did not see the new server after the reconnect")
         assert pool.get(settings).connected
     finally:

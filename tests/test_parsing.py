@@ -68,8 +68,8 @@ def test_wildcard_bind_host_falls_back_to_instance_uri():
 
 def test_legacy_host_port_data():
     e = endpoint_from_znode("/h", NAME, b"hs2-b.example.com:10005")
-    assert (e.host, e.port, e.sequence, e.published) == ("hs2-b.example.com", 10005, 12, False)
-    assert endpoint_from_znode("/h", NAME, published()).published
+    assert (e.host, e.port, e.sequence, e.address_only) == ("hs2-b.example.com", 10005, 12, True)
+    assert not endpoint_from_znode("/h", NAME, published()).address_only
 
 
 def test_empty_data_uses_name():

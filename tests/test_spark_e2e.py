@@ -118,5 +118,5 @@ def test_kill_9_serving_server_next_connect_lands_on_the_other(zk_server, zk_nam
 
     registration.wait_gone()  # session expiry removes it; discovery stops offering the dead server
     service = hive_ha.Service.of("hs2", zk_namespace)
-    wait_until(lambda: [e.address for e in discovery.endpoints(service).endpoints] == [survivor.address],
+    wait_until(lambda: [e.address for e in discovery.snapshot(service).endpoints] == [survivor.address],
                timeout=30, message="the crashed server's registration still listed")

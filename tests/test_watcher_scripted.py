@@ -247,7 +247,7 @@ def test_closed_discovery_refuses_lookups_and_starts_nothing(zk, discovery):
     with pytest.raises(DiscoveryClosed):
         d.endpoint(HS2)
     with pytest.raises(DiscoveryClosed):
-        d.endpoints(HSI)
+        d.snapshot(HSI)
     assert pool.gets == gets and not d._watchers
 
 

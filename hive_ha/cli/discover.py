@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     service = Service.of(args.layout, args.namespace)
     discovery = Discovery(zk_settings(args), debounce=0)
     try:
-        snapshot = discovery.endpoints(service, timeout=args.timeout)  # the watcher warns of malformed znodes
+        snapshot = discovery.snapshot(service, timeout=args.timeout)  # the watcher warns of malformed znodes
         shown = snapshot.endpoints
         if not snapshot.candidates:
             raise NoEndpointAvailable(discovery.settings.hosts, snapshot.path, shown, {}, snapshot.empty_reason())

@@ -300,7 +300,7 @@ def connect_with(options: ConnectOptions, settings: Optional[ZkSettings] = None,
     open_fn = _opener(options, dict(driver_args or {}))
     discovery = _discovery(settings, options.policy)
     service = options.service
-    candidates = discovery.endpoints(service).candidates
+    candidates = discovery.snapshot(service).candidates
     failures: List[Tuple[str, str]] = []
     skipped: Dict[str, str] = {}  # address -> why this client cannot use it
     unusable: Dict[str, ConfigError] = {}  # the same, from the later rounds
@@ -327,7 +327,7 @@ def connect_with(options: ConnectOptions, settings: Optional[ZkSettings] = None,
         last = exc  # UnusableEndpoint: every server left publishes settings this client cannot use
     # Further rounds (JDBC's retries), or the only one when all were excluded: every registered server again.
     for _ in range(options.retries - (1 if failures else 0)):
-        for endpoint in discovery.endpoints(service).candidates:
+        for endpoint in discovery.snapshot(service).candidates:
             try:
                 with map_connection_errors(endpoint.address):
                     return open_fn(endpoint)

@@ -89,7 +89,7 @@ class Discovery:
         except RegistryUnavailable:
             raise RegistryUnavailable(self.settings.hosts, service.namespace, self._why_unreachable(service)) from None
 
-    def endpoints(self, service: Service, timeout: Optional[float] = None) -> Snapshot:
+    def snapshot(self, service: Service, timeout: Optional[float] = None) -> Snapshot:
         """The latest whole snapshot of ``service`` (waits for the first one up to ``timeout``)."""
         self.watch(service)
         snap = self.cache.wait_snapshot(service, self.settings.connect_timeout if timeout is None else timeout)

@@ -40,7 +40,7 @@ def from_zookeeper(hosts: str, layout: str, namespace: Optional[str], timeout: f
     pool = ClientPool()  # a private pool: this one-shot read must not keep a process-wide session open
     discovery = Discovery(ZkSettings(hosts=hosts, connect_timeout=timeout), debounce=0, pool=pool)
     try:
-        snapshot = discovery.endpoints(service, timeout=timeout)
+        snapshot = discovery.snapshot(service, timeout=timeout)
     finally:
         discovery.close()
         pool.close_all()

@@ -90,8 +90,9 @@ class Endpoint:
     ``port`` is the port to dial in ``transport_mode`` (the HTTP port in ``http`` mode, the binary
     port otherwise); ``http_port`` is known whenever the server published it. ``active`` is
     ``None`` outside Active/Passive HA. ``sequence`` orders registrations (lower is older).
-    ``published`` is False for registrations that carry only an address (legacy ``host:port``
-    data): their transport, SSL and authentication are the client's own settings.
+    ``address_only`` is True for registrations that carry only an address (legacy ``host:port`` data, Hive's
+    ``hive.server2.zookeeper.publish.configs=false``): their transport, SSL and authentication are the client's own
+    settings.
     """
 
     host: str
@@ -107,7 +108,7 @@ class Endpoint:
     version: Optional[str] = None
     sequence: Optional[int] = None
     active: Optional[bool] = None
-    published: bool = True
+    address_only: bool = False
 
     @property
     def address(self) -> str:

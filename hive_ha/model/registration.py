@@ -103,9 +103,9 @@ def endpoint_from_znode(parent: str, name: str, data: Optional[bytes]) -> Endpoi
         except ValueError as exc:
             raise MalformedRegistration(znode, f"bad host:port data: {exc}") from None
         return Endpoint(host=host, port=port, znode=znode, version=info.version, sequence=info.sequence,
-                        published=False)
+                        address_only=True)
     return Endpoint(host=info.host, port=info.port, znode=znode, version=info.version, sequence=info.sequence,
-                    published=False)
+                    address_only=True)
 
 
 def endpoint_from_service_record(parent: str, name: str, data: Optional[bytes]) -> Endpoint:

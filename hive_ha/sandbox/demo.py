@@ -84,7 +84,7 @@ def main() -> int:
         discovery = Discovery(ZkSettings(hosts=hosts, connect_timeout=WAIT), policy="per_user")
         try:
             for service in (hs2_service, hsi_service):
-                for e in discovery.endpoints(service).endpoints:
+                for e in discovery.snapshot(service).endpoints:
                     role = "" if e.active is None else (" ACTIVE" if e.active else " passive")
                     say(f"   {service.layout.name:<6} {e.address:<18} transport={e.transport_mode} "
                         f"auth={e.authentication}{role}")
@@ -119,7 +119,7 @@ def _story(sandbox: Sandbox, discovery: Discovery, hosts: str, hs2_service: Serv
     say(f"   moved: {', '.join(moved)} ("
         + (f"only {victim.name}'s users; the others kept their server)" if only_victims else "unexpected: others too)"))
     t0 = time.perf_counter()
-    wait_until(lambda: len(discovery.endpoints(hs2_service).endpoints) == 2, timeout=WAIT,
+    wait_until(lambda: len(discovery.snapshot(hs2_service).endpoints) == 2, timeout=WAIT,
                message=f"{victim.name}'s znode did not expire")
     say(f"   the watch saw {victim.name}'s znode expire {time.perf_counter() - t0:.1f} s later "
         f"(server session timeout {SESSION_TIMEOUT:g} s)")
@@ -129,7 +129,7 @@ def _story(sandbox: Sandbox, discovery: Discovery, hosts: str, hs2_service: Serv
         "(the active instance)")
     t0 = time.perf_counter()
     sandbox.make_active(hsi[1])
-    wait_until(lambda: [e.address for e in discovery.endpoints(hsi_service).candidates] == [hsi[1].address],
+    wait_until(lambda: [e.address for e in discovery.snapshot(hsi_service).candidates] == [hsi[1].address],
                timeout=WAIT, message="discovery did not see the new leader")
     seen = (time.perf_counter() - t0) * 1000
     say(f"   {hsi[1].name} made active: discovery saw the new leader {seen:.0f} ms after the registry changed")
@@ -139,7 +139,7 @@ def _story(sandbox: Sandbox, discovery: Discovery, hosts: str, hs2_service: Serv
         f"({(time.perf_counter() - t0) * 1000:.0f} ms after the flip)")
 
     step("6. An HAProxy config for the live HiveServer2s, validated by haproxy -c")
-    live = [e for e in discovery.endpoints(hs2_service).endpoints]
+    live = [e for e in discovery.snapshot(hs2_service).endpoints]
     with tempfile.TemporaryDirectory(prefix="hive-ha-demo-lb-") as workdir:
         options = ProfileOptions(servers=tuple((e.host, e.port) for e in live), bind_host="127.0.0.1",
                                  binds=(("hs2_binary", ("127.0.0.1", free_port())),),

@@ -95,7 +95,7 @@ def test_pure_build_ipv6_nosasl_and_legacy():
     assert qs.build("beeswax", Endpoint("::1", 10000, "/z"), HIVE, HUE)["http_url"] == \
         "http://[::1]:10000/cliservice"
     assert qs.build("beeswax", Endpoint("h", 1, "/z", authentication="NOSASL"), HIVE, HUE)["use_sasl"] is False
-    legacy = qs.build("beeswax", Endpoint("h", 1, "/z", published=False), HIVE,
+    legacy = qs.build("beeswax", Endpoint("h", 1, "/z", address_only=True), HIVE,
                       qs.HueSettings(transport_mode="http", use_ssl=True, http_path="p"))
     assert legacy["transport_mode"] == "http" and legacy["http_url"] == "https://h:1/p"
     kerberized = qs.build("beeswax", Endpoint("hs2-a.example.com", 1, "/z"), HIVE, HUE)

@@ -96,6 +96,6 @@ def test_system_check_no_endpoint(enable, zk_namespace, registrar):
     integration = enable(zk_namespace)
     server.deregister()
     service = integration.config.hive_service
-    wait_until(lambda: not integration.discovery.endpoints(service).endpoints, 15)
+    wait_until(lambda: not integration.discovery.snapshot(service).endpoints, 15)
     (message,) = checks.registry()
     assert message.id == "hive_ha.W005" and zk_namespace in message.msg
