@@ -2,7 +2,7 @@
 
 Each probe does one piece of I/O (ZooKeeper connect and auth, the namespace, the registrations, a TCP
 connect, a real OpenSession/CloseSession with the authentication the server published) and returns
-``Finding`` records; ``run_check`` strings them together and ``check_render`` prints them. Every failed
+``Finding`` records; ``run_check`` strings them together and ``hive_ha.cli.check`` prints them. Every failed
 item carries a hint saying what to check next. Passwords never appear in a finding.
 """
 from __future__ import annotations

@@ -16,7 +16,7 @@ when the session expires (``session_timeout``). Everything started is stopped, a
 The rig (test servers, ZooKeeper and KDC runners) is imported when a sandbox starts, not with this module: it needs
 the ``sandbox`` extra (``extras.require`` says so), while the CLI imports this module for its flags.
 
-``kerberos=True`` adds an MIT KDC (``testing.kdc.KerberosRig``, realm EXAMPLE.TEST): ZooKeeper requires SASL
+``kerberos=True`` adds an MIT KDC (``hive_ha.sandbox.kdc.KerberosRig``, realm EXAMPLE.TEST): ZooKeeper requires SASL
 GSSAPI (dial it as ``localhost:PORT``), the servers accept only GSSAPI as ``hive/localhost`` and are registered as
 ``localhost`` with Hive's secure ACL by the ``hive/localhost`` identity. While the sandbox runs, this process's
 Kerberos environment (``KRB5_CONFIG``, ``KRB5CCNAME``, ``KRB5_CLIENT_KTNAME``) is that of hive plus the client users

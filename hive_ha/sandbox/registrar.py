@@ -165,12 +165,12 @@ class _CrashableHandler(SequentialThreadingHandler):
     def create_connection(self, *args, **kwargs):
         with self._crash_lock:
             if self._crashed:
-                raise socket.error(errno.ECONNREFUSED, "connection refused (server crashed by hive_ha.testing)")
+                raise socket.error(errno.ECONNREFUSED, "connection refused (server crashed by hive_ha.sandbox)")
         sock = super().create_connection(*args, **kwargs)
         with self._crash_lock:
             if self._crashed:
                 sock.close()
-                raise socket.error(errno.ECONNREFUSED, "connection refused (server crashed by hive_ha.testing)")
+                raise socket.error(errno.ECONNREFUSED, "connection refused (server crashed by hive_ha.sandbox)")
             self._sockets = [s for s in self._sockets if s.fileno() != -1]
             self._sockets.append(sock)
         return sock
