@@ -12,7 +12,7 @@ keeps watching and serves servers as they register). Silent when hive-ha is not 
 """
 from __future__ import annotations
 
-from typing import Any, List
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from django.core import checks
 
@@ -20,11 +20,14 @@ from hive_ha.errors import RegistryUnavailable
 
 from hue_integration import install
 
+if TYPE_CHECKING:  # pragma: no cover
+    from django.apps import AppConfig
+
 TAG = "hive_ha"
 CHECK_TIMEOUT = 5.0  # seconds to wait for a first reading of the registry
 
 
-def registry(app_configs: Any = None, **kwargs: Any) -> List[checks.CheckMessage]:
+def registry(app_configs: Optional[Sequence[AppConfig]] = None, **kwargs: object) -> List[checks.CheckMessage]:
     messages: List[checks.CheckMessage] = [
         checks.Error(f"hive-ha is switched on in hue.ini but was not installed: {problem}", id="hive_ha.E001",
                      hint="Hue's own discovery is in use. hive-ha replaces Hue functions it checked first; another "
@@ -66,4 +69,4 @@ def registry(app_configs: Any = None, **kwargs: Any) -> List[checks.CheckMessage
 
 def register() -> None:
     """Idempotent (Django keeps one registration per function)."""
-    checks.register(registry, TAG)
+    checks.register(TAG)(registry)

@@ -8,14 +8,17 @@ noticed; hive-ha's key is a ``ClientSlot``: the service and the server. Only dic
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable, List
 
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
 
 if TYPE_CHECKING:  # pragma: no cover
+    from beeswax.server.dbms import HiveServer2Dbms
+    from desktop.lib.thrift_util import ConnectionPooler, LifoQueue, SuperClient
     from django.contrib.auth.models import User
 
+    from hue_integration.hue_types import DbmsModule
     from hue_integration.query_server import QueryServer
 
 
@@ -30,7 +33,7 @@ class ClientSlot:
     transport_mode: str
 
     @classmethod
-    def of(cls, query_server: "QueryServer") -> "ClientSlot":
+    def of(cls, query_server: QueryServer) -> ClientSlot:
         endpoint = query_server.endpoint
         return cls(query_server["server_name"], query_server.service, endpoint.host, endpoint.port,
                    query_server["transport_mode"])
@@ -39,8 +42,8 @@ class ClientSlot:
         return (self.host, self.port) == (endpoint.host, endpoint.port)
 
 
-def client_for(dbms: Any, user: "User", query_server: "QueryServer",
-               new_client: Callable[["QueryServer", "User"], Any]) -> Any:
+def client_for(dbms: DbmsModule, user: User, query_server: QueryServer,
+               new_client: Callable[[QueryServer, User], HiveServer2Dbms]) -> HiveServer2Dbms:
     """The user's client for exactly this server (built once, by ``new_client``)."""
     slot = ClientSlot.of(query_server)
     with dbms.DBMS_CACHE_LOCK:
@@ -51,7 +54,7 @@ def client_for(dbms: Any, user: "User", query_server: "QueryServer",
         return client
 
 
-def evict(dbms: Any, endpoint: Endpoint) -> int:
+def evict(dbms: DbmsModule, endpoint: Endpoint) -> int:
     """Drop every user's clients for ``endpoint``; returns how many."""
     dropped = 0
     with dbms.DBMS_CACHE_LOCK:
@@ -68,10 +71,11 @@ def close_idle_connections(endpoint: Endpoint) -> int:
     closed transport reopens on its next use."""
     from desktop.lib import thrift_util
 
-    pooler = thrift_util._connection_pool
-    with pooler.dictlock:
-        pools = [q for key, q in pooler.pooldict.items() if (key[1], key[2]) == (endpoint.host, endpoint.port)]
-    idle = []
+    pooler: ConnectionPooler = thrift_util._connection_pool
+    with pooler.dictlock:  # pooldict: {(client class, host, port, coordinator host): pool}
+        pools: List[LifoQueue] = [q for key, q in pooler.pooldict.items()
+                                  if (key[1], key[2]) == (endpoint.host, endpoint.port)]
+    idle: List[SuperClient] = []
     for pool in pools:
         with pool.mutex:
             idle.extend(pool.queue)

@@ -6,7 +6,7 @@ Outside Hue (no ``desktop.lib.conf``) this module defines nothing.
 try:
     from desktop.lib.conf import Config
 except ImportError:  # a plain Django project
-    Config = None
+    Config = None  # type: ignore[assignment,misc]
 
 from hive_ha.core.config import KEYS
 

@@ -7,15 +7,15 @@ project: ``settings.HIVE_HA`` (sections as dicts) and/or ``settings.HIVE_HA_CONF
 from __future__ import annotations
 
 import importlib
-from typing import Any, Dict, Optional
+from typing import Dict, Optional
 
 from hive_ha.core.config import KEYS, HiveHAConfig, from_sections, load_config
 
 
-def _hue_section(module_name: str, section: str) -> Dict[str, Any]:
+def _hue_section(module_name: str, section: str) -> Dict[str, object]:
     """``{key: value}`` for our keys of ``section`` that the Hue module defines and that are set."""
     module = importlib.import_module(module_name)
-    values = {}
+    values: Dict[str, object] = {}
     for sec, key in KEYS:
         config = getattr(module, key.upper(), None) if sec == section else None
         if config is not None:
@@ -49,8 +49,9 @@ def load() -> Optional[HiveHAConfig]:
     from django.conf import settings
 
     sources = list(getattr(settings, "HIVE_HA_CONFIG_FILES", []))
-    if getattr(settings, "HIVE_HA", None):
-        sources.append(settings.HIVE_HA)
+    configured = getattr(settings, "HIVE_HA", None)
+    if configured:
+        sources.append(configured)
     config = load_config(sources)
     return config if _switched_on(config) else None
 

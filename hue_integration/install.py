@@ -47,10 +47,11 @@ def install(config: HiveHAConfig, discovery: Optional[Discovery] = None) -> Opti
 
         plan = targets.Plan(list(settings.INSTALLED_APPS))
         integration = None
+        replacements: List[targets.Patch] = []
         if not plan.problems:
             integration = Integration(config, HueOriginals(**plan.originals), discovery)
-            replacements = plan.replacements(integration.get_query_server_config, integration.get,
-                                             integration.reset_ha)
+            replacements += plan.replacements(integration.get_query_server_config, integration.get,
+                                              integration.reset_ha)
             api_class = plan.notebook_api()
             if api_class is not None:
                 replacements += notebook_api.replacements(api_class, integration, plan.problem)
@@ -60,12 +61,13 @@ def install(config: HiveHAConfig, discovery: Optional[Discovery] = None) -> Opti
             for patch in (plan.url_mount(), plan.log_setup(enable_loggers)):
                 if patch is not None:
                     replacements.append(patch)
-        if plan.problems:
+        if plan.problems or integration is None:
             if integration is not None:
                 integration.close()
             elif discovery is not None:
                 discovery.close()
-            return _refuse(plan.problems)
+            _refuse(plan.problems)
+            return None
         _patches.apply(replacements)
         metrics.register(integration)
         _active, _problems = integration, ()
@@ -78,7 +80,6 @@ def _refuse(found: List[str]) -> None:
     _problems = tuple(found)
     for problem in found:
         log.error("hive-ha NOT installed, Hue's own discovery stays in place: %s", problem)
-    return None
 
 
 def uninstall() -> None:

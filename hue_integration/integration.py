@@ -10,7 +10,7 @@ import contextvars
 import dataclasses
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 from hive_ha.core.config import HiveHAConfig
 from hive_ha.core.discovery import Discovery
@@ -23,7 +23,10 @@ from hue_integration import query_server as qs
 from hue_integration.thrift_calls import CURRENT, Failure, ObservedClient
 
 if TYPE_CHECKING:  # pragma: no cover
+    from beeswax.server.dbms import HiveServer2Dbms
     from django.contrib.auth.models import User
+
+    from hue_integration.hue_types import Connector, DbmsModule, QueryServerConfig
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +48,8 @@ class ServerGone(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class HueOriginals:
-    get_query_server_config: Callable[..., Dict[str, Any]]
-    get: Callable[..., Any]
+    get_query_server_config: Callable[..., QueryServerConfig]
+    get: Callable[..., HiveServer2Dbms]
     reset_ha: Callable[[], None]
 
 
@@ -58,7 +61,7 @@ class Integration:
 
         self.config = config
         self.discovery = discovery or Discovery(config.zookeeper, **config.discovery_kwargs())
-        self.dbms = dbms
+        self.dbms: DbmsModule = dbms
         self.originals = originals
         # Hue's settings are fixed for the life of a process (hue.ini is read at start-up, hive-site.xml once):
         # read them once, so a lookup is a dictionary read.
@@ -76,7 +79,8 @@ class Integration:
             return self.config.llap_service
         return None
 
-    def get_query_server_config(self, name: str = "beeswax", connector: Any = None) -> Dict[str, Any]:
+    def get_query_server_config(self, name: str = "beeswax",
+                                connector: Optional[Connector] = None) -> QueryServerConfig:
         # Hue's own rule: a connector dict means "connector" only with the connectors feature or a compute.
         # Hue's editor passes its interpreter dict on every call, connectors on or off.
         if connector and (self.hue.has_connectors or self.hue.is_compute(connector)):
@@ -130,7 +134,8 @@ class Integration:
         return [s for s in (self.service_for("beeswax"), self.service_for("llap")) if s is not None]
 
     # -- Hue's dbms.get ---------------------------------------------------------------------------------
-    def get(self, user: "User", query_server: Optional[Dict[str, Any]] = None, cluster: Any = None) -> Any:
+    def get(self, user: User, query_server: Optional[QueryServerConfig] = None,
+            cluster: Optional[Connector] = None) -> HiveServer2Dbms:
         if query_server is None:
             query_server = self.dbms.get_query_server_config(connector=cluster)
         if not isinstance(query_server, qs.QueryServer):
@@ -141,7 +146,7 @@ class Integration:
             query_server["auth_username"] = user.username
         return client_slots.client_for(self.dbms, user, query_server, self._new_dbms)
 
-    def _new_dbms(self, query_server: qs.QueryServer, user: "User") -> Any:
+    def _new_dbms(self, query_server: qs.QueryServer, user: User) -> HiveServer2Dbms:
         # The same construction as Hue's dbms.get for HiveServer2, with the Thrift client observed.
         from beeswax.models import QueryHistory
         from beeswax.server.dbms import HiveServer2Dbms

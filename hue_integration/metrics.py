@@ -2,20 +2,25 @@
 state at scrape time, so the hot path pays nothing for them."""
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 try:
     from prometheus_client import REGISTRY
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 except ImportError:  # pragma: no cover - prometheus_client is in the hue extra
-    REGISTRY = None
+    REGISTRY = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from prometheus_client.metrics_core import Metric
+
+    from hue_integration.integration import Integration
 
 
 class Collector:
-    def __init__(self, integration: Any) -> None:
+    def __init__(self, integration: Integration) -> None:
         self.integration = integration
 
-    def collect(self) -> Iterator[Any]:
+    def collect(self) -> Iterator[Metric]:
         discovery = self.integration.discovery
         lookups = CounterMetricFamily("hive_ha_lookups", "Query-server lookups answered by hive-ha",
                                       labels=["service"])
@@ -42,7 +47,7 @@ class Collector:
 _registered: Optional[Collector] = None
 
 
-def register(integration: Any) -> None:
+def register(integration: Integration) -> None:
     """Replace any collector of an earlier install (idempotent)."""
     global _registered
     if REGISTRY is None:

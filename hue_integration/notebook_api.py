@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, TypeVar
 
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.errors import DiscoveryError
@@ -45,7 +45,13 @@ from hue_integration.targets import Replacement
 from hue_integration.thrift_calls import Failure, recording
 
 if TYPE_CHECKING:  # pragma: no cover
+    from beeswax.models import Session
+    from django.contrib.auth.models import User
+    from notebook.connectors.hiveserver2 import HS2Api
+
     from hue_integration.integration import Integration
+
+E = TypeVar("E", bound=BaseException)
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +71,8 @@ SERVER_KEY = sessions.SERVER_KEY
 QUERY_SERVER_NAMES = {"hive": "beeswax", "llap": "llap", "hplsql": "hplsql"}
 
 
-def replacements(api_class: type, integration: "Integration", problem: Callable[[str], None]) -> List[Replacement]:
+def replacements(api_class: Type[HS2Api], integration: Integration,
+                 problem: Callable[[str], None]) -> List[Replacement]:
     """The wrapped methods of Hue's ``HS2Api`` (a missing one is a problem). A method Hue wraps in its
     ``query_error_handler`` gets ours inside Hue's handler: connection failures are decided before Hue's handler
     could swallow them, and query-level errors still get Hue's mapping. Others (``describe_*``) get ours around."""
@@ -87,11 +94,12 @@ def replacements(api_class: type, integration: "Integration", problem: Callable[
     return out
 
 
-def _wrap(integration: "Integration", func: Callable[..., Any], name: str, kind: str) -> Callable[..., Any]:
+def _wrap(integration: Integration, func: Callable[..., Any], name: str, kind: str) -> Callable[..., Any]:
+    """``func`` is an ``HS2Api`` method; its arguments and its result pass through untouched (hence Any)."""
     signature = inspect.signature(func)
 
     @functools.wraps(func)
-    def call(api: Any, *args: Any, **kwargs: Any) -> Any:
+    def call(api: HS2Api, *args: Any, **kwargs: Any) -> Any:
         arguments = signature.bind_partial(api, *args, **kwargs).arguments
         return _Call(integration, api, kind, arguments).run(func, args, kwargs)
     return call
@@ -100,10 +108,12 @@ def _wrap(integration: "Integration", func: Callable[..., Any], name: str, kind:
 class _Call:
     """One editor call: run it; after a connection-level failure decide between retry and a clear error."""
 
-    def __init__(self, integration: "Integration", api: Any, kind: str, arguments: Dict[str, Any]) -> None:
+    def __init__(self, integration: Integration, api: HS2Api, kind: str, arguments: Mapping[str, object]) -> None:
         self.integration, self.api, self.kind = integration, api, kind
-        self.user = api.user
-        self.notebook, self.snippet = arguments.get("notebook"), arguments.get("snippet")
+        self.user: User = api.user
+        # The editor's JSON, as the wrapped method got it (a dict when the editor sent one).
+        self.notebook: object = arguments.get("notebook")
+        self.snippet: object = arguments.get("snippet")
 
     def run(self, func: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         from notebook.connectors.base import QueryError, QueryExpired
@@ -166,7 +176,7 @@ class _Call:
         service = self.integration.service_for(self._query_server_name())
         return (service, address) if address and service is not None else None
 
-    def _tag(self, result: Any, answered_by: Optional[Endpoint]) -> Any:
+    def _tag(self, result: object, answered_by: Optional[Endpoint]) -> object:
         """The execute reply says where the operation lives; the editor sends it back with the handle."""
         if self.kind == STATEMENT and isinstance(result, dict) and answered_by is not None:
             result[SERVER_KEY] = answered_by.address
@@ -182,7 +192,7 @@ class _Call:
             now = self._now_serving(service) if service is not None else None
             return now.address if now is not None else None
 
-        def open_for(session_type: str) -> Any:
+        def open_for(session_type: str) -> Session:
             dbms = integration.dbms
             query_server = dbms.get_query_server_config(name=QUERY_SERVER_NAMES[session_type])
             return dbms.get(self.user, query_server=query_server).open_session(self.user)
@@ -220,15 +230,15 @@ def _closed_message(address: str) -> str:
     return f"Nothing to close: HiveServer2 {address} went away and its queries ended with it."
 
 
-def _undecorated(method: Any, name: str) -> Optional[Callable[..., Any]]:
+def _undecorated(method: object, name: str) -> Optional[Callable[..., Any]]:
     """The function inside Hue's ``query_error_handler`` (a closure over it; Hue does not use functools.wraps), or
     None when ``method`` is not that."""
     cells = getattr(method, "__closure__", None) or ()
     inner = [c.cell_contents for c in cells if inspect.isfunction(c.cell_contents)]
-    if len(inner) == 1 and inner[0].__name__ == name and method.__name__ != name:
+    if len(inner) == 1 and inner[0].__name__ == name and getattr(method, "__name__", None) != name:
         return inner[0]
     return None
 
 
-def _find(error: Optional[BaseException], kind: type) -> Any:
+def _find(error: Optional[BaseException], kind: Type[E]) -> Optional[E]:
     return next((err for err in error_chain(error) if isinstance(err, kind)), None)

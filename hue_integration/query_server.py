@@ -4,10 +4,15 @@ Hive, LLAP and hplsql. ``build`` is pure; ``HueSettings.read`` reads the Hue set
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
 from hive_ha.model.endpoint import Endpoint, format_hostport
 from hive_ha.model.layouts import Service
+
+from hue_integration.hue_types import QueryServerConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hue_integration.hue_types import Connector
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,9 +22,9 @@ class HueSettings:
     auth_username: Optional[str] = None
     auth_password: Optional[str] = dataclasses.field(default=None, repr=False)
     use_sasl: bool = True
-    close_sessions: Any = False
-    has_session_pool: Any = False
-    max_number_of_sessions: Any = -1
+    close_sessions: bool = False
+    has_session_pool: bool = False
+    max_number_of_sessions: int = -1
     #: host -> HiveServer2's Kerberos principal for it (Hue's own rule: hive-site's principal with ``_HOST`` replaced
     #: by the host's FQDN), or None when hive-site has none.
     principal_for: Callable[[str], Optional[str]] = dataclasses.field(default=lambda host: None, compare=False)
@@ -27,7 +32,8 @@ class HueSettings:
     use_ssl: bool = False
     http_path: str = "cliservice"
     has_connectors: bool = False
-    is_compute: Callable[[Any], bool] = dataclasses.field(default=lambda connector: False, compare=False)
+    is_compute: Callable[[Optional[Connector]], bool] = dataclasses.field(default=lambda connector: False,
+                                                                          compare=False)
 
     @classmethod
     def read(cls) -> "HueSettings":
@@ -52,7 +58,7 @@ class HueSettings:
         )
 
 
-class QueryServer(dict):
+class QueryServer(QueryServerConfig):
     """Hue's plain dict, plus where it came from (so ``dbms.get`` can tell ours from Hue's)."""
 
     service: Service
@@ -66,7 +72,7 @@ class QueryServer(dict):
         copy.service, copy.endpoint, copy.name, copy.user = self.service, self.endpoint, self.name, user
         return copy
 
-    def __reduce__(self):  # pickles (Django cache, sessions) as the plain dict Hue expects
+    def __reduce__(self) -> Tuple[type, Tuple[QueryServerConfig]]:  # pickles (Django cache, sessions) as Hue's dict
         return (dict, (dict(self),))
 
 

@@ -11,9 +11,13 @@ import json
 import os
 import threading
 import weakref
-from typing import Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, Optional, Type
 
 from hive_ha.model.endpoint import Endpoint
+
+if TYPE_CHECKING:  # pragma: no cover
+    from beeswax.models import Session
+    from django.contrib.auth.models import User
 
 SERVER_KEY = "hive_ha_server"  # "host:port" the session was opened on
 
@@ -22,20 +26,20 @@ OPEN_STATUSES = (0, 1, 2)
 INVALID_HANDLE_STATUS = 4
 
 
-def _model() -> Any:
+def _model() -> Type[Session]:
     from beeswax.models import Session
 
     return Session
 
 
-def mark_reply(configuration: Any, endpoint: Endpoint) -> None:
+def mark_reply(configuration: Optional[Dict[str, str]], endpoint: Endpoint) -> None:
     """Note the server in an OpenSession reply's configuration, which Hue stores as the new row's ``properties``
     (so the row says where it lives from its first write on, with no write of ours)."""
     if isinstance(configuration, dict):
         configuration[SERVER_KEY] = endpoint.address
 
 
-def server_of(session: Any) -> Optional[str]:
+def server_of(session: Session) -> Optional[str]:
     try:
         return session.get_properties().get(SERVER_KEY)
     except (ValueError, AttributeError):  # properties that are not a JSON object: not one of ours
@@ -54,7 +58,7 @@ def invalidate(endpoint: Endpoint) -> int:
     return Session.objects.filter(id__in=ids, status_code__in=OPEN_STATUSES).update(status_code=INVALID_HANDLE_STATUS)
 
 
-def usable_on(session: Any, address: Optional[str]) -> bool:
+def usable_on(session: Session, address: Optional[str]) -> bool:
     """Open, and on ``address`` (any server when ``address`` is None or the row's server is unknown)."""
     if session.status_code not in OPEN_STATUSES:
         return False
@@ -62,7 +66,7 @@ def usable_on(session: Any, address: Optional[str]) -> bool:
     return address is None or server is None or server == address
 
 
-def latest_on(user: Any, application: str, address: str) -> Optional[Any]:
+def latest_on(user: User, application: str, address: str) -> Optional[Session]:
     """The user's most recently used open session of ``application`` on ``address`` (as Hue's own
     ``Session.objects.get_session`` picks the latest open one, on any server)."""
     open_rows = _model().objects.filter(owner_id=user.id, application=application, status_code__in=OPEN_STATUSES) \
@@ -70,8 +74,8 @@ def latest_on(user: Any, application: str, address: str) -> Optional[Any]:
     return next((row for row in open_rows.iterator() if server_of(row) == address), None)
 
 
-def replace_in_notebook(notebook: Any, user: Any, types: Iterable[str],
-                        target: Callable[[str], Optional[str]], open_for: Callable[[str], Any]) -> None:
+def replace_in_notebook(notebook: object, user: User, types: Iterable[str],
+                        target: Callable[[str], Optional[str]], open_for: Callable[[str], Session]) -> None:
     """Point the notebook's sessions of ``types`` at rows usable on the server the next statement goes to
     (``target(type)``), in place: Hue reads them next. The user's latest open session there is reused; a new one is
     opened only when there is none, so after a failover each user gets one new HiveServer2 session, however often
@@ -102,7 +106,7 @@ class _SessionLock:
         self.lock.acquire()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.lock.release()
 
 

@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any, Dict, List
+from typing import TYPE_CHECKING, Dict, List
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hue_integration.integration import Integration
 
 
-def report(integration: Any) -> Dict[str, Any]:
+def report(integration: Integration) -> Dict[str, object]:
     """Endpoint in use per service, all discovered, excluded ones with time left, ZooKeeper state,
     recent failovers with timestamps. No secrets: ZooKeeper credentials are never included."""
     discovery = integration.discovery
     state = discovery.status()
     settings = discovery.settings
-    services: List[Dict[str, Any]] = []
+    services: List[Dict[str, object]] = []
     for entry in state["services"]:
         services.append({
             "service": entry["service"],

@@ -11,7 +11,16 @@ import dataclasses
 import functools
 import importlib
 import logging
-from typing import Any, Callable, Dict, List, Optional
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, Sequence, Type, Union
+
+if TYPE_CHECKING:  # pragma: no cover
+    from beeswax.server.dbms import HiveServer2Dbms
+    from django.urls import URLResolver
+    from notebook.connectors.hiveserver2 import HS2Api
+    from TCLIService.TCLIService import Client as TCLIServiceClient
+
+    from hue_integration.hue_types import QueryServerConfig
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +55,10 @@ class Replacement:
     """``module.attribute`` (or ``module.Class.attribute``) is set to ``new`` while installed. The undo leaves alone
     a target somebody else replaced after us (theirs wins; ours is gone from their chain anyway)."""
 
-    owner: Any
+    owner: Union[ModuleType, type]
     attribute: str
-    original: Any
-    new: Any
+    original: object
+    new: object
 
     def apply(self) -> None:
         setattr(self.owner, self.attribute, self.new)
@@ -64,8 +73,8 @@ class UrlMount:
     """hive-ha's pages in Hue's root URLconf, ahead of Hue's catch-all ``^hue.*`` (which would otherwise answer
     every ``/hue_integration/...`` URL with the single-page app)."""
 
-    urlconf: Any
-    pattern: Any
+    urlconf: ModuleType
+    pattern: URLResolver
 
     def apply(self) -> None:
         from django.urls import clear_url_caches
@@ -81,13 +90,21 @@ class UrlMount:
         clear_url_caches()
 
 
+class Patch(Protocol):
+    def apply(self) -> None:
+        ...
+
+    def undo(self) -> None:
+        ...
+
+
 class Patches:
     """Patches applied together and undone in reverse order."""
 
     def __init__(self) -> None:
-        self._applied: List[Any] = []
+        self._applied: List[Patch] = []
 
-    def apply(self, patches: List[Any]) -> None:
+    def apply(self, patches: Sequence[Patch]) -> None:
         for patch in patches:
             patch.apply()
             self._applied.append(patch)
@@ -114,7 +131,7 @@ class Plan:
         self.skipped: List[str] = []
         self._apps = installed_apps
         self.dbms = self._module(DBMS, app="beeswax")
-        self.originals: Dict[str, Callable] = {}
+        self.originals: Dict[str, Callable[..., Any]] = {}  # Hue's functions, each as found
         if self.dbms is not None:
             for name in ("get_query_server_config", "get", "reset_ha"):
                 function = getattr(self.dbms, name, None)
@@ -126,11 +143,13 @@ class Plan:
                 else:
                     self.originals[name] = function
 
-    def replacements(self, get_query_server_config: Callable, get: Callable, reset_ha: Callable) -> List[Replacement]:
+    def replacements(self, get_query_server_config: Callable[..., QueryServerConfig],
+                     get: Callable[..., HiveServer2Dbms], reset_ha: Callable[[], None]) -> List[Replacement]:
         out: List[Replacement] = []
         if self.dbms is None or len(self.originals) < 3:
             return out
-        new = {"get_query_server_config": get_query_server_config, "get": get, "reset_ha": reset_ha}
+        new: Dict[str, Callable[..., object]] = {"get_query_server_config": get_query_server_config, "get": get,
+                                                 "reset_ha": reset_ha}
         for name, function in new.items():
             out.append(Replacement(self.dbms, name, self.originals[name], function))
         copies_of = {"get_query_server_config": GET_QUERY_SERVER_CONFIG_COPIES, "reset_ha": RESET_HA_COPIES}
@@ -148,7 +167,7 @@ class Plan:
                     out.append(Replacement(module, name, bound, new[name]))
         return out
 
-    def notebook_api(self) -> Optional[type]:
+    def notebook_api(self) -> Optional[Type[HS2Api]]:
         module = self._module(NOTEBOOK_API[0], app="notebook")
         if module is None:
             return None
@@ -161,14 +180,14 @@ class Plan:
         """Hue's ``desktop.log.basic_logging``, followed by ``after``: Hue runs it again when its gunicorn server
         starts (after ``ready()``), and its ``fileConfig`` disables every logger its log.conf does not name."""
         module = self._module(LOG_SETUP[0], app="desktop")
-        original = getattr(module, LOG_SETUP[1], None) if module is not None else None
-        if module is not None and not callable(original):
+        if module is None:
+            return None
+        original = getattr(module, LOG_SETUP[1], None)
+        if not callable(original):
             self.problem(f"{LOG_SETUP[0]}.{LOG_SETUP[1]} is missing")
             return None
-        if original is None:
-            return None
 
-        def basic_logging(*args: Any, **kwargs: Any) -> Any:
+        def basic_logging(*args: Any, **kwargs: Any) -> Any:  # Hue's arguments and result, passed through
             try:
                 return original(*args, **kwargs)
             finally:
@@ -189,14 +208,14 @@ class Plan:
             return None
         return UrlMount(urlconf, re_path(r"^%s/" % URL_PREFIX, include(("hue_integration.urls", URL_PREFIX))))
 
-    def thrift_client(self) -> Optional[type]:
+    def thrift_client(self) -> Optional[Type[TCLIServiceClient]]:
         module = self._module(THRIFT_CLIENT[0], app="beeswax")
         client = getattr(getattr(module, THRIFT_CLIENT[1], None), "Client", None) if module is not None else None
         if module is not None and client is None:
             self.problem(f"{THRIFT_CLIENT[0]}.{THRIFT_CLIENT[1]}.Client is missing")
         return client
 
-    def _module(self, name: str, app: str) -> Optional[Any]:
+    def _module(self, name: str, app: str) -> Optional[ModuleType]:
         if self._apps is not None and app not in self._apps:
             self.skipped.append(name)
             log.info("hive-ha: %s not patched: Hue's %s app is not loaded", name, app)
@@ -212,5 +231,5 @@ class Plan:
         self.problems.append(f"{text} [Hue {hue_version()}]")
 
 
-def _own_attribute(owner: Any, attribute: str) -> Any:
+def _own_attribute(owner: Union[ModuleType, type], attribute: str) -> object:
     return owner.__dict__.get(attribute) if isinstance(owner, type) else getattr(owner, attribute, None)

@@ -15,7 +15,7 @@ import contextlib
 import contextvars
 import dataclasses
 import functools
-from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional, Type
 
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.core.failover import failed_before_request, is_connection_error
@@ -24,6 +24,9 @@ from hive_ha.model.layouts import Service
 from hue_integration import sessions
 
 if TYPE_CHECKING:  # pragma: no cover
+    from desktop.lib.thrift_util import PooledClient
+    from TCLIService.TCLIService import Client as TCLIServiceClient
+
     from hue_integration.targets import Replacement
 
 
@@ -70,17 +73,17 @@ def recording() -> Iterator[CallRecord]:
 class ObservedClient:
     """A transparent proxy for Hue's pooled Thrift client, bound to the endpoint it talks to."""
 
-    def __init__(self, client: Any, service: Service, endpoint: Endpoint,
+    def __init__(self, client: PooledClient, service: Service, endpoint: Endpoint,
                  on_failure: Callable[[Failure], None]) -> None:
         self._client, self._service, self._endpoint, self._on_failure = client, service, endpoint, on_failure
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> Any:  # whatever Hue's client has: a proxy
         attr = getattr(self._client, name)
         if not callable(attr) or name.startswith("_") or not name[:1].isupper():
             return attr  # get_coordinator_host & co: no RPC
         return functools.partial(self._call, name, attr)
 
-    def _call(self, name: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def _call(self, name: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:  # RPC, passed through
         delivered = [False]
         token = _DELIVERED.set(delivered)
         record = CURRENT.get()
@@ -107,7 +110,7 @@ class ObservedClient:
 
 
 # -- the delivery hook on the generated client class -----------------------------------------------------
-def delivery_hooks(client_class: type) -> List["Replacement"]:
+def delivery_hooks(client_class: Type[TCLIServiceClient]) -> List[Replacement]:
     """Replacements of every ``recv_*`` of ``client_class`` that note that its request was sent."""
     from hue_integration.targets import Replacement
 
