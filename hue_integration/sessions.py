@@ -7,11 +7,10 @@ editor's next statement uses the user's session on the server it goes to.
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING, Callable, Dict, Iterable, Optional, Type
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Type
 
 from hive_ha.model.endpoint import Endpoint
 
@@ -24,6 +23,8 @@ SERVER_KEY = "hive_ha_server"  # "host:port" the session was opened on
 # TStatusCode: SUCCESS, SUCCESS_WITH_INFO, STILL_EXECUTING (the statuses Hue treats as usable); INVALID_HANDLE.
 OPEN_STATUSES = (0, 1, 2)
 INVALID_HANDLE_STATUS = 4
+#: Rows updated per statement (SQLite's limit on the variables of one statement is 999 before 3.32).
+UPDATE_BATCH = 500
 
 
 def _model() -> Type[Session]:
@@ -47,15 +48,16 @@ def server_of(session: Session) -> Optional[str]:
 
 
 def invalidate(endpoint: Endpoint) -> int:
-    """Mark every open row opened on ``endpoint`` invalid (every user's); returns how many."""
-    Session = _model()
-    # The JSON text holds the address as a string value; the substring narrows the rows, the parse decides.
-    candidates = Session.objects.filter(status_code__in=OPEN_STATUSES,
-                                        properties__contains=json.dumps(endpoint.address))
-    ids = [row.id for row in candidates.only("id", "properties") if server_of(row) == endpoint.address]
-    if not ids:
-        return 0
-    return Session.objects.filter(id__in=ids, status_code__in=OPEN_STATUSES).update(status_code=INVALID_HANDLE_STATUS)
+    """Mark every open row opened on ``endpoint`` invalid (every user's); returns how many. A row is matched on its
+    parsed ``properties``, never on their text (the table has no column for the server)."""
+    model = _model()
+    open_rows = model.objects.filter(status_code__in=OPEN_STATUSES).only("id", "properties")
+    ids: List[int] = [row.id for row in open_rows.iterator() if server_of(row) == endpoint.address]
+    invalidated = 0
+    for start in range(0, len(ids), UPDATE_BATCH):
+        invalidated += model.objects.filter(id__in=ids[start:start + UPDATE_BATCH], status_code__in=OPEN_STATUSES) \
+            .update(status_code=INVALID_HANDLE_STATUS)
+    return invalidated
 
 
 def usable_on(session: Session, address: Optional[str]) -> bool:
