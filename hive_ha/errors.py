@@ -33,10 +33,14 @@ ZooKeeper are bounded (``bounded``): a 1 MB znode gives a short warning, not a 1
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Iterable, Mapping, Optional, Sequence
+from typing import Iterable, Mapping, Optional, Protocol, Sequence
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hive_ha.model.endpoint import Endpoint
+
+class Describable(Protocol):
+    """What an error needs of an endpoint it names (``hive_ha.model.endpoint.Endpoint`` is one); errors sit below
+    the model, so they know it by this shape only."""
+
+    def describe(self) -> str: ...
 
 #: The most characters of an untrusted value (a znode name, a reason quoting its data) put in a message.
 MAX_TEXT = 200
@@ -138,7 +142,7 @@ class NoEndpointAvailable(DiscoveryError):
         self,
         zk_hosts: str,
         path: str,
-        found: Sequence["Endpoint"] = (),
+        found: Sequence[Describable] = (),
         excluded: Optional[Mapping[str, float]] = None,
         reason: str = "",
         *,

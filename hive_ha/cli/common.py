@@ -7,7 +7,7 @@ import dataclasses
 import os
 from typing import Optional
 
-from hive_ha import extras
+import hive_ha.extras as extras
 from hive_ha.core.config import load_config
 from hive_ha.errors import ConfigError
 from hive_ha.io.zookeeper import ZkSettings

@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from hive_ha import extras
+import hive_ha.extras as extras
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.errors import MalformedRegistration
 from hive_ha.model.layouts import Service

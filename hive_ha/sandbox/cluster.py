@@ -28,7 +28,7 @@ import dataclasses
 import os
 from typing import TYPE_CHECKING, Dict, List, Optional, Set
 
-from hive_ha import extras
+import hive_ha.extras as extras
 from hive_ha.errors import ConfigError
 from hive_ha.model.layouts import normalize_path
 
