@@ -12,6 +12,8 @@ from hive_ha.testing.lbrig import HueBackend, LoadBalancerProcess, TlsFiles, lb_
 from hive_ha.testing.waiting import wait_until
 from hive_ha.testing.zookeeper import free_port
 
+pytestmark = pytest.mark.lb
+
 
 @pytest.fixture(scope="module")
 def certs():
