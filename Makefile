@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # The real Hue 4.11 backend venv (scripts/hue-venv.sh builds it once per Hue tarball and writes its python here).
 HUE_PY_FILE := .hue/python
 
-.PHONY: demo test test-core test-hue hue-venv system venv bench bench-quick docs dist clean
+.PHONY: demo test test-core test-fast test-hue hue-venv system venv bench bench-quick docs dist clean
 
 system:
 	@sh scripts/install-system-deps.sh
@@ -30,6 +30,14 @@ test: test-core test-hue
 
 test-core: system venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The development loop: the tests that need nothing but this Python process (no ZooKeeper, no HiveServer2 test
+# servers, KDC, Spark, load-balancer binary or child process; markers in setup.cfg, set by tests/conftest.py).
+# Seconds; no apt-get. `make test` still runs everything.
+FAST_TESTS := not (zookeeper or hs2 or kerberos or spark or lb or process or slow)
+
+test-fast: venv
+	$(PY) -m pytest -m "$(FAST_TESTS)" $(PYTEST_ARGS)
 
 # hue_integration's tests run inside the real Hue: Hue's settings, hue.ini loader, migrations, dbms, HS2Api.
 # The HiveServer2 test servers that run as their own processes, and Spark, come from the dev venv.

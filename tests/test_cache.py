@@ -165,18 +165,76 @@ def test_expiry_with_live_watch_needs_no_refresh():
     assert cache.get(HS2).port == 10001 and asked == []
 
 
+class WaiterClock(Clock):
+    """A fake clock that tells when the thread named "waiter" reads it. The cache reads its clock holding its lock
+    and keeps the lock until it waits on its condition, so anything done after ``waiter_read`` (it takes the lock)
+    happens while the waiter's lookup is waiting."""
+
+    def __init__(self):
+        super().__init__()
+        self.waiter_read = threading.Event()
+
+    def __call__(self):
+        if threading.current_thread().name == "waiter":
+            self.waiter_read.set()
+        return self.now
+
+
+class Waiter(threading.Thread):
+    def __init__(self, call):
+        super().__init__(name="waiter", daemon=True)
+        self.call, self.outcome = call, None
+        self.start()
+
+    def run(self):
+        try:
+            self.outcome = ("returned", self.call())
+        except Exception as exc:  # noqa: BLE001 - handed to the test
+            self.outcome = ("raised", exc)
+
+    def result(self):
+        self.join(10)
+        assert not self.is_alive(), "the lookup is still waiting"
+        kind, value = self.outcome
+        if kind == "raised":
+            raise value
+        return value
+
+
 def test_ha_uses_active_only_and_waits_for_leader():
-    cache = EndpointCache(Oldest())
+    clock = WaiterClock()
+    cache = EndpointCache(Oldest(), clock=clock)
     cache.update(snap(ep(10500, active=False), ep(10501, active=True), service=HA))
     assert cache.get(HA).port == 10501
     # Leader change: for a moment nobody is active.
-    cache.update(snap(ep(10500, active=False), ep(10501, active=False), service=HA))
+    no_leader = snap(ep(10500, active=False), ep(10501, active=False), service=HA)
+    cache.update(no_leader)
     with pytest.raises(NoEndpointAvailable, match="activeEndpoint"):
-        cache.get(HA)
-    timer = threading.Timer(0.05, cache.update, [snap(ep(10500, active=True), ep(10501, active=False), service=HA)])
-    timer.start()
-    assert cache.get(HA, leader_wait=5).port == 10500
-    timer.join()
+        cache.get(HA)  # no leader_wait: at once
+    # A lookup waiting for a leader gets the new one as soon as it is published.
+    waiter = Waiter(lambda: cache.get(HA, leader_wait=5))
+    assert clock.waiter_read.wait(5)
+    cache.update(snap(ep(10500, active=True), ep(10501, active=False), service=HA))
+    assert waiter.result().port == 10500
+
+
+def test_ha_leader_wait_ends_with_the_error_once_leader_wait_has_passed():
+    clock = WaiterClock()
+    cache = EndpointCache(Oldest(), clock=clock)
+    no_leader = snap(ep(10500, active=False), ep(10501, active=False), service=HA)
+    cache.update(no_leader)
+    waiter = Waiter(lambda: cache.get(HA, leader_wait=5))
+    assert clock.waiter_read.wait(5)
+    clock.now += 4.9
+    clock.waiter_read.clear()
+    cache.update(no_leader)  # a reading that still names no leader wakes the lookup ...
+    assert clock.waiter_read.wait(5)
+    cache.snapshot(HA)  # (takes the lock: the waiter is waiting again, or done)
+    assert waiter.is_alive()  # ... and it waits on: 4.9 s of 5
+    clock.now += 0.1
+    cache.update(no_leader)  # leader_wait has passed by the cache's clock
+    with pytest.raises(NoEndpointAvailable, match="activeEndpoint"):
+        waiter.result()
 
 
 def test_per_user_spreads_and_only_dead_servers_users_move():

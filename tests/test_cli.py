@@ -4,8 +4,11 @@ import subprocess
 import sys
 import time
 
+import pytest
 
 from hive_ha.sandbox.zookeeper import free_port
+
+pytestmark = pytest.mark.process  # every test runs the command line
 
 
 def run(*args, timeout=60, env=None):

@@ -93,6 +93,7 @@ def test_changes_is_pure_and_reports_each_kind():
     assert [c.kind for c in changes(moved, gone)] == ["missing", "removed", "no-leader"]
 
 
+@pytest.mark.process
 def test_watch_json_initial_set_then_added_removed_changed(zk_server, zk_namespace, registrar):
     first = registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
     cmd = Live("watch", "-z", zk_server.hosts, "--namespace", zk_namespace, "--json", "--count", "3")
@@ -112,6 +113,7 @@ def test_watch_json_initial_set_then_added_removed_changed(zk_server, zk_namespa
     assert cmd.proc.wait(LINE_TIMEOUT) == 0  # --count 3 reached
 
 
+@pytest.mark.process
 def test_watch_text_leader_flip_and_ctrl_c(zk_server, zk_namespace, registrar):
     a = registrar.register("127.0.0.1", 10500, layout="hsi-ha", namespace=zk_namespace, active=True)
     b = registrar.register("127.0.0.1", 10501, layout="hsi-ha", namespace=zk_namespace, active=False)
@@ -126,6 +128,7 @@ def test_watch_text_leader_flip_and_ctrl_c(zk_server, zk_namespace, registrar):
     assert a.exists()
 
 
+@pytest.mark.process
 def test_watch_reports_stale_and_live_when_zookeeper_goes_and_returns(zk_server_factory, registrar_factory):
     zk = zk_server_factory(name="zk-watch-stale")
     registrar_factory(zk.hosts, session_timeout=30).register("127.0.0.1", 10000)
@@ -139,6 +142,7 @@ def test_watch_reports_stale_and_live_when_zookeeper_goes_and_returns(zk_server_
     assert cmd.proc.wait(LINE_TIMEOUT) == 0
 
 
+@pytest.mark.process
 def test_watch_unreachable_exit_4():
     out = run("watch", "-z", f"127.0.0.1:{free_port()}", "--timeout", "1")
     assert out.returncode == 4 and "unreachable" in out.stderr
@@ -149,6 +153,7 @@ def by_item(report, item):
     return [f for f in report.findings if f.item == item]
 
 
+@pytest.mark.process
 def test_check_healthy_deployment_every_transport_and_auth(zk_server, zk_namespace, registrar, hs2_server_factory):
     sasl = hs2_server_factory("hs2-sasl", auth="NONE")
     plain = hs2_server_factory("hs2-nosasl", auth="NOSASL")
@@ -165,6 +170,7 @@ def test_check_healthy_deployment_every_transport_and_auth(zk_server, zk_namespa
         assert not server.sessions  # closed again
 
 
+@pytest.mark.process
 def test_check_problems_exit_5_with_hints_and_malformed_warning(zk_server, zk_namespace, registrar,
                                                                  hs2_server_factory):
     good = hs2_server_factory("hs2-good", auth="NONE")
@@ -189,6 +195,7 @@ def test_check_problems_exit_5_with_hints_and_malformed_warning(zk_server, zk_na
     assert strict.returncode == 5 and "PROBLEMS FOUND" in strict.stdout and "next: " in strict.stdout
 
 
+@pytest.mark.process
 def test_check_ldap_needs_credentials_and_never_prints_the_password(zk_server, zk_namespace, registrar,
                                                                    hs2_server_factory):
     ldap = hs2_server_factory("hs2-ldap", auth="LDAP", users={"alice": "Right-Secret-1"})
@@ -210,6 +217,7 @@ def test_check_ldap_needs_credentials_and_never_prints_the_password(zk_server, z
     assert run("check", "-z", zk_server.hosts, "--password-env", "HIVE_HA_UNSET_VAR").returncode == 2
 
 
+@pytest.mark.process
 def test_check_hsi_ha_without_leader_and_kerberos_without_ticket(zk_server, zk_namespace, registrar,
                                                                  hs2_server_factory, monkeypatch):
     server = hs2_server_factory("hsi-k", auth="NONE")
@@ -224,6 +232,7 @@ def test_check_hsi_ha_without_leader_and_kerberos_without_ticket(zk_server, zk_n
     assert not report.healthy()
 
 
+@pytest.mark.process
 def test_check_missing_namespace_and_unreachable_zookeeper(zk_server, zk_namespace):
     missing = run("check", "-z", zk_server.hosts, "--namespace", zk_namespace)
     assert missing.returncode == 5
@@ -232,6 +241,7 @@ def test_check_missing_namespace_and_unreachable_zookeeper(zk_server, zk_namespa
     assert down.returncode == 4 and "FAIL  zookeeper" in down.stdout and "next: is ZooKeeper running" in down.stdout
 
 
+@pytest.mark.process
 def test_check_reports_refused_zookeeper_credentials(zk_sasl_server):
     user = next(iter(zk_sasl_server.sasl_users))
     env = dict(os.environ, ZKPW="not-the-password")

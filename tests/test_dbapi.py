@@ -111,6 +111,7 @@ def test_impyla_kwargs(published, given, expected):
     assert impyla(ep(**published), **given) == {**base, **expected}
 
 
+@pytest.mark.process
 def test_import_hive_ha_does_not_import_drivers():
     import subprocess
 

@@ -7,6 +7,8 @@ import sys
 import pytest
 
 
+@pytest.mark.process
+@pytest.mark.zookeeper
 def test_lookup_benchmark_quick_reports_ratio_and_no_zk_requests():
     out = subprocess.run([sys.executable, "benchmarks/lookup.py", "--quick"], capture_output=True, text=True,
                          timeout=300)
@@ -19,6 +21,10 @@ def test_lookup_benchmark_quick_reports_ratio_and_no_zk_requests():
         assert re.search(rf"zk client per lookup\s+{threads}\s", out.stdout)
 
 
+@pytest.mark.process
+@pytest.mark.zookeeper
+@pytest.mark.hs2
+@pytest.mark.lb
 def test_demo_runs_and_cleans_up():
     out = subprocess.run([sys.executable, "-m", "hive_ha.sandbox.demo"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -37,6 +43,9 @@ def test_demo_runs_and_cleans_up():
     assert "ports closed" in text and "removed" in text
 
 
+@pytest.mark.process
+@pytest.mark.zookeeper
+@pytest.mark.hs2
 @pytest.mark.slow
 def test_chaos_soak_quick_keeps_every_invariant():
     out = subprocess.run([sys.executable, "benchmarks/chaos.py", "--quick"], capture_output=True, text=True,

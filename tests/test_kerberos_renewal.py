@@ -15,6 +15,7 @@ from hive_ha.io.zookeeper import ClientPool, ZkSettings
 pytest.importorskip("kerberos", reason="pip install 'hive-ha[kerberos]'")
 
 
+@pytest.mark.process
 def test_watcher_keeps_working_across_ticket_expiry(krb_rig, krb_zk, krb_zk_hosts, krb_identity, zk_namespace,
                                                     tmp_path):
     krb_identity("hive")  # the registration processes log in as hive/localhost from the env they inherit

@@ -9,7 +9,7 @@ import hive_ha
 from tests.rig.spark import SparkThriftServer
 from hive_ha.io.zookeeper import ZkSettings
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.spark]  # starts its own Spark Thrift Server
 kerberos = pytest.importorskip("kerberos", reason="pip install 'hive-ha[kerberos]'")
 
 

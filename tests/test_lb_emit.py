@@ -45,6 +45,7 @@ MATRIX = [(kind, profile, tls) for kind in ("haproxy", "nginx", "httpd")
           for tls in (("none", "bridge", "offload") if kind == "httpd" else ("none", "passthrough", "bridge", "offload"))]
 
 
+@pytest.mark.lb
 @pytest.mark.parametrize("kind,profile,tls_mode", MATRIX)
 def test_every_combination_is_accepted_by_the_binary(workdir, tls_files, kind, profile, tls_mode):
     extra = {"http_servers": (("127.0.0.1", 18011),)} if profile == "hiveserver2" else {}
@@ -57,6 +58,7 @@ def test_every_combination_is_accepted_by_the_binary(workdir, tls_files, kind, p
         assert tls_files.ca in text
 
 
+@pytest.mark.lb
 def test_the_binary_check_reports_a_refusal(workdir, tls_files):
     model = build("haproxy", "impala", options(workdir, tls_files, "haproxy", "none"))
     text = render("haproxy", model).replace("balance leastconn", "balance no-such-algorithm", 1)
@@ -104,6 +106,7 @@ def test_httpd_routeid_and_hcheck(workdir, tls_files):
     assert "hcmethod=GET hcuri=/desktop/debug/is_alive" in text and "lbmethod=bybusyness" in text
 
 
+@pytest.mark.lb
 def test_httpd_tls_backends_keep_peer_name_checks_unless_asked(workdir, tls_files):
     text = render("httpd", build("httpd", "hue", options(workdir, tls_files, "httpd", "bridge")))
     assert "SSLProxyCheckPeerName on" in text and "SSLProxyCheckPeerCN on" in text and "STOP-GAP" not in text
@@ -145,6 +148,7 @@ def test_with_servers_rerenders_a_new_pool(workdir, tls_files):
         model.with_servers({"nope": ()})
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("value", [
     "host\nglobal:1", "ho st:1", "host{:1", "host}:1", "'host':1", '"host":1', "host;reboot:1", "host:0",
     "host:65536", "host:80;", "host", "-host:1",
@@ -157,6 +161,7 @@ def test_hostile_server_values_are_refused(tmp_path, value):
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("flag,value", [
     ("--tls-cert", "/etc/x.pem;"), ("--tls-cert", "relative.pem"), ("--stats-user", "ad min"),
     ("--extra", "global=x\ny"), ("--bind", "hue=0.0.0.0:1 ssl"), ("--lb-host", "lb}"),
@@ -171,6 +176,7 @@ def test_hostile_option_values_are_refused(tmp_path, flag, value):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.process
 def test_servers_file_with_a_bad_line_names_it(tmp_path):
     servers = tmp_path / "servers.txt"
     servers.write_text("# hue servers\n127.0.0.1:8888\n\n127.0.0.1:8889 backup\n")
@@ -194,6 +200,8 @@ def test_listener_model_refuses_cookies_on_tcp():
                  (Server("127.0.0.1", 1),), stickiness="cookie")
 
 
+@pytest.mark.lb
+@pytest.mark.process
 def test_cli_writes_config_and_client_settings_and_prints_password_once(tmp_path):
     out = tmp_path / "haproxy.cfg"
     result = run_cli("haproxy", "--profile", "impala", "--server", "127.0.0.1:21050", "--server", "127.0.0.2",
@@ -218,6 +226,7 @@ def test_cli_writes_config_and_client_settings_and_prints_password_once(tmp_path
     assert "stats auth admin:s3cret-pw" in again.stdout and "s3cret-pw" not in again.stderr
 
 
+@pytest.mark.process
 def test_cli_hiveserver2_and_tls_pem_steps(tmp_path):
     result = run_cli("haproxy", "--profile", "hiveserver2", "--server", "127.0.0.1:10000",
                      "--http-server", "127.0.0.1:10001", "--tls", "offload", "--tls-cert", "/etc/haproxy/hs2.pem",
@@ -231,6 +240,8 @@ def test_cli_hiveserver2_and_tls_pem_steps(tmp_path):
         assert needle in result.stderr
 
 
+@pytest.mark.lb
+@pytest.mark.process
 def test_cli_snippet_and_refusals(tmp_path):
     snippet = run_cli("nginx", "--profile", "hue", "--server", "127.0.0.1:8888", "--snippet")
     assert snippet.returncode == 0 and snippet.stdout.lstrip("# \n").find("events") == -1 and "upstream hue" in snippet.stdout
@@ -241,6 +252,8 @@ def test_cli_snippet_and_refusals(tmp_path):
     assert not (tmp_path / "x.cfg").exists()
 
 
+@pytest.mark.lb
+@pytest.mark.process
 def test_cli_from_zookeeper(zk_server, zk_namespace, registrar, tmp_path):
     registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
     registrar.register("127.0.0.2", 10000, namespace=zk_namespace, transport_mode="http", http_port=10001)
@@ -252,6 +265,8 @@ def test_cli_from_zookeeper(zk_server, zk_namespace, registrar, tmp_path):
     assert "server s_127.0.0.2_10001 127.0.0.2:10001" in result.stdout.split("\nbackend hs2_http\n")[1]
 
 
+@pytest.mark.lb
+@pytest.mark.process
 @pytest.mark.parametrize("kind", ["nginx", "httpd"])
 def test_nginx_and_httpd_status_pages_are_loopback_only(workdir, tls_files, kind):
     from hive_ha.lb import Address, Stats
@@ -273,6 +288,8 @@ def test_nginx_and_httpd_status_pages_are_loopback_only(workdir, tls_files, kind
 
 
 # ------------------------------------------------------------------------------------------- what users hit at the edges
+@pytest.mark.lb
+@pytest.mark.process
 @pytest.mark.parametrize("kind", ["haproxy", "nginx", "httpd"])
 def test_check_judges_the_config_not_whether_the_load_balancer_ran_here(tmp_path, kind):
     """An apache2 never started has no /run/apache2: the check must not fail on the runtime dirs."""
@@ -296,6 +313,7 @@ LONG_HOSTS = ("hs2-node-0001.analytics-prod.eu-west-1.compute.internal.example.c
               "hs2-node-0001.analytics-prod.eu-west-1.compute.internal.example.org")
 
 
+@pytest.mark.lb
 def test_server_names_fit_any_valid_host(workdir, tls_files):
     from hive_ha.lb.model import MAX_SERVER_NAME, server_name
 
@@ -313,6 +331,7 @@ def test_server_names_fit_any_valid_host(workdir, tls_files):
         check(kind, render(kind, model.with_servers({"hue": servers})))
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("kind", ["haproxy", "nginx", "httpd"])
 def test_emit_takes_a_long_fqdn(kind):
     args = [f"--server={host}:8888" for host in LONG_HOSTS]
@@ -329,6 +348,8 @@ def test_a_bad_server_name_error_names_the_address():
         build("haproxy", "hue", ProfileOptions(servers=(SERVERS[0], SERVERS[0])))
 
 
+@pytest.mark.lb
+@pytest.mark.process
 def test_from_zookeeper_check_leaves_out_an_unresolvable_registration(zk_server, zk_namespace, registrar, tmp_path):
     registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
     bad = registrar.register("hs2-gone.invalid", 10000, namespace=zk_namespace)  # .invalid never resolves
@@ -342,6 +363,7 @@ def test_from_zookeeper_check_leaves_out_an_unresolvable_registration(zk_server,
     assert len(warning) == 1 and bad.znode in warning[0] and "'hs2-gone.invalid'" in warning[0], result.stderr
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("kind,profile,section", [("haproxy", "hue", "hue_backend"), ("nginx", "impala", "https"),
                                                   ("httpd", "hue", "VirtualHost")])
 def test_an_unknown_extra_section_is_refused_naming_the_known_ones(tmp_path, kind, profile, section):
@@ -356,6 +378,8 @@ def test_an_unknown_extra_section_is_refused_naming_the_known_ones(tmp_path, kin
     assert {"haproxy": "hue_frontend", "nginx": "impala_hue", "httpd": "main"}[kind] in known
 
 
+@pytest.mark.lb
+@pytest.mark.process
 @pytest.mark.parametrize("kind,line", [
     ("haproxy", "hue=http-request deny if { path_beg /admin }"),
     ("nginx", "hue=location = /ping { return 204; }"),
@@ -371,6 +395,7 @@ def test_extra_lines_are_the_escape_hatch_braces_and_semicolons_pass(tmp_path, k
     assert "braces and semicolons included" in docs
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("target", ["missing-dir/lb.cfg", "a-dir", "a-file/lb.cfg", "/proc/lb.cfg"])
 def test_an_unwritable_output_is_one_line_and_exit_2(tmp_path, target):
     (tmp_path / "a-dir").mkdir()

@@ -11,6 +11,8 @@ from tests.rig.lbrig import HueBackend, LoadBalancerProcess, lb_workdir
 from hive_ha.testing.waiting import wait_until
 from hive_ha.sandbox.zookeeper import free_port
 
+pytestmark = pytest.mark.lb
+
 LISTENERS = {"hue": ("hue",), "impala": ("impala_shell", "impala_jdbc", "impala_hue")}
 
 

@@ -119,6 +119,7 @@ def live(zk_server, zk_namespace, request):
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+@pytest.mark.lb
 @pytest.mark.parametrize("live", ["haproxy", "nginx"], indirect=True)
 def test_registered_server_gets_traffic_killed_one_is_removed_and_empty_is_refused(live, registrar, zk_namespace,
                                                                                     caplog):
@@ -157,6 +158,7 @@ def test_registered_server_gets_traffic_killed_one_is_removed_and_empty_is_refus
         assert names_seen(port) == {"one"}
 
 
+@pytest.mark.lb
 def test_injection_attempts_are_refused_and_the_rest_keeps_working(live, registrar, zk_namespace):
     _, lb, make_monitor = live
     port = lb.port("impala_jdbc")
@@ -179,6 +181,7 @@ def test_injection_attempts_are_refused_and_the_rest_keeps_working(live, registr
 LONG_UNRESOLVABLE = "hs2-node-0001.analytics-prod.eu-west-1.compute.internal.example.invalid"
 
 
+@pytest.mark.lb
 @pytest.mark.parametrize("live", ["haproxy", "nginx"], indirect=True)
 def test_a_registration_that_cannot_be_served_blocks_no_other_change(live, registrar, zk_namespace, caplog):
     """A long host name that does not resolve here: left out with one warning naming it; later changes still apply."""
@@ -256,6 +259,8 @@ def _read(path):
         return handle.read()
 
 
+@pytest.mark.lb
+@pytest.mark.process
 def test_killing_the_active_monitor_hands_over_to_a_standby(live, registrar, zk_server, zk_namespace, tmp_path):
     _, lb, _ = live
     port = lb.port("impala_jdbc")
@@ -292,6 +297,9 @@ def test_killing_the_active_monitor_hands_over_to_a_standby(live, registrar, zk_
                         proc.wait()
 
 
+@pytest.mark.lb
+@pytest.mark.process
+@pytest.mark.zookeeper
 def test_benchmark_quick_runs_and_ends_with_the_failed_connection_count():
     result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "lb.py"), "--quick"], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)

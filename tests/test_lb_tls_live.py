@@ -12,6 +12,8 @@ from tests.rig.lbrig import HueBackend, LoadBalancerProcess, TlsFiles, lb_workdi
 from hive_ha.testing.waiting import wait_until
 from hive_ha.sandbox.zookeeper import free_port
 
+pytestmark = pytest.mark.lb
+
 
 @pytest.fixture(scope="module")
 def certs():

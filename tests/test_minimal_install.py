@@ -21,7 +21,7 @@ from hive_ha.testing.waiting import wait_until
 from hive_ha.sandbox.zookeeper import free_port
 from tests._pip import PIP_TIMEOUT, copy_sources
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.process]  # a fresh venv, and its hive-ha command
 TIMEOUT = 120  # per command: generous, 2 shared cores
 
 
@@ -85,6 +85,7 @@ def test_discover_watch_and_check_read_zookeeper(plain, zk_server, zk_namespace,
     assert "Traceback" not in checked.stderr
 
 
+@pytest.mark.lb
 def test_emit_and_monitor_keep_a_real_haproxy_in_step(plain, zk_server, zk_namespace, registrar, hs2_server,
                                                       tmp_path):
     registrar.register(hs2_server.host, hs2_server.port, namespace=zk_namespace)

@@ -110,6 +110,7 @@ def test_free_port_gives_distinct_bindable_ports():
 
 
 # ------------------------------------------------------------------------------------------------------- standalone
+@pytest.mark.zookeeper
 def test_standalone_start_stop_leaves_nothing_behind():
     server = ZooKeeperServer()
     with server:
@@ -491,6 +492,7 @@ def test_registrar_over_tls_and_crash(zk_tls_server, zk_namespace, registrar_fac
     server.wait_gone(timeout=10)
 
 
+@pytest.mark.process
 def test_registration_in_a_separate_process(zk_server, zk_namespace, zk_client):
     killed = spawn_process(zk_server.hosts, "127.0.0.1", 10000, namespace=zk_namespace, session_timeout=1.5)
     clean = spawn_process(zk_server.hosts, "127.0.0.1", 10001, namespace=zk_namespace, data_form="legacy")

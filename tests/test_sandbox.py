@@ -80,6 +80,9 @@ def sandbox_proc():
         proc.stderr.close()
 
 
+@pytest.mark.process
+@pytest.mark.zookeeper
+@pytest.mark.hs2
 @pytest.mark.parametrize("layout,sig", [("hs2", signal.SIGINT), ("hsi-ha", signal.SIGTERM)])
 def test_sandbox_serves_discovery_and_cleans_up_on_signal(sandbox_proc, layout, sig):
     proc, lines = sandbox_proc("--servers", "2", "--layout", layout)
@@ -108,6 +111,9 @@ def test_sandbox_serves_discovery_and_cleans_up_on_signal(sandbox_proc, layout, 
     assert not os.path.exists(zk_dir)
 
 
+@pytest.mark.process
+@pytest.mark.zookeeper
+@pytest.mark.hs2
 def test_kill_9_of_a_printed_server_pid_expires_its_znode_and_leaves_no_zombie(sandbox_proc):
     """The server process owns its ZooKeeper session, as HiveServer2 does: kill -9 from outside ends it."""
     from kazoo.client import KazooClient
@@ -159,6 +165,10 @@ def kerberos_lines(out):
     return krb5_config, client_env, keys
 
 
+@pytest.mark.process
+@pytest.mark.zookeeper
+@pytest.mark.hs2
+@pytest.mark.kerberos
 def test_kerberos_sandbox_prints_what_clients_need_and_cleans_up(sandbox_proc, tmp_path):
     pytest.importorskip("kerberos", reason="pip install 'hive-ha[kerberos]'")
     proc, lines = sandbox_proc("--kerberos", "--servers", "2")
@@ -202,6 +212,9 @@ def test_kerberos_sandbox_prints_what_clients_need_and_cleans_up(sandbox_proc, t
     assert not os.path.exists(zk_dir) and not os.path.exists(os.path.dirname(krb5_config))
 
 
+@pytest.mark.zookeeper
+@pytest.mark.hs2
+@pytest.mark.kerberos
 def test_kerberos_sandbox_class_restores_the_environment():
     pytest.importorskip("kerberos", reason="pip install 'hive-ha[kerberos]'")
     before = {key: os.environ.get(key) for key in ("KRB5_CONFIG", "KRB5CCNAME", "KRB5_CLIENT_KTNAME")}
@@ -215,6 +228,8 @@ def test_kerberos_sandbox_class_restores_the_environment():
     assert sandbox.zookeeper.dir is None and sandbox.kerberos.dir is None
 
 
+@pytest.mark.zookeeper
+@pytest.mark.hs2
 def test_sandbox_class_hsi_layout_http_and_second_layout():
     with Sandbox(SandboxOptions(servers=1, layout="hsi", transport="http", auth="NOSASL")) as sandbox:
         assert sandbox.header_line() == f"zookeeper={sandbox.hosts} namespace=/hiveserver2-hive2"

@@ -1,6 +1,7 @@
 """The registry watcher's state machine and Discovery's locking, driven by a scripted in-memory ZooKeeper
 (hive_ha/testing/memory_zookeeper.py): faults land exactly between two reads, and nothing here needs a server."""
 import threading
+import time
 
 import pytest
 from kazoo.exceptions import ConnectionLoss
@@ -186,19 +187,18 @@ def test_stale_lookup_meeting_a_first_lookup_does_not_deadlock(zk):
     lock and wanted Discovery's, B held Discovery's and wanted the cache's: every lookup hung for good."""
     register(zk, 10000)
     register(zk, 10500, "/hiveserver2-hive2")
-    d = Discovery(ZkSettings("memory:2181", connect_timeout=5), pool=MemoryPool(zk.client()), debounce=0)
-    assert d.endpoint(HS2).port == 10000
-    d._after_fork_in_child()  # what a forked worker runs: S1 stale, its choice expired, no watcher thread
     b_inside, a_inside = threading.Event(), threading.Event()
-    d._watchers = _PausingDict(b_inside, a_inside)
-    clock = d.cache._clock
 
     def a_clock():  # the cache reads its clock with its lock held: A is inside the cache now
         if threading.current_thread().name == "A":
             a_inside.set()
-        return clock()
+        return time.monotonic()
 
-    d.cache._clock = a_clock
+    d = Discovery(ZkSettings("memory:2181", connect_timeout=5), pool=MemoryPool(zk.client()), debounce=0,
+                  clock=a_clock)
+    assert d.endpoint(HS2).port == 10000
+    d._after_fork_in_child()  # what a forked worker runs: S1 stale, its choice expired, no watcher thread
+    d._watchers = _PausingDict(b_inside, a_inside)
     results = {}
     b = threading.Thread(target=lambda: results.setdefault("B", d.endpoint(HSI)), name="B", daemon=True)
     a = threading.Thread(target=lambda: results.setdefault("A", d.endpoint(HS2)), name="A", daemon=True)

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import weakref
-from typing import AbstractSet, Dict, Optional, Set, Union
+from typing import AbstractSet, Callable, Dict, Optional, Set, Union
 
 from hive_ha.core.backoff import Backoff
 from hive_ha.core.cache import EndpointCache, Key
@@ -54,14 +54,16 @@ class Discovery:
         leader_wait: float = 5.0,
         debounce: float = 0.05,
         pool: ClientPool = POOL,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
+        self._clock = clock  # the cache's too: cache_timeout, backoff, leader_wait and the connect budget
         self.leader_wait = leader_wait
         self.debounce = debounce
         self._pool = pool
         self.cache = EndpointCache(
             get_policy(policy) if isinstance(policy, str) else policy,
-            cache_timeout=cache_timeout, backoff=backoff,
+            cache_timeout=cache_timeout, backoff=backoff, clock=clock,
         )
         self._lock = threading.Lock()
         self._watchers: Dict[Service, RegistryWatcher] = {}
@@ -117,7 +119,7 @@ class Discovery:
             self._starting.add(service)
             first = service not in self._started
             if first:
-                self._started[service] = time.monotonic()
+                self._started[service] = self._clock()
         watcher = None
         try:
             if first:
@@ -160,8 +162,8 @@ class Discovery:
 
     def _cold_wait(self, service: Service) -> float:
         """What is left of the connect budget since the service's watcher started (0 once spent)."""
-        started = self._started.get(service, time.monotonic())
-        return max(0.0, self.settings.connect_timeout - (time.monotonic() - started))
+        started = self._started.get(service, self._clock())
+        return max(0.0, self.settings.connect_timeout - (self._clock() - started))
 
     def _why_unreachable(self, service: Service) -> str:
         watcher = self._watchers.get(service)
@@ -207,7 +209,7 @@ class Discovery:
         self._lock = threading.Lock()
         self._watchers = {}  # their threads did not survive the fork; restarted on next lookup
         self._starting = set()
-        self._started = {s: time.monotonic() for s in self._started}
+        self._started = {s: self._clock() for s in self._started}
         self.cache.reinit_after_fork()
 
 
