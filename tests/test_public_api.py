@@ -6,6 +6,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 import hive_ha
 from hive_ha import errors
 
@@ -30,6 +32,7 @@ def test_one_version_string():
     assert hive_ha.__version__ not in setup  # read from hive_ha/_version.py, not written twice
 
 
+@pytest.mark.process
 def test_import_hive_ha_loads_no_driver_rig_or_command_line():
     code = "import sys, hive_ha; print(sorted(m for m in sys.modules if m.split('.')[0] in " \
            "('pyhive', 'TCLIService', 'thrift', 'sqlalchemy') or m.startswith(('hive_ha.sandbox', 'hive_ha.cli', " \
