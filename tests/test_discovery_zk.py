@@ -258,10 +258,14 @@ def test_zookeeper_down_serves_last_known(zk_server_factory, registrar_factory, 
 def test_unreachable_and_nothing_known(make_discovery):
     from hive_ha.sandbox.zookeeper import free_port
     d = make_discovery(f"127.0.0.1:{free_port()}", connect_timeout=0.5)
+    waits = []
+    lookup = d.cache.get
+    d.cache.get = lambda *args, wait, **kwargs: waits.append(wait) or lookup(*args, wait=wait, **kwargs)
     with pytest.raises(RegistryUnavailable, match="unreachable"):
         d.endpoint(Service.of("hs2"))
-    with pytest.raises(RegistryUnavailable):  # later callers fail fast instead of waiting again
+    with pytest.raises(RegistryUnavailable, match="unreachable"):
         d.endpoint(Service.of("hs2"))
+    assert waits[0] > 0 and waits[1] == 0  # the first caller waited out the connect budget; later ones fail fast
 
 
 def test_session_expiry_rearms_watches(zk_server, zk_namespace, registrar, make_discovery, pool):
