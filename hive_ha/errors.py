@@ -35,6 +35,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Iterable, Mapping, Optional, Sequence
 
+from hive_ha.model.secrets import HIDDEN
+
 if TYPE_CHECKING:  # pragma: no cover
     from hive_ha.model.endpoint import Endpoint
 
@@ -56,7 +58,7 @@ class ConfigError(HiveHAError, ValueError):
 
     def __init__(self, key: str, value: object, allowed: str, *, secret: bool = False) -> None:
         self.key = key
-        self.value = "<hidden>" if secret else value
+        self.value = HIDDEN if secret else value
         self.allowed = allowed
         super().__init__(f"invalid value {self.value!r} for {key}: expected {allowed}")
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Optional
 
-from hive_ha.model.endpoint import Endpoint, format_hostport
+from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
+from hive_ha.model.values import format_hostport
 
 
 @dataclasses.dataclass(frozen=True)
