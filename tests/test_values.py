@@ -200,6 +200,15 @@ def test_one_host_rule_for_placeholders_and_the_principal_a_client_asks_for():
     assert resolve_principal("hive/_HOST@", "h") == "hive/h@" and resolve_principal("", "h") is None
 
 
+def test_a_principal_given_with_host_placeholder_names_the_server_dialled():
+    from hive_ha.clients.dbapi import resolve
+
+    endpoint = Endpoint("HS2-A.example.com", 10000, "/z", authentication="KERBEROS", principal="hive/other@R")
+    target = resolve(endpoint, ConnectOptions("zk1", principal="impala/_HOST@R"))
+    assert target.principal == "impala/hs2-a.example.com@R" and target.kerberos_service_name == "impala"
+    assert resolve(endpoint, ConnectOptions("zk1")).principal == "hive/other@R"
+
+
 @pytest.mark.parametrize("principal, parts, service", [
     ("hive/h@R", ("hive", "h", "R"), "hive"), ("impala@R", ("impala", "", "R"), "impala"),
     ("hive/h", ("hive", "h", ""), "hive"), (None, None, "hive"), ("", None, "hive"),
