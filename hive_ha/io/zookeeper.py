@@ -156,11 +156,7 @@ class ClientPool:
         return client
 
     def _create(self, key: Tuple, settings: ZkSettings):
-        from kazoo.client import KazooClient  # imported here: parsing and the cache need no kazoo
-
-        if settings.uses_gssapi:
-            _kerberos_login(settings)
-        candidate = KazooClient(logger=logging.getLogger("hive_ha.kazoo"), **settings.kazoo_kwargs())
+        candidate = new_client(settings)
         candidate_guard = _SaslGuard(candidate, settings) if settings.uses_gssapi else None
         with self._lock:
             self._check_fork()
@@ -210,6 +206,17 @@ class ClientPool:
             self._clients = {}
             self._guards = {}
             self._pid = os.getpid()
+
+
+def new_client(settings: ZkSettings, **overrides):
+    """A new, unstarted kazoo client for ``settings`` (``kazoo_kwargs()``, ``overrides`` replacing some of them): the
+    one place a client is built. With SASL GSSAPI it logs in first (``kinit`` from the keytab, up to 60 s, or the
+    configured ticket cache), raising ``ZooKeeperAuthFailed`` when that fails."""
+    from kazoo.client import KazooClient  # imported here: parsing and the cache need no kazoo
+
+    if settings.uses_gssapi:
+        _kerberos_login(settings)
+    return KazooClient(logger=logging.getLogger("hive_ha.kazoo"), **{**settings.kazoo_kwargs(), **overrides})
 
 
 def _kerberos_login(settings: ZkSettings) -> None:
