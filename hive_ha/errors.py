@@ -35,12 +35,15 @@ from __future__ import annotations
 import time
 from typing import Iterable, Mapping, Optional, Protocol, Sequence
 
+from hive_ha.redact import HIDDEN
+
 
 class Describable(Protocol):
     """What an error needs of an endpoint it names (``hive_ha.model.endpoint.Endpoint`` is one); errors sit below
     the model, so they know it by this shape only."""
 
     def describe(self) -> str: ...
+
 
 #: The most characters of an untrusted value (a znode name, a reason quoting its data) put in a message.
 MAX_TEXT = 200
@@ -60,7 +63,7 @@ class ConfigError(HiveHAError, ValueError):
 
     def __init__(self, key: str, value: object, allowed: str, *, secret: bool = False) -> None:
         self.key = key
-        self.value = "<hidden>" if secret else value
+        self.value = HIDDEN if secret else value
         self.allowed = allowed
         super().__init__(f"invalid value {self.value!r} for {key}: expected {allowed}")
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
-from hive_ha.model.endpoint import Endpoint, format_hostport
+from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
+from hive_ha.model.values import format_hostport
 
 from hue_integration.hue_types import QueryServerConfig
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hive_ha.model.endpoint import format_hostport, split_hostport, validate_host, validate_port
+from hive_ha.model.values import format_hostport, split_hostport, validate_host, validate_port
 from hive_ha.errors import MalformedRegistration
 from hive_ha.model.registration import endpoint_from_service_record, endpoint_from_znode, parse_config_string, parse_znode_name
 
@@ -302,13 +302,13 @@ def test_service_record_parser_never_raises_anything_else():
     ("_HOST@R", "h1", "_HOST@R"),
 ])
 def test_host_placeholder_follows_hadoop(principal, host, expected):
-    from hive_ha.model.endpoint import resolve_principal
+    from hive_ha.model.addressing import resolve_principal
 
     assert resolve_principal(principal, host) == expected
 
 
 def test_ipv6_server_principal_is_valid():
-    from hive_ha.model.endpoint import PRINCIPAL_RE
+    from hive_ha.model.values import PRINCIPAL_RE
     from hive_ha.clients.jdbc_url import ConnectOptions
 
     e = endpoint_from_znode("/h", "serverUri=[2001:db8::5]:10000;version=3;sequence=0000000001", published(**{

@@ -15,7 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "hive_ha"
 # Layers, lowest first: a module may import its own layer and those before it, never one after it.
 # ``testing`` is the users' test harness (needs nothing of hive-ha); the sandbox runs servers for ``hive-ha sandbox``.
-LAYERS = ["errors", "_version", "extras", "testing", "model", "io", "core", "clients", "lb", "sandbox", "cli"]
+LAYERS = ["redact", "errors", "_version", "extras", "testing", "model", "io", "core", "clients", "lb", "sandbox", "cli"]
 
 
 def test_all_names_resolve_and_every_public_error_is_exported():

@@ -1,3 +1,4 @@
 """Layer 4, consumers that connect: the PEP 249 ``connect`` (``dbapi``), JDBC-style URLs (``jdbc_url``), the
-SQLAlchemy dialect (``sqlalchemy``) and the deployment check (``deployment_check``). The load-balancer emitters
-(``hive_ha.lb``), the command line (``hive_ha.cli``) and the Hue app (``hue_integration``) are consumers too."""
+SQLAlchemy dialect (``sqlalchemy``) and the deployment check (``deployment_check``); ``connect`` (with PyHive) and
+the check build their Thrift transports with ``transport``. The load-balancer emitters (``hive_ha.lb``), the command
+line (``hive_ha.cli``) and the Hue app (``hue_integration``) are consumers too."""

@@ -19,27 +19,31 @@ The driver (PyHive, or impyla with ``driver="impyla"``) is imported only when a 
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
-import getpass
 import os
 import ssl as _ssl
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from hive_ha.core.discovery import Discovery
-from hive_ha.model.endpoint import Endpoint, format_hostport
+from hive_ha.model.addressing import DEFAULT_HTTP_PATH, host_principal, resolve_principal, service_name, split_principal
+from hive_ha.model.endpoint import Endpoint
+from hive_ha.redact import scrub
+from hive_ha.model.values import Authentication, Qop, TransportMode, format_hostport
 from hive_ha.errors import AllServersFailed, ConfigError, NoEndpointAvailable, ServerConnectionError, UnusableEndpoint
 from hive_ha.core.failover import FailoverPolicy, map_connection_errors, with_failover
 from hive_ha.clients.jdbc_url import ConnectOptions, parse_jdbc_url
+from hive_ha.clients.transport import thrift_transport
 from hive_ha.io.zookeeper import ZkSettings
 
 __all__ = ["connect", "connect_options", "resolve", "pyhive_kwargs", "impyla_kwargs", "Target", "close_discoveries"]
 
 # Published hive.server2.authentication -> the driver-neutral mode used when the caller gave no ``auth``.
-_PUBLISHED_AUTH = {"NOSASL": "NOSASL", "NONE": "NONE", "LDAP": "LDAP", "PAM": "LDAP", "CUSTOM": "CUSTOM",
-                   "KERBEROS": "KERBEROS"}
-_IMPYLA_AUTH = {"NOSASL": "NOSASL", "NONE": "PLAIN", "LDAP": "LDAP", "CUSTOM": "LDAP", "KERBEROS": "GSSAPI"}
+_PUBLISHED_AUTH = {Authentication.NOSASL: Authentication.NOSASL, Authentication.NONE: Authentication.NONE,
+                   Authentication.LDAP: Authentication.LDAP, Authentication.PAM: Authentication.LDAP,
+                   Authentication.CUSTOM: Authentication.CUSTOM, Authentication.KERBEROS: Authentication.KERBEROS}
+_IMPYLA_AUTH = {Authentication.NOSASL: "NOSASL", Authentication.NONE: "PLAIN", Authentication.LDAP: "LDAP",
+                Authentication.CUSTOM: "LDAP", Authentication.KERBEROS: "GSSAPI"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,8 +68,9 @@ class Target:
 def resolve(endpoint: Endpoint, options: ConnectOptions) -> Target:
     """Apply the JDBC driver's precedence: host and port always come from ZooKeeper; transport, http path,
     SSL and QOP from the registration only where the caller set none; the principal unless given."""
-    mode = options.transport_mode or ("http" if endpoint.transport_mode == "http" else "binary")
-    if mode == "http":
+    mode = options.transport_mode or (
+        TransportMode.HTTP if endpoint.transport_mode == TransportMode.HTTP else TransportMode.BINARY)
+    if mode == TransportMode.HTTP:
         port = endpoint.http_port or endpoint.port
     else:  # a binary port is published in binary/all mode; otherwise the driver keeps the znode's port, too
         port = endpoint.port
@@ -75,37 +80,30 @@ def resolve(endpoint: Endpoint, options: ConnectOptions) -> Target:
         raise ConfigError("hive.server2.authentication", published,
                           f"one of {', '.join(_PUBLISHED_AUTH)} (published by {endpoint.address}; "
                           "pass auth= to override)")
-    if auth in ("LDAP", "CUSTOM") and options.password is None:
+    if auth in (Authentication.LDAP, Authentication.CUSTOM) and options.password is None:
         raise ConfigError("password", None, f"a password: {endpoint.address} uses hive.server2.authentication="
                                             f"{published} (auth {auth})")
     qop = options.sasl_qop or endpoint.sasl_qop
-    principal = options.principal or endpoint.principal
-    service_name = options.kerberos_service_name
-    if auth == "KERBEROS" and not service_name:
-        service_name = _service_of(principal) or "hive"
+    principal = resolve_principal(options.principal, endpoint.host) or endpoint.principal  # _HOST: the host dialled
+    kerberos_service = options.kerberos_service_name
+    if auth == Authentication.KERBEROS and not kerberos_service:
+        kerberos_service = service_name(principal)
     return Target(
         host=endpoint.host, port=port, transport_mode=mode,
         http_path=(options.http_path if options.http_path is not None else endpoint.http_path).strip("/"),
         ssl=options.ssl if options.ssl is not None else endpoint.use_ssl,
         auth=auth, sasl_qop=qop, principal=principal,
-        kerberos_service_name=service_name if auth == "KERBEROS" else None,
+        kerberos_service_name=kerberos_service if auth == Authentication.KERBEROS else None,
     )
-
-
-def _service_of(principal: Optional[str]) -> Optional[str]:
-    """``hive/host@REALM`` -> ``hive``."""
-    if not principal:
-        return None
-    return principal.split("@", 1)[0].split("/", 1)[0] or None
 
 
 def _kerberos_host_error(exc: BaseException, target: Target) -> Optional[ConfigError]:
     """PyHive and impyla ask the KDC for ``<service>/<host they dial>``; when that principal does not exist (a
     server registered by IP address while its principal names a host), say so instead of a bare GSS error."""
-    if target.auth != "KERBEROS" or "not found in kerberos database" not in str(exc).lower():
+    if target.auth != Authentication.KERBEROS or "not found in kerberos database" not in str(exc).lower():
         return None
-    wanted = f"{target.kerberos_service_name}/{target.host}"
-    instance = (target.principal or "").split("@", 1)[0].partition("/")[2]
+    wanted = host_principal(target.kerberos_service_name or "", target.host)
+    instance = split_principal(target.principal or "")[1]
     fix = (f"register the server under the host name of its principal ({instance}), as Hive does with "
            "hive.server2.thrift.bind.host" if instance else "dial the host name of the server's principal")
     return ConfigError("principal", target.principal or wanted,
@@ -114,7 +112,8 @@ def _kerberos_host_error(exc: BaseException, target: Target) -> Optional[ConfigE
 
 
 def _require_auth_qop(target: Target, driver: str) -> None:
-    if target.sasl_qop not in (None, "auth") and target.transport_mode == "binary" and target.auth != "NOSASL":
+    if (target.sasl_qop not in (None, Qop.AUTH) and target.transport_mode == TransportMode.BINARY
+            and target.auth != Authentication.NOSASL):
         raise ConfigError("sasl_qop", target.sasl_qop, f"auth: {driver} cannot negotiate SASL integrity or "
                                                        f"confidentiality ({target.address} asks for it)")
 
@@ -126,42 +125,37 @@ def pyhive_kwargs(target: Target, options: ConnectOptions) -> Dict[str, Any]:
                           "database": options.database}
     if options.configuration:
         kw["configuration"] = dict(options.configuration)
-    if target.transport_mode == "binary":
+    if target.transport_mode == TransportMode.BINARY:
         if target.ssl:
             raise ConfigError("ssl", True, "false with driver='pyhive' over binary transport (PyHive 0.7 has no "
                                            "TLS socket); use driver='impyla' or transportMode=http")
         kw["auth"] = target.auth
         kw.update(_credentials(target, options))
         return kw
-    if target.http_path != "cliservice":  # PyHive 0.7 always posts to /cliservice/: bring our own transport
-        if target.auth == "KERBEROS":
+    if target.http_path != DEFAULT_HTTP_PATH:  # PyHive 0.7 always posts to /cliservice/: bring our own transport
+        if target.auth == Authentication.KERBEROS:
             raise ConfigError("http_path", target.http_path, "cliservice for Kerberos over HTTP with driver='pyhive' "
                                                              "(PyHive 0.7 fixes that path); or use driver='impyla'")
         del kw["host"], kw["port"]
         kw["thrift_transport"] = _http_transport(target, options)
         return kw
     kw["scheme"] = "https" if target.ssl else "http"
-    if target.auth == "KERBEROS":
-        kw.update(auth="KERBEROS", kerberos_service_name=target.kerberos_service_name)
+    if target.auth == Authentication.KERBEROS:
+        kw.update(auth=Authentication.KERBEROS, kerberos_service_name=target.kerberos_service_name)
     elif options.password is not None:
         kw.update(auth="BASIC", password=options.password)  # PyHive's HTTP branch sends it as Basic credentials
     else:
-        kw["auth"] = "NOSASL" if target.auth == "NOSASL" else "NONE"
+        kw["auth"] = Authentication.NOSASL if target.auth == Authentication.NOSASL else Authentication.NONE
     return kw
 
 
 def _http_transport(target: Target, options: ConnectOptions):
-    """A THttpClient for a non-default HTTP path (constructing it does no I/O); HTTP Basic as PyHive sends it."""
-    import ssl
-
-    from thrift.transport.THttpClient import THttpClient
-
-    scheme = "https" if target.ssl else "http"
-    context = ssl.create_default_context() if target.ssl else None
-    transport = THttpClient(f"{scheme}://{target.address}/{target.http_path}", ssl_context=context)
-    if target.auth != "NOSASL":
-        credentials = f"{options.username or 'user'}:{options.password or 'pass'}".encode("utf-8")
-        transport.setCustomHeaders({"Authorization": "Basic " + base64.b64encode(credentials).decode("ascii")})
+    """The transport for a non-default HTTP path (constructing it does no I/O; ``pyhive_transport`` gives it the
+    socket timeout)."""
+    context = _ssl.create_default_context() if target.ssl else None
+    transport, _ = thrift_transport(target.host, target.port, auth=target.auth, timeout=options.connect_timeout,
+                                    user=options.username, password=options.password, http_path=target.http_path,
+                                    ssl_context=context)
     return transport
 
 
@@ -171,9 +165,9 @@ def impyla_kwargs(target: Target, options: ConnectOptions) -> Dict[str, Any]:
     kw: Dict[str, Any] = {
         "host": target.host, "port": target.port, "database": options.database, "user": options.username,
         "auth_mechanism": _IMPYLA_AUTH[target.auth], "use_ssl": target.ssl,
-        "use_http_transport": target.transport_mode == "http",
+        "use_http_transport": target.transport_mode == TransportMode.HTTP,
     }
-    if target.transport_mode == "http":
+    if target.transport_mode == TransportMode.HTTP:
         kw["http_path"] = target.http_path
     kw.update(_credentials(target, options))
     return kw
@@ -181,9 +175,9 @@ def impyla_kwargs(target: Target, options: ConnectOptions) -> Dict[str, Any]:
 
 def _credentials(target: Target, options: ConnectOptions) -> Dict[str, Any]:
     """The password or Kerberos service name the server's authentication needs (same for both drivers)."""
-    if target.auth in ("LDAP", "CUSTOM"):
+    if target.auth in (Authentication.LDAP, Authentication.CUSTOM):
         return {"password": options.password}
-    if target.auth == "KERBEROS":
+    if target.auth == Authentication.KERBEROS:
         return {"kerberos_service_name": target.kerberos_service_name}
     return {}
 
@@ -310,7 +304,7 @@ def connect_with(options: ConnectOptions, settings: Optional[ZkSettings] = None,
             if kind == "skipped":
                 skipped[address] = text
             else:
-                failures.append((address, _scrub(text, options.password)))
+                failures.append((address, scrub(text, options.password)))
         return error  # the last driver error; AllServersFailed is raised below, after any further rounds
 
     # Round one through the cache: each failure is reported, so the cache excludes that server and offers the next.
@@ -334,13 +328,13 @@ def connect_with(options: ConnectOptions, settings: Optional[ZkSettings] = None,
             except UnusableEndpoint as exc:
                 unusable.update(exc.reasons)
             except ServerConnectionError as exc:
-                failures.append((endpoint.address, _scrub(f"{type(exc.error).__name__}: {exc.error}",
-                                                          options.password)))
+                failures.append((endpoint.address, scrub(f"{type(exc.error).__name__}: {exc.error}",
+                                                         options.password)))
                 last = exc.error
     if not failures and unusable:
         raise UnusableEndpoint(unusable)
     skipped.update((address, str(error)) for address, error in unusable.items())
-    tried = failures + [(address, _scrub(f"skipped: {why}", options.password)) for address, why in skipped.items()]
+    tried = failures + [(address, scrub(f"skipped: {why}", options.password)) for address, why in skipped.items()]
     raise AllServersFailed(settings.hosts, service.namespace, tried) from last
 
 
@@ -391,14 +385,15 @@ def _opener(options: ConnectOptions, driver_args: Dict[str, Any]) -> Callable[[E
     return open_endpoint
 
 
+#: Where PyHive 0.7 posts over HTTP (it fixes the path; a server publishing another one gets our own transport).
+_PYHIVE_HTTP_PATH = DEFAULT_HTTP_PATH + "/"
+
+
 def pyhive_transport(kw: Dict[str, Any], timeout: float):
     """The thrift transport PyHive 0.7 would build from ``kw`` (``hive.Connection.__init__``), built here because
     PyHive sets no timeout: ``(transport, timed, rest)`` where ``timed`` (its socket or HTTP client) has
     ``timeout`` seconds and ``rest`` is what ``hive.connect`` still takes (username, database, configuration)."""
     from pyhive import hive
-    from thrift.transport.THttpClient import THttpClient
-    from thrift.transport.TSocket import TSocket
-    from thrift.transport.TTransport import TBufferedTransport
 
     rest = dict(kw)
     transport = rest.pop("thrift_transport", None)
@@ -408,36 +403,17 @@ def pyhive_transport(kw: Dict[str, Any], timeout: float):
     check_hostname, ssl_cert = rest.pop("check_hostname", None), rest.pop("ssl_cert", None)
     if transport is not None:  # ours (a custom HTTP path)
         timed = transport
+        timed.setTimeout(timeout * 1000)
     elif scheme in ("http", "https"):
         context = None
         if scheme == "https":  # PyHive's own TLS settings
             context = _ssl.create_default_context()
             context.check_hostname = check_hostname == "true"
             context.verify_mode = hive.ssl_cert_parameter_map.get(ssl_cert or "none", _ssl.CERT_NONE)
-        transport = timed = THttpClient(f"{scheme}://{format_hostport(host, port)}/cliservice/", ssl_context=context)
-        if auth == "KERBEROS":
-            hive.Connection._set_kerberos_header(transport, service, host)  # noqa: SLF001 - PyHive's own helper
-        else:
-            hive.Connection._set_authorization_header(transport, rest.get("username"), password)  # noqa: SLF001
+        transport, timed = thrift_transport(host, port, auth=auth, timeout=timeout, user=rest.get("username"),
+                                            password=password, kerberos_service=service,
+                                            http_path=_PYHIVE_HTTP_PATH, ssl_context=context)
     else:
-        timed = TSocket(host, port or 10000)
-        if auth == "NOSASL":
-            transport = TBufferedTransport(timed)
-        else:
-            import thrift_sasl
-
-            mechanism = "GSSAPI" if auth == "KERBEROS" else "PLAIN"
-            user = rest.get("username") or getpass.getuser()
-            secret = password if password is not None else "x"  # Hive's NONE accepts any password
-
-            def sasl():
-                return hive.get_installed_sasl(host=host, sasl_auth=mechanism, service=service, username=user,
-                                               password=secret)
-
-            transport = thrift_sasl.TSaslClientTransport(sasl, mechanism, timed)
-    timed.setTimeout(timeout * 1000)
+        transport, timed = thrift_transport(host, port or 10000, auth=auth, timeout=timeout,
+                                            user=rest.get("username"), password=password, kerberos_service=service)
     return transport, timed, rest
-
-
-def _scrub(text: str, secret: Optional[str]) -> str:
-    return text.replace(secret, "<hidden>") if secret else text

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import logging
 import os
 import shutil
 import socket
@@ -20,16 +19,18 @@ import time
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import hive_ha.extras as extras
+from hive_ha.clients.transport import thrift_transport
+from hive_ha.errors import ZooKeeperAuthFailed
+from hive_ha.io.registry import candidate_paths, locate, read_all
+from hive_ha.io.zookeeper import ZkSettings, new_client
+from hive_ha.model.addressing import service_name
 from hive_ha.model.endpoint import Endpoint
-from hive_ha.errors import MalformedRegistration
 from hive_ha.model.layouts import Service
-from hive_ha.model.registration import parse_registration
-from hive_ha.io.zookeeper import ZkSettings
+from hive_ha.redact import scrub
+from hive_ha.model.values import PASSWORD_AUTHS, Authentication, TransportMode
 
 OK, WARN, SKIP, FAIL = "ok", "warn", "skip", "fail"
 STATUSES = (OK, WARN, SKIP, FAIL)
-#: Published authentications whose session is opened with SASL PLAIN and therefore needs a password.
-PASSWORD_AUTHS = ("LDAP", "PAM", "CUSTOM")
 _MAX_PARALLEL = 8
 
 
@@ -83,10 +84,6 @@ def _ms(start: float) -> float:
     return round((time.monotonic() - start) * 1000, 1)
 
 
-def _scrub(text: str, secret: Optional[str]) -> str:
-    return text.replace(secret, "<hidden>") if secret else text
-
-
 # -- ZooKeeper ---------------------------------------------------------------------------------------------------
 def describe_auth(settings: ZkSettings) -> str:
     """How we authenticate to ZooKeeper, in words (never the password)."""
@@ -101,23 +98,32 @@ def describe_auth(settings: ZkSettings) -> str:
 
 
 def probe_zookeeper(settings: ZkSettings, timeout: float):
-    """Connect (and authenticate) with a client of our own; returns ``(client or None, Finding)``."""
-    from kazoo.client import KazooClient
+    """Connect (and authenticate) with a client of our own; returns ``(client or None, Finding)``.
+
+    Not the shared client of ``hive_ha.io.zookeeper.POOL``: the check must tell refused credentials from an
+    unreachable ensemble within ``timeout`` and report each (a pooled client reconnects in the background for ever,
+    and kazoo reports CONNECTED before a login is refused), must not share a session with a ``Discovery`` of the same
+    process nor leave a client with bad credentials in the pool, and closes its client when done. It is built by the
+    same factory (the same kazoo arguments and Kerberos login); only its reconnect backoff is capped at 1 s, so the
+    wait is not spent sleeping."""
     from kazoo.exceptions import AuthFailedError
     from kazoo.protocol.states import KazooState, KeeperState
 
-    kwargs = settings.kazoo_kwargs()
-    kwargs["connection_retry"] = {"max_tries": -1, "delay": 0.1, "backoff": 2, "max_delay": 1.0}
     settled = threading.Event()
-    client = KazooClient(logger=logging.getLogger("hive_ha.kazoo"), **kwargs)
-    client.add_listener(lambda state: settled.set() if state in (KazooState.CONNECTED, KazooState.LOST) else None)
     start = time.monotonic()
     auth = describe_auth(settings)
+    client = None
     try:
+        client = new_client(settings, connection_retry={"max_tries": -1, "delay": 0.1, "backoff": 2, "max_delay": 1.0})
+        client.add_listener(lambda state: settled.set() if state in (KazooState.CONNECTED, KazooState.LOST) else None)
         client.start_async()
         settled.wait(timeout)
+    except ZooKeeperAuthFailed as exc:  # the Kerberos login (kinit from the keytab) failed
+        return None, Finding("zookeeper", FAIL, settings.hosts, f"cannot log in ({auth}): {exc}",
+                             "check the keytab and the principal (klist -k <keytab>) and that the KDC is reachable")
     except Exception as exc:  # noqa: BLE001 - bad TLS files and the like surface here
-        _close(client)
+        if client is not None:
+            _close(client)
         return None, Finding("zookeeper", FAIL, settings.hosts, f"cannot start a client ({auth}): {exc}",
                              "check the TLS CA/certificate files and the connect string")
     refused = False
@@ -158,13 +164,11 @@ def probe_namespace(client, service: Service) -> Tuple[Optional[str], Finding]:
     """The children path of the first root that exists; ``(None, failure)`` when none does."""
     from kazoo.exceptions import KazooException, NoAuthError
 
-    layout = service.layout
-    paths = [layout.children_path(root) for root in layout.roots(service.namespace)]
+    paths = candidate_paths(service)
     try:
-        for path in paths:
-            stat = client.exists(path)
-            if stat is not None:
-                return path, Finding("namespace", OK, path, f"present, {stat.numChildren} children")
+        found = locate(client, service)
+        if found is not None:
+            return found.path, Finding("namespace", OK, found.path, f"present, {found.stat.numChildren} children")
     except NoAuthError:
         return None, Finding("namespace", FAIL, paths[0], "not authorised to read it",
                              "authenticate as a user the znode ACL allows (--zk-sasl-user / --zk-digest-user)")
@@ -177,25 +181,14 @@ def probe_namespace(client, service: Service) -> Tuple[Optional[str], Finding]:
 
 
 def read_registrations(client, service: Service, path: str) -> Tuple[List[Endpoint], List[Finding]]:
-    """Parse every child of ``path``; malformed ones become warnings naming the znode."""
-    from kazoo.exceptions import NoAuthError, NoNodeError
-
-    endpoints: List[Endpoint] = []
-    findings: List[Finding] = []
-    for name in sorted(client.get_children(path)):
-        znode = f"{path}/{name}"
-        try:
-            data, _ = client.get(znode)
-            endpoints.append(parse_registration(service.layout.record, path, name, data))
-        except NoNodeError:
-            continue  # gone between list and read: a server that just stopped
-        except NoAuthError:
-            findings.append(Finding("znode", WARN, znode, "not authorised to read it",
-                                    "authenticate as a user the znode ACL allows"))
-        except MalformedRegistration as exc:
-            findings.append(Finding("znode", WARN, znode, f"malformed registration, skipped: {exc.reason}",
-                                    "fix or remove this znode; clients ignore it"))
-    endpoints.sort(key=lambda e: e.age_key)
+    """Parse every child of ``path``; malformed and unreadable ones become warnings naming the znode."""
+    reading = read_all(client, service, path)
+    endpoints = list(reading.endpoints)
+    skipped = [(exc.znode, Finding("znode", WARN, exc.znode, f"malformed registration, skipped: {exc.reason}",
+                                   "fix or remove this znode; clients ignore it")) for exc in reading.malformed]
+    skipped += [(znode, Finding("znode", WARN, znode, "not authorised to read it",
+                                "authenticate as a user the znode ACL allows")) for znode in reading.unreadable]
+    findings: List[Finding] = [finding for _, finding in sorted(skipped, key=lambda pair: pair[0])]
     if not endpoints:
         findings.append(Finding("registrations", FAIL, path, "no server registered",
                                 "are the HiveServer2s running? A server's znode disappears when its ZooKeeper "
@@ -250,41 +243,13 @@ def _kerberos_ticket_missing() -> Optional[str]:
 
 def _transport(endpoint: Endpoint, creds: Credentials, timeout: float):
     """An unopened thrift transport speaking what ``endpoint`` published."""
-    auth = endpoint.authentication
-    if endpoint.transport_mode == "http":
-        import base64
-
-        from thrift.transport.THttpClient import THttpClient
-
-        context = ssl.create_default_context() if endpoint.use_ssl else None
-        transport = THttpClient(endpoint.http_url, ssl_context=context)
-        transport.setTimeout(timeout * 1000)
-        if auth != "NOSASL":
-            token = f"{creds.user}:{creds.password if creds.password is not None else 'anonymous'}"
-            transport.setCustomHeaders({"Authorization": "Basic " + base64.b64encode(token.encode()).decode()})
-        return transport
-    from thrift.transport.TSocket import TSocket
-    from thrift.transport.TTransport import TBufferedTransport
-
-    if endpoint.use_ssl:
-        from thrift.transport.TSSLSocket import TSSLSocket
-
-        sock = TSSLSocket(endpoint.host, endpoint.port, ssl_context=ssl.create_default_context())
-    else:
-        sock = TSocket(endpoint.host, endpoint.port)
-    sock.setTimeout(timeout * 1000)
-    if auth == "NOSASL":
-        return TBufferedTransport(sock)
-    import thrift_sasl
-    from pyhive import hive
-
-    if auth == "KERBEROS":
-        service = (endpoint.principal or "hive").split("/", 1)[0].split("@", 1)[0]
-        factory = lambda: hive.get_installed_sasl(endpoint.host, "GSSAPI", service=service)  # noqa: E731
-        return thrift_sasl.TSaslClientTransport(factory, "GSSAPI", sock)
-    password = creds.password if creds.password is not None else "x"  # Hive's NONE accepts any password
-    factory = lambda: hive.get_installed_sasl(endpoint.host, "PLAIN", username=creds.user, password=password)  # noqa: E731
-    return thrift_sasl.TSaslClientTransport(factory, "PLAIN", sock)
+    http = endpoint.transport_mode == TransportMode.HTTP
+    transport, _ = thrift_transport(
+        endpoint.host, (endpoint.http_port or endpoint.port) if http else endpoint.port,
+        auth=endpoint.authentication, timeout=timeout, user=creds.user, password=creds.password,
+        kerberos_service=service_name(endpoint.principal), http_path=endpoint.http_path if http else None,
+        ssl_context=ssl.create_default_context() if endpoint.use_ssl else None)
+    return transport
 
 
 def probe_session(endpoint: Endpoint, creds: Credentials, timeout: float) -> Finding:
@@ -294,14 +259,14 @@ def probe_session(endpoint: Endpoint, creds: Credentials, timeout: float) -> Fin
     if auth in PASSWORD_AUTHS and creds.password is None:
         return Finding("session", SKIP, address, f"not tried: {how} needs a user and a password",
                        "pass --user USER and --password-env VAR (the variable holding the password)")
-    if auth not in ("NOSASL", "NONE", "KERBEROS") + PASSWORD_AUTHS:
+    if auth not in (Authentication.NOSASL, Authentication.NONE, Authentication.KERBEROS) + PASSWORD_AUTHS:
         return Finding("session", SKIP, address, f"not tried: check cannot speak {how}", "test it with beeline")
-    needed = ("dbapi", "kerberos") if auth == "KERBEROS" else ("dbapi",)
+    needed = ("dbapi", "kerberos") if auth == Authentication.KERBEROS else ("dbapi",)
     absent = extras.missing(*needed)
     if absent:  # a plain install checks ZooKeeper and TCP; a session needs the HiveServer2 client libraries
         return Finding("session", SKIP, address, f"not tried ({how}): {', '.join(absent)} not installed",
                        f"{extras.install_hint(*needed)}, then check again")
-    if auth == "KERBEROS":
+    if auth == Authentication.KERBEROS:
         missing = _kerberos_ticket_missing()
         if missing:
             return Finding("session", SKIP, address, f"not tried ({how}): {missing}",
@@ -321,7 +286,7 @@ def probe_session(endpoint: Endpoint, creds: Credentials, timeout: float) -> Fin
         if response.status.statusCode not in (ttypes.TStatusCode.SUCCESS_STATUS,
                                               ttypes.TStatusCode.SUCCESS_WITH_INFO_STATUS):
             return Finding("session", FAIL, address,
-                           f"OpenSession refused ({how}): {_scrub(response.status.errorMessage or '', creds.password)}",
+                           f"OpenSession refused ({how}): {scrub(response.status.errorMessage or '', creds.password)}",
                            "check the user's rights (impersonation, hive.server2.enable.doAs) and the server log")
         elapsed = _ms(start)
         client.CloseSession(ttypes.TCloseSessionReq(sessionHandle=response.sessionHandle))
@@ -330,7 +295,7 @@ def probe_session(endpoint: Endpoint, creds: Credentials, timeout: float) -> Fin
     except Exception as exc:  # noqa: BLE001 - every driver/transport error becomes a finding
         status = getattr(transport, "code", None)  # THttpClient: the HTTP status of the last reply
         text = f"HTTP {status}, " if status not in (None, 200) else ""
-        text = _scrub(f"{text}{type(exc).__name__}: {exc}", creds.password)
+        text = scrub(f"{text}{type(exc).__name__}: {exc}", creds.password)
         return Finding("session", FAIL, address, f"OpenSession failed ({how}): {text}", _session_hint(endpoint, text))
     finally:
         if transport is not None:

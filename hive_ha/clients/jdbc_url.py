@@ -14,9 +14,11 @@ import dataclasses
 import re
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from hive_ha.model.endpoint import HTTP_PATH_RE, PRINCIPAL_RE, format_hostport, split_hostport, validate_host
 from hive_ha.errors import ConfigError
 from hive_ha.model.layouts import Service, normalize_path
+from hive_ha.redact import hide_if_secret
+from hive_ha.model.values import (CLIENT_AUTHS, CLIENT_TRANSPORTS, HIVE_BOOLEANS, HTTP_PATH_RE, PRINCIPAL_RE,
+                                  Authentication, Qop, choice, format_hostport, parse_bool, split_hostport)
 from hive_ha.core.selection import POLICIES
 
 ZK_DEFAULT_PORT = 2181
@@ -26,9 +28,6 @@ CONNECT_TIMEOUT = 10.0
 #: Seconds any later call on an open connection may wait for the server (Hue's server_conn_timeout default).
 SOCKET_TIMEOUT = 120.0
 DRIVERS = ("pyhive", "impyla")
-AUTH_MODES = ("NOSASL", "NONE", "LDAP", "CUSTOM", "KERBEROS")
-TRANSPORTS = ("binary", "http")
-QOPS = ("auth", "auth-int", "auth-conf")
 # serviceDiscoveryMode (compared case-insensitively, as the JDBC driver does) -> layout
 DISCOVERY_MODES = {"zookeeper": "hs2", "zookeeperha": "hsi-ha"}
 
@@ -71,7 +70,7 @@ class ConnectOptions:
             object.__setattr__(self, key, value)
 
         set_("zookeeper", normalize_zookeeper(self.zookeeper))
-        set_("layout", _choice("layout", self.layout, ("hs2", "hsi", "hsi-ha")))
+        set_("layout", choice("layout", self.layout, ("hs2", "hsi", "hsi-ha")))
         if self.namespace is not None:
             set_("namespace", normalize_path(self.namespace))
         if not isinstance(self.database, str) or not _DATABASE.fullmatch(self.database):
@@ -86,14 +85,14 @@ class ConnectOptions:
         _match("principal", self.principal, PRINCIPAL_RE, "a Kerberos principal such as hive/_HOST@EXAMPLE.COM")
         _match("http_path", self.http_path, HTTP_PATH_RE, "a URL path such as cliservice")
         if self.transport_mode is not None:
-            set_("transport_mode", _choice("transport_mode", self.transport_mode, TRANSPORTS))
+            set_("transport_mode", choice("transport_mode", self.transport_mode, CLIENT_TRANSPORTS))
         if self.ssl is not None and not isinstance(self.ssl, bool):
-            set_("ssl", parse_bool("ssl", self.ssl))
+            set_("ssl", parse_bool("ssl", self.ssl, HIVE_BOOLEANS))
         if self.sasl_qop is not None:
-            set_("sasl_qop", _choice("sasl_qop", self.sasl_qop, QOPS))
+            set_("sasl_qop", choice("sasl_qop", self.sasl_qop, Qop))
         set_("retries", parse_retries(self.retries))
-        set_("policy", _choice("policy", self.policy, tuple(POLICIES)))
-        set_("driver", _choice("driver", self.driver, DRIVERS))
+        set_("policy", choice("policy", self.policy, POLICIES))
+        set_("driver", choice("driver", self.driver, DRIVERS))
         set_("configuration", _configuration(self.configuration))
         set_("connect_timeout", parse_seconds("connect_timeout", self.connect_timeout, 3600))
         set_("socket_timeout", parse_seconds("socket_timeout", self.socket_timeout, 86400))
@@ -170,7 +169,7 @@ def _set_session_var(fields: Dict[str, Any], key: str, value: str) -> None:
             raise ConfigError("serviceDiscoveryMode", value, "zooKeeper or zooKeeperHA")
         value = layout
     elif field == "ssl":
-        value = parse_bool("ssl", value)
+        value = parse_bool("ssl", value, HIVE_BOOLEANS)
     elif field in _MILLISECONDS:
         if not value.isdigit():
             raise ConfigError(key, value, "a whole number of milliseconds")
@@ -192,8 +191,7 @@ def _pairs(items, where: str, sep: str):
             continue
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
-            shown = "<hidden>" if "password" in item.lower() else item
-            raise ConfigError(where, shown, f"key=value pairs separated by {sep}")
+            raise ConfigError(where, hide_if_secret(item), f"key=value pairs separated by {sep}")
         yield key.strip(), value.strip()
 
 
@@ -253,10 +251,7 @@ def normalize_zookeeper(text: object) -> str:
         try:
             if not item:
                 raise ValueError("empty host")
-            if ":" not in item or (item.startswith("[") and item.endswith("]")):
-                host, port = validate_host(item.strip("[]")), ZK_DEFAULT_PORT
-            else:
-                host, port = split_hostport(item)
+            host, port = split_hostport(item, ZK_DEFAULT_PORT)
         except ValueError as exc:
             raise ConfigError("zookeeper", text, f"{allowed} ({exc})") from None
         out.append(format_hostport(host, port))
@@ -269,22 +264,12 @@ def normalize_zookeeper(text: object) -> str:
     return ",".join(out) + root
 
 
-def normalize_auth(value: object) -> str:
-    text = str(value).strip().upper() if isinstance(value, str) else value
-    if text == "NOSASL" or text == "NO_SASL":
-        return "NOSASL"
-    if text not in AUTH_MODES:
-        raise ConfigError("auth", value, "one of " + ", ".join(AUTH_MODES) + " (noSasl as in JDBC URLs)")
-    return text
-
-
-def parse_bool(key: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "false"):
-        return text == "true"
-    raise ConfigError(key, value, "true or false")
+def normalize_auth(value: object) -> Authentication:
+    """JDBC's ``auth=`` (any case; ``noSasl`` as in JDBC URLs, ``NO_SASL`` too) or the ``auth`` argument."""
+    if isinstance(value, str) and value.strip().upper() == "NO_SASL":
+        return Authentication.NOSASL
+    return choice("auth", value, CLIENT_AUTHS, fold=str.upper,
+                  allowed="one of " + ", ".join(CLIENT_AUTHS) + " (noSasl as in JDBC URLs)")
 
 
 def parse_retries(value: object) -> int:
@@ -305,13 +290,6 @@ def parse_seconds(key: str, value: object, maximum: float) -> float:
     if isinstance(value, bool) or not 0 < number <= maximum:
         raise ConfigError(key, value, f"a number of seconds above 0 and at most {maximum:g}")
     return number
-
-
-def _choice(key: str, value: object, options: Tuple[str, ...]) -> str:
-    text = value.strip().lower() if isinstance(value, str) else value
-    if text not in options:
-        raise ConfigError(key, value, "one of " + ", ".join(options))
-    return text
 
 
 def _match(key: str, value: object, pattern: "re.Pattern[str]", allowed: str) -> None:

@@ -16,9 +16,7 @@ from hive_ha.errors import ConfigError
 from hive_ha.model.layouts import Service, normalize_path
 from hive_ha.core.selection import POLICIES
 from hive_ha.io.zookeeper import AUTH_SCHEMES, SASL_MECHANISMS, ZkSettings
-
-_TRUE = ("true", "yes", "on", "1")
-_FALSE = ("false", "no", "off", "0")
+from hive_ha.model.values import INI_BOOLEANS, choice, parse_bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,14 +57,7 @@ class HiveHAConfig:
 # (section, key) -> (field path, parser, default); one table so the loader, the example file's test
 # and the docs agree on every key.
 def _bool(section: str, key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigError(f"[{section}] {key}", value, "true or false")
+    return parse_bool(f"[{section}] {key}", value, INI_BOOLEANS)
 
 
 def _number(minimum: float, maximum: float = float("inf")) -> Callable[[str, str, Any], float]:
@@ -83,10 +74,7 @@ def _number(minimum: float, maximum: float = float("inf")) -> Callable[[str, str
 
 def _choice(options: Sequence[str], fold: Callable[[str], str] = str.lower) -> Callable[[str, str, Any], str]:
     def parse(section: str, key: str, value: Any) -> str:
-        text = fold(str(value).strip())
-        if text not in options:
-            raise ConfigError(f"[{section}] {key}", value, "one of " + ", ".join(options))
-        return text
+        return choice(f"[{section}] {key}", value, options, fold=fold)
     return parse
 
 

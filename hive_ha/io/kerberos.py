@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - not POSIX: every process writes its ca
     fcntl = None  # type: ignore[assignment]
 
 from hive_ha.errors import ConfigError, KerberosLoginFailed
+from hive_ha.model.addressing import host_principal
 
 log = logging.getLogger(__name__)
 
@@ -407,7 +408,7 @@ def initiate_error(service: str, host: str, principal: Optional[str] = None) -> 
 
 def hints(gss_error: Optional[str], service: str, host: str, principal: Optional[str]) -> str:
     """What to check, in words, for a GSSAPI failure (most specific first)."""
-    wanted = f"{service}/{host}"
+    wanted = host_principal(service, host)
     text = (gss_error or "").lower()
     out = []
     if _looks_like_ip(host) or "not found in kerberos database" in text:

@@ -15,20 +15,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable, Dict, Optional, Set, Tuple, Union
+from typing import Callable, Dict, Optional, Set, Tuple
 
 from kazoo.exceptions import KazooException, NoNodeError, NoAuthError
 from kazoo.protocol.states import EventType, KazooState
 
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.errors import MalformedRegistration
+from hive_ha.io.registry import Parsed, candidate_paths, locate, read_child
 from hive_ha.model.layouts import Service
-from hive_ha.model.registration import parse_registration
 from hive_ha.model.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
-
-Parsed = Union[Endpoint, MalformedRegistration]
 
 
 class RegistryWatcher:
@@ -172,11 +170,13 @@ class RegistryWatcher:
         for _ in range(2):  # a namespace deleted between resolving it and listing it is resolved once more
             if self._root is None:
                 self._path = None
-                self._root = self._resolve_root()
-                if self._root is None:
+                # Every root tried before the one found (all of them when none exists) keeps an existence watch,
+                # so a namespace created at any moment from now on wakes us.
+                found = locate(self.client, self.service, watch=self._on_watch, retry=self._retry)
+                if found is None:
                     self._publish_missing(epoch)
                     return
-                self._path = self.service.layout.children_path(self._root)
+                self._root, self._path = found.root, found.path
                 children_dirty, dirty = True, set(self._known)
             if not children_dirty:
                 break
@@ -198,29 +198,17 @@ class RegistryWatcher:
             self._read_child(path, name)
         self._publish_snapshot(path, epoch)
 
-    def _resolve_root(self) -> Optional[str]:
-        """The first candidate root whose children path exists. Every root tried before it (all of them when none
-        exists) keeps an existence watch, so a namespace created at any moment from now on wakes us."""
-        for root in self.service.layout.roots(self.service.namespace):
-            if self._retry(self.client.exists, self.service.layout.children_path(root), watch=self._on_watch):
-                return root
-        return None
-
     def _read_child(self, path: str, name: str) -> None:
-        try:
-            data, stat = self._retry(self.client.get, f"{path}/{name}", watch=self._on_watch)
-        except NoNodeError:
+        read = read_child(self.client, self.service, path, name, watch=self._on_watch, retry=self._retry)
+        if read is None:
             # Gone between list and read: the normal race with a server that just stopped.
             self._known.pop(name, None)
             log.debug("znode %s/%s vanished before it could be read", path, name)
             return
-        try:
-            parsed: Parsed = parse_registration(self.service.layout.record, path, name, data)
-        except MalformedRegistration as exc:
-            parsed = exc
-            if (exc.znode, stat.mzxid) not in self._warned:
-                self._warned.add((exc.znode, stat.mzxid))
-                log.warning("skipping %s", exc)
+        parsed, stat = read
+        if isinstance(parsed, MalformedRegistration) and (parsed.znode, stat.mzxid) not in self._warned:
+            self._warned.add((parsed.znode, stat.mzxid))
+            log.warning("skipping %s", parsed)
         self._known[name] = (stat.mzxid, parsed)
 
     def _publish_snapshot(self, path: str, epoch: int) -> None:
@@ -233,7 +221,7 @@ class RegistryWatcher:
 
     def _publish_missing(self, epoch: int) -> None:
         self._known.clear()
-        path = self.service.layout.children_path(self.service.layout.roots(self.service.namespace)[0])
+        path = candidate_paths(self.service)[0]
         self._emit(Snapshot(self.service, self.zk_hosts, path, exists=False), epoch)
 
     def _emit(self, snapshot: Snapshot, epoch: int) -> None:

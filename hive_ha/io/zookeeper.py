@@ -14,6 +14,8 @@ import time
 from typing import Dict, Optional, Tuple
 
 from hive_ha.errors import ConfigError, KerberosLoginFailed, ZooKeeperAuthFailed
+from hive_ha.model.addressing import host_principal
+from hive_ha.model.values import choice
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +55,11 @@ class ZkSettings:
     def __post_init__(self) -> None:
         if not self.hosts or any(c.isspace() for c in self.hosts):
             raise ConfigError("zookeeper hosts", self.hosts, "host:port[,host:port...][/chroot]")
-        if self.auth_scheme not in AUTH_SCHEMES:
-            raise ConfigError("zookeeper_auth", self.auth_scheme, "one of " + ", ".join(AUTH_SCHEMES))
+        choice("zookeeper_auth", self.auth_scheme, AUTH_SCHEMES, fold=None)
         if self.auth_scheme == "digest" and not (self.digest_user and self.digest_password is not None):
             raise ConfigError("zookeeper_digest_user", self.digest_user, "a user and a password for digest auth")
-        if self.auth_scheme == "sasl" and self.sasl_mechanism not in SASL_MECHANISMS:
-            raise ConfigError("zookeeper_sasl_mechanism", self.sasl_mechanism, "one of " + ", ".join(SASL_MECHANISMS))
+        if self.auth_scheme == "sasl":
+            choice("zookeeper_sasl_mechanism", self.sasl_mechanism, SASL_MECHANISMS, fold=None)
         if self.auth_scheme == "sasl" and self.sasl_mechanism == "DIGEST-MD5" and not self.sasl_username:
             raise ConfigError("zookeeper_sasl_username", self.sasl_username, "a user name for DIGEST-MD5")
         if (self.kerberos_keytab or self.kerberos_ccache) and not self.uses_gssapi:
@@ -155,11 +156,7 @@ class ClientPool:
         return client
 
     def _create(self, key: Tuple, settings: ZkSettings):
-        from kazoo.client import KazooClient  # imported here: parsing and the cache need no kazoo
-
-        if settings.uses_gssapi:
-            _kerberos_login(settings)
-        candidate = KazooClient(logger=logging.getLogger("hive_ha.kazoo"), **settings.kazoo_kwargs())
+        candidate = new_client(settings)
         candidate_guard = _SaslGuard(candidate, settings) if settings.uses_gssapi else None
         with self._lock:
             self._check_fork()
@@ -209,6 +206,17 @@ class ClientPool:
             self._clients = {}
             self._guards = {}
             self._pid = os.getpid()
+
+
+def new_client(settings: ZkSettings, **overrides):
+    """A new, unstarted kazoo client for ``settings`` (``kazoo_kwargs()``, ``overrides`` replacing some of them): the
+    one place a client is built. With SASL GSSAPI it logs in first (``kinit`` from the keytab, up to 60 s, or the
+    configured ticket cache), raising ``ZooKeeperAuthFailed`` when that fails."""
+    from kazoo.client import KazooClient  # imported here: parsing and the cache need no kazoo
+
+    if settings.uses_gssapi:
+        _kerberos_login(settings)
+    return KazooClient(logger=logging.getLogger("hive_ha.kazoo"), **{**settings.kazoo_kwargs(), **overrides})
 
 
 def _kerberos_login(settings: ZkSettings) -> None:
@@ -288,9 +296,10 @@ class _SaslGuard:
         host = self.settings.first_host()
         service, principal = self.settings.sasl_service, self.settings.sasl_principal
         gss = kerberos.initiate_error(service, host, principal)
+        wanted = host_principal(service, host)
         reason = f"{what}; GSSAPI says: {gss}" if gss else (
-            f"{what} although a ticket for {service}/{host} was obtained: check the server's keytab, its JAAS "
-            f"principal (must be {service}/{host}@<realm>) and its zookeeper.sasl settings")
+            f"{what} although a ticket for {wanted} was obtained: check the server's keytab, its JAAS "
+            f"principal (must be {wanted}@<realm>) and its zookeeper.sasl settings")
         return f"{reason}. To check: {kerberos.hints(gss, service, host, principal)}"
 
     def _record(self, message: str) -> None:

@@ -10,6 +10,7 @@ from hive_ha.core.discovery import Discovery
 from hive_ha.errors import ConfigError, NoEndpointAvailable
 from hive_ha.model.layouts import Service
 from hive_ha.model.snapshot import Snapshot
+from hive_ha.model.values import TransportMode
 from hive_ha.io.zookeeper import ClientPool, ZkSettings
 from hive_ha.lb import validate
 
@@ -65,9 +66,10 @@ def addresses(snapshot: Snapshot, on_bad: Optional[Callable[[ConfigError], None]
         try:
             host = validate.host(f"ZooKeeper {endpoint.znode} host", endpoint.host)
             found_binary = found_http = None
-            if endpoint.transport_mode in ("binary", "all"):
+            mode = endpoint.transport_mode
+            if mode in (TransportMode.BINARY, TransportMode.ALL):
                 found_binary = (host, validate.port(f"ZooKeeper {endpoint.znode} port", endpoint.port))
-            if endpoint.transport_mode in ("http", "all") and (endpoint.http_port or endpoint.transport_mode == "http"):
+            if mode in (TransportMode.HTTP, TransportMode.ALL) and (endpoint.http_port or mode == TransportMode.HTTP):
                 found_http = (host, validate.port(f"ZooKeeper {endpoint.znode} http port",
                                                   endpoint.http_port or endpoint.port))
         except ConfigError as exc:

@@ -13,6 +13,7 @@ from typing import Dict, Mapping, Optional, Tuple
 
 from hive_ha.errors import ConfigError
 from hive_ha.lb import validate
+from hive_ha.model.values import choice, format_hostport
 
 MODES = ("http", "tcp")
 #: The algorithm for new clients; ignored when stickiness is ``source`` (the hash decides).
@@ -22,11 +23,6 @@ BALANCES = ("leastconn", "roundrobin")
 STICKINESS = ("none", "cookie", "source")
 TLS_MODES = ("none", "passthrough", "bridge", "offload")
 LB_KINDS = ("haproxy", "nginx", "httpd")
-
-
-def _choice(key: str, value: object, allowed: Tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(key, value, "one of " + ", ".join(allowed))
 
 
 #: The longest server name (also the sticky cookie value / route): httpd refuses a BalancerMember route of 64
@@ -56,7 +52,7 @@ class Address:
         validate.port("address port", self.port)
 
     def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return format_hostport(self.host, self.port)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +128,7 @@ class Tls:
     backend_name: Optional[str] = None
 
     def __post_init__(self) -> None:
-        _choice("--tls", self.mode, TLS_MODES)
+        choice("--tls", self.mode, TLS_MODES, fold=None)
         if self.backend_name is not None:
             validate.host("--tls-backend-name", self.backend_name)
         for key in ("cert", "key", "ca"):
@@ -202,9 +198,9 @@ class Listener:
 
     def __post_init__(self) -> None:
         validate.name("listener name", self.name)
-        _choice(f"{self.name} mode", self.mode, MODES)
-        _choice(f"{self.name} balance", self.balance, BALANCES)
-        _choice(f"{self.name} stickiness", self.stickiness, STICKINESS)
+        choice(f"{self.name} mode", self.mode, MODES, fold=None)
+        choice(f"{self.name} balance", self.balance, BALANCES, fold=None)
+        choice(f"{self.name} stickiness", self.stickiness, STICKINESS, fold=None)
         validate.name("cookie name", self.cookie_name)
         validate.name("session cookie", self.session_cookie)
         object.__setattr__(self, "servers", tuple(self.servers))

@@ -10,6 +10,7 @@ import tempfile
 from typing import Optional, Tuple
 
 from hive_ha.errors import ConfigError, LoadBalancerConfigRejected
+from hive_ha.redact import scrub
 from hive_ha.lb import haproxy, httpd, nginx
 from hive_ha.lb.model import LB_KINDS, LoadBalancer
 
@@ -65,17 +66,19 @@ def check_model(kind: str, lb: LoadBalancer, *, nginx_version: Tuple[int, ...] =
     included, is checked where the config names it."""
     with tempfile.TemporaryDirectory(prefix="hive-ha-lb-check-") as workdir:
         scratch = dataclasses.replace(lb, paths=lb.paths.relocated(workdir))
-        _run_check(kind, render(kind, scratch, nginx_version=nginx_version), workdir, timeout)
+        _run_check(kind, render(kind, scratch, nginx_version=nginx_version), workdir, timeout,
+                   lb.stats.password if lb.stats else None)
 
 
-def _run_check(kind: str, text: str, workdir: str, timeout: float) -> None:
+def _run_check(kind: str, text: str, workdir: str, timeout: float, secret: Optional[str] = None) -> None:
+    """Run the binary's check; its complaint may quote a config line, so the stats password is scrubbed from it."""
     path = os.path.join(workdir, "candidate.conf")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
     result = subprocess.run(check_command(kind, path, workdir), capture_output=True, text=True, timeout=timeout,
                             cwd=workdir, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
-        raise LoadBalancerConfigRejected(BINARIES[kind], (result.stderr + result.stdout).strip())
+        raise LoadBalancerConfigRejected(BINARIES[kind], scrub((result.stderr + result.stdout).strip(), secret))
 
 
 def write_atomically(path: str, text: str, mode: int = 0o600, *, key: str = "output file") -> None:

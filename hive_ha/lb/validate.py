@@ -11,8 +11,8 @@ import ipaddress
 import re
 from typing import Iterable, Tuple
 
-from hive_ha.model.endpoint import PRINCIPAL_RE, format_hostport, split_hostport, validate_host, validate_port
 from hive_ha.errors import ConfigError
+from hive_ha.model.values import PRINCIPAL_RE, format_hostport, split_hostport, validate_host, validate_port
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 _PATH = re.compile(r"/[A-Za-z0-9_./@+-]*")
@@ -54,13 +54,12 @@ def port(key: str, value: object) -> int:
 
 
 def hostport(key: str, value: object, default_port: "int | None" = None) -> Tuple[str, int]:
-    """``HOST:PORT`` (or ``[v6]:PORT``); a bare ``HOST`` only when ``default_port`` is given."""
+    """``HOST:PORT`` (or ``[v6]:PORT``); a bare ``HOST`` (or ``[v6]``) only when ``default_port`` is given. Unlike
+    other inputs, surrounding whitespace is refused, not stripped."""
     if not isinstance(value, str) or not value or value != value.strip():
         raise ConfigError(key, value, "HOST:PORT")
     try:
-        if default_port is not None and value.count(":") == 0:
-            return validate_host(value), default_port
-        return split_hostport(value)
+        return split_hostport(value, default_port)
     except ValueError as exc:
         raise ConfigError(key, value, f"HOST:PORT ({exc})") from None
 

@@ -9,9 +9,12 @@ import json
 import re
 from typing import Dict, Mapping, NamedTuple, Optional, Tuple
 
-from hive_ha.model.endpoint import HTTP_PATH_RE, PRINCIPAL_RE, Endpoint, resolve_principal, split_hostport, validate_host, validate_port
 from hive_ha.errors import MalformedRegistration
+from hive_ha.model.addressing import DEFAULT_HTTP_PATH, resolve_principal
+from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import RecordFormat
+from hive_ha.model.values import (HIVE_BOOLEANS, HTTP_PATH_RE, PRINCIPAL_RE, Authentication, Qop, TransportMode, as_bool,
+                                  split_hostport, validate_host, validate_port)
 
 # Keys Hive publishes (HiveServer2.getConfsToPublish / HS2ActivePassiveHARegistry).
 BIND_HOST = "hive.server2.thrift.bind.host"
@@ -30,7 +33,6 @@ PASSIVE_API = "passiveEndpoint"
 
 _MAX_DATA = 1 << 20  # ZooKeeper's own jute.maxbuffer default; anything bigger is not a registration
 _WILDCARDS = {"", "0.0.0.0", "::", "*"}
-_QOPS = ("auth", "auth-int", "auth-conf")
 _AUTH = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
 _SEQUENCE = re.compile(r"-?[0-9]{1,10}")
 _VERSION = re.compile(r"[A-Za-z0-9._+-]{1,128}")
@@ -157,27 +159,30 @@ def _from_config(znode: str, config: Mapping[str, str], info: NameInfo, active: 
         bind = config.get(BIND_HOST, "")
         if bind not in _WILDCARDS:
             host = validate_host(bind)
-        mode = config.get(TRANSPORT_MODE, "binary").lower()
-        if mode not in ("binary", "http", "all"):
-            raise ValueError(f"transport mode {mode!r} is not binary, http or all")
+        mode = TransportMode.find(config.get(TRANSPORT_MODE, TransportMode.BINARY))
+        if mode is None:
+            raise ValueError(f"transport mode {config[TRANSPORT_MODE].lower()!r} is not binary, http or all")
         http_port = validate_port(config[HTTP_PORT]) if config.get(HTTP_PORT) else None
-        if mode == "http":
+        if mode is TransportMode.HTTP:
             port = http_port = http_port or info.port
         else:
             port = validate_port(config[THRIFT_PORT]) if config.get(THRIFT_PORT) else info.port
-        http_path = config.get(HTTP_PATH) or "cliservice"
+        http_path = config.get(HTTP_PATH) or DEFAULT_HTTP_PATH
         if not HTTP_PATH_RE.fullmatch(http_path):
             raise ValueError(f"http path {http_path!r} has characters a URL path cannot carry")
-        auth = (config.get(AUTHENTICATION) or "NONE").upper()
+        auth = (config.get(AUTHENTICATION) or Authentication.NONE).upper()
         if not _AUTH.fullmatch(auth):
             raise ValueError(f"authentication {auth!r} is not a Hive authentication mode")
-        qop = config.get(SASL_QOP) or None
-        if qop is not None and qop.lower() not in _QOPS:
-            raise ValueError(f"sasl qop {qop!r} is not one of {', '.join(_QOPS)}")
+        qop_text = config.get(SASL_QOP) or None
+        qop = Qop.find(qop_text)
+        if qop_text is not None and qop is None:
+            raise ValueError(f"sasl qop {qop_text!r} is not one of {Qop.spelled()}")
         principal = config.get(PRINCIPAL) or None
         if principal is not None and not PRINCIPAL_RE.fullmatch(principal):
             raise ValueError(f"Kerberos principal {principal!r} has invalid characters")
-        use_ssl = _parse_bool(config.get(USE_SSL, "false"), USE_SSL)
+        use_ssl = as_bool(config.get(USE_SSL, "false"), HIVE_BOOLEANS)
+        if use_ssl is None:
+            raise ValueError(f"{USE_SSL}={config[USE_SSL]!r} is not true or false")
     except ValueError as exc:
         raise MalformedRegistration(znode, str(exc)) from None
     return Endpoint(
@@ -188,20 +193,13 @@ def _from_config(znode: str, config: Mapping[str, str], info: NameInfo, active: 
         http_port=http_port,
         http_path=http_path.lstrip("/"),
         use_ssl=use_ssl,
-        authentication=auth,
-        sasl_qop=qop.lower() if qop else None,
+        authentication=Authentication.find(auth) or auth,  # a mode Hive may add later is kept as published
+        sasl_qop=qop,
         principal=resolve_principal(principal, host),
         version=info.version,
         sequence=info.sequence,
         active=active,
     )
-
-
-def _parse_bool(value: str, key: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    raise ValueError(f"{key}={value!r} is not true or false")
 
 
 def _parse_sequence(value: Optional[str], znode: str) -> Optional[int]:

@@ -1,0 +1,72 @@
+"""The Thrift transport to a HiveServer2, built in one place for every client of ours (``hive_ha.connect`` with PyHive,
+``hive-ha check``): binary or HTTP, plain or TLS, and the authentication the server expects, every socket with a
+timeout. Nothing is opened here; thrift, thrift_sasl and PyHive (the ``dbapi`` extra) are imported only when a
+transport is built.
+"""
+from __future__ import annotations
+
+import base64
+import getpass
+import ssl
+from typing import Any, Optional, Tuple
+
+from hive_ha.model.addressing import DEFAULT_KERBEROS_SERVICE, http_url
+from hive_ha.model.values import Authentication
+
+#: The password sent where none was given: a server authenticating with NONE takes any (LDAP, PAM and CUSTOM need
+#: a real one; callers check that before they build a transport).
+ANY_PASSWORD = "x"
+
+
+def thrift_transport(host: str, port: int, *, auth: str, timeout: float, user: Optional[str] = None,
+                     password: Optional[str] = None, kerberos_service: Optional[str] = None,
+                     http_path: Optional[str] = None,
+                     ssl_context: Optional[ssl.SSLContext] = None) -> Tuple[Any, Any]:
+    """An unopened transport to the HiveServer2 at ``host:port`` and the object holding its socket: ``(transport,
+    timed)``. ``timed`` waits at most ``timeout`` seconds per step (give it another timeout once open).
+
+    ``http_path`` None: the binary transport, over TLS with ``ssl_context``; SASL unless ``auth`` is NOSASL: GSSAPI for
+    KERBEROS (service ``kerberos_service`` on ``host``, default ``hive``), PLAIN for the others. Else Thrift over HTTP to
+    ``http_url(host, port, path=http_path)``, HTTPS with ``ssl_context``; no credentials for NOSASL, SPNEGO for
+    KERBEROS, HTTP Basic for the others. ``user`` defaults to the login name, ``password`` to ``ANY_PASSWORD``.
+    """
+    user = user or getpass.getuser()
+    secret = password if password is not None else ANY_PASSWORD
+    service = kerberos_service or DEFAULT_KERBEROS_SERVICE
+    if http_path is not None:
+        from thrift.transport.THttpClient import THttpClient
+
+        url = http_url(host, port, ssl=ssl_context is not None, path=http_path)
+        client = THttpClient(url, ssl_context=ssl_context)
+        if auth == Authentication.KERBEROS:
+            from pyhive import hive
+
+            hive.Connection._set_kerberos_header(client, service, host)  # noqa: SLF001 - PyHive's own helper
+        elif auth != Authentication.NOSASL:
+            token = base64.b64encode(f"{user}:{secret}".encode("utf-8")).decode("ascii")
+            client.setCustomHeaders({"Authorization": "Basic " + token})
+        client.setTimeout(timeout * 1000)
+        return client, client
+    from thrift.transport.TSocket import TSocket
+    from thrift.transport.TTransport import TBufferedTransport
+
+    if ssl_context is not None:
+        from thrift.transport.TSSLSocket import TSSLSocket
+
+        sock = TSSLSocket(host, port, ssl_context=ssl_context)
+    else:
+        sock = TSocket(host, port)
+    sock.setTimeout(timeout * 1000)
+    if auth == Authentication.NOSASL:
+        return TBufferedTransport(sock), sock
+    import thrift_sasl
+    from pyhive import hive
+
+    kerberos = auth == Authentication.KERBEROS
+    mechanism = "GSSAPI" if kerberos else "PLAIN"
+
+    def sasl():
+        return hive.get_installed_sasl(host=host, sasl_auth=mechanism, service=service if kerberos else None,
+                                       username=user, password=secret)
+
+    return thrift_sasl.TSaslClientTransport(sasl, mechanism, sock), sock
