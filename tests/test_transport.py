@@ -1,7 +1,6 @@
 """The one Thrift transport builder (hive_ha.clients.transport) and its two users, ``hive_ha.connect``'s PyHive
 path and ``hive-ha check``: what each builds for each transport and authentication. Building does no I/O."""
 import base64
-import getpass
 import ssl
 
 import pytest
@@ -16,7 +15,7 @@ from thrift_sasl import TSaslClientTransport  # noqa: E402
 
 from hive_ha.clients.deployment_check import Credentials, _transport  # noqa: E402
 from hive_ha.clients.dbapi import pyhive_transport  # noqa: E402
-from hive_ha.clients.transport import ANY_PASSWORD, thrift_transport  # noqa: E402
+from hive_ha.clients.transport import HTTP_DEFAULT_PASSWORD, HTTP_DEFAULT_USER, thrift_transport  # noqa: E402
 from hive_ha.model.endpoint import Endpoint  # noqa: E402
 
 
@@ -30,7 +29,7 @@ def basic(user, password):
 
 @pytest.mark.parametrize("auth, password, expected", [
     ("NOSASL", None, None),
-    ("NONE", None, basic("bob", ANY_PASSWORD)),
+    ("NONE", None, basic("bob", HTTP_DEFAULT_PASSWORD)),
     ("LDAP", "pw", basic("bob", "pw")),
     ("CUSTOM", "pw", basic("bob", "pw")),
 ])
@@ -42,11 +41,11 @@ def test_http_credentials_follow_the_authentication(auth, password, expected):
     assert client._THttpClient__timeout == 2.5  # noqa: SLF001
 
 
-def test_https_and_the_login_name_by_default():
+def test_https_and_pyhives_basic_credentials_by_default():
     context = ssl.create_default_context()
     client, _ = thrift_transport("::1", 443, auth="NONE", timeout=1, http_path="cliservice", ssl_context=context)
     assert client.scheme == "https" and client.host == "::1" and client.path == "/cliservice"
-    assert header(client) == basic(getpass.getuser(), ANY_PASSWORD)
+    assert header(client) == basic(HTTP_DEFAULT_USER, HTTP_DEFAULT_PASSWORD)  # what PyHive sends, and we always sent
 
 
 @pytest.mark.parametrize("auth, mechanism", [("NONE", "PLAIN"), ("LDAP", "PLAIN"), ("KERBEROS", "GSSAPI")])

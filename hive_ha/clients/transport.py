@@ -13,9 +13,11 @@ from typing import Any, Optional, Tuple
 from hive_ha.model.addressing import DEFAULT_KERBEROS_SERVICE, http_url
 from hive_ha.model.values import Authentication
 
-#: The password sent where none was given: a server authenticating with NONE takes any (LDAP, PAM and CUSTOM need
-#: a real one; callers check that before they build a transport).
+#: The password sent over binary SASL where none was given: a server authenticating with NONE takes any (LDAP, PAM
+#: and CUSTOM need a real one; callers check that before they build a transport).
 ANY_PASSWORD = "x"
+#: The HTTP Basic credentials sent where none were given: PyHive's, as ``hive_ha.connect`` always sent them.
+HTTP_DEFAULT_USER, HTTP_DEFAULT_PASSWORD = "user", "pass"
 
 
 def thrift_transport(host: str, port: int, *, auth: str, timeout: float, user: Optional[str] = None,
@@ -28,10 +30,9 @@ def thrift_transport(host: str, port: int, *, auth: str, timeout: float, user: O
     ``http_path`` None: the binary transport, over TLS with ``ssl_context``; SASL unless ``auth`` is NOSASL: GSSAPI for
     KERBEROS (service ``kerberos_service`` on ``host``, default ``hive``), PLAIN for the others. Else Thrift over HTTP to
     ``http_url(host, port, path=http_path)``, HTTPS with ``ssl_context``; no credentials for NOSASL, SPNEGO for
-    KERBEROS, HTTP Basic for the others. ``user`` defaults to the login name, ``password`` to ``ANY_PASSWORD``.
+    KERBEROS, HTTP Basic for the others. Without ``user`` and ``password``, binary SASL sends the login name and
+    ``ANY_PASSWORD`` and HTTP Basic ``HTTP_DEFAULT_USER``/``HTTP_DEFAULT_PASSWORD``, as PyHive does in each mode.
     """
-    user = user or getpass.getuser()
-    secret = password if password is not None else ANY_PASSWORD
     service = kerberos_service or DEFAULT_KERBEROS_SERVICE
     if http_path is not None:
         from thrift.transport.THttpClient import THttpClient
@@ -43,7 +44,8 @@ def thrift_transport(host: str, port: int, *, auth: str, timeout: float, user: O
 
             hive.Connection._set_kerberos_header(client, service, host)  # noqa: SLF001 - PyHive's own helper
         elif auth != Authentication.NOSASL:
-            token = base64.b64encode(f"{user}:{secret}".encode("utf-8")).decode("ascii")
+            credentials = f"{user or HTTP_DEFAULT_USER}:{password or HTTP_DEFAULT_PASSWORD}"
+            token = base64.b64encode(credentials.encode("utf-8")).decode("ascii")
             client.setCustomHeaders({"Authorization": "Basic " + token})
         client.setTimeout(timeout * 1000)
         return client, client
@@ -59,6 +61,8 @@ def thrift_transport(host: str, port: int, *, auth: str, timeout: float, user: O
     sock.setTimeout(timeout * 1000)
     if auth == Authentication.NOSASL:
         return TBufferedTransport(sock), sock
+    user = user or getpass.getuser()
+    secret = password if password is not None else ANY_PASSWORD
     import thrift_sasl
     from pyhive import hive
 
