@@ -6,7 +6,7 @@ import sys
 
 from hive_ha.cli.lb_flags import add_model_arguments, options_from_args, parse_nginx_version
 from hive_ha.errors import ConfigError
-from hive_ha.lb.clients import client_settings
+from hive_ha.lb.client_settings import client_settings
 from hive_ha.lb.model import LB_KINDS
 from hive_ha.lb.profiles import PROFILES, SIX_HOURS, build
 from hive_ha.lb.render import binary_available, check_model, render, write_atomically
