@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, List, Optional, Sequence
 from django.core import checks
 
 from hive_ha.errors import RegistryUnavailable
-
 from hue_integration import install
 
 if TYPE_CHECKING:  # pragma: no cover

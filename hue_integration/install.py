@@ -12,10 +12,9 @@ from typing import List, Optional, Tuple
 
 from hive_ha.core.config import HiveHAConfig
 from hive_ha.core.discovery import Discovery
-
 from hue_integration import metrics, notebook_api, targets, thrift_calls
-from hue_integration.logs import enable_loggers
 from hue_integration.integration import HueOriginals, Integration
+from hue_integration.logs import enable_loggers
 
 log = logging.getLogger(__name__)
 

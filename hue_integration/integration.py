@@ -14,12 +14,10 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 from hive_ha.core.config import HiveHAConfig
 from hive_ha.core.discovery import Discovery
-from hive_ha.model.endpoint import Endpoint
 from hive_ha.errors import DiscoveryError
+from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
-
-from hue_integration import client_slots, probes, sessions
-from hue_integration import query_server as qs
+from hue_integration import client_slots, probes, query_server as qs, sessions
 from hue_integration.thrift_calls import CURRENT, Failure, ObservedClient
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -33,12 +33,11 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, TypeVar
 
-from hive_ha.model.endpoint import Endpoint
-from hive_ha.errors import DiscoveryError
 from hive_ha.core.failover import error_chain
+from hive_ha.errors import DiscoveryError
+from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
 from hive_ha.model.statements import is_read_only
-
 from hue_integration import sessions
 from hue_integration.integration import CURRENT_USER, PINNED, ServerGone
 from hue_integration.targets import Replacement

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Callable, Optional, Tuple
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
 from hive_ha.model.values import format_hostport
-
 from hue_integration.hue_types import QueryServerConfig
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -17,10 +17,9 @@ import dataclasses
 import functools
 from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional, Type
 
-from hive_ha.model.endpoint import Endpoint
 from hive_ha.core.failover import failed_before_request, is_connection_error
+from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
-
 from hue_integration import sessions
 
 if TYPE_CHECKING:  # pragma: no cover

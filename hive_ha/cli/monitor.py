@@ -12,15 +12,15 @@ import threading
 from hive_ha.cli.lb_flags import add_model_arguments, options_from_args
 from hive_ha.core.discovery import Discovery
 from hive_ha.errors import ConfigError
-from hive_ha.model.layouts import LAYOUTS, Service
 from hive_ha.io.zookeeper import ClientPool, ZkSettings
 from hive_ha.lb.election import LeaderElection, election_path
+from hive_ha.lb.haproxy import admin_socket
 from hive_ha.lb.model import LB_KINDS
 from hive_ha.lb.monitor import FileSource, Monitor, ZooKeeperSource
 from hive_ha.lb.profiles import IMPALA_HS2_PORT, PROFILES, build
-from hive_ha.lb.haproxy import admin_socket
 from hive_ha.lb.reload import Reloader
 from hive_ha.lb.runtime_api import RuntimeApi
+from hive_ha.model.layouts import LAYOUTS, Service
 
 EPILOG = """\
 Runs until SIGTERM or SIGINT (exit 0). Exit code 2: invalid flags, or the first config was unusable.

@@ -15,13 +15,14 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional, TextIO
 
-from hive_ha.cli.common import EXIT_OK, REGISTRY_EXIT_CODES, add_registry_flags, positive_float, positive_int, zk_settings
-from hive_ha.model.endpoint import Endpoint
+from hive_ha.cli.common import (EXIT_OK, REGISTRY_EXIT_CODES, add_registry_flags, positive_float, positive_int,
+                                zk_settings)
 from hive_ha.errors import RegistryUnavailable
-from hive_ha.model.layouts import Service
-from hive_ha.model.snapshot import Snapshot
 from hive_ha.io.watcher import RegistryWatcher
 from hive_ha.io.zookeeper import ClientPool, ZkSettings
+from hive_ha.model.endpoint import Endpoint
+from hive_ha.model.layouts import Service
+from hive_ha.model.snapshot import Snapshot
 
 #: Kinds of change, in the order they are reported within one reading.
 KINDS = ("present", "missing", "removed", "added", "changed", "leader", "no-leader", "malformed", "stale", "live")

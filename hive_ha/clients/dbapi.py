@@ -25,16 +25,16 @@ import ssl as _ssl
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
-from hive_ha.core.discovery import Discovery
-from hive_ha.model.addressing import DEFAULT_HTTP_PATH, host_principal, resolve_principal, service_name, split_principal
-from hive_ha.model.endpoint import Endpoint
-from hive_ha.redact import scrub
-from hive_ha.model.values import Authentication, Qop, TransportMode, format_hostport
-from hive_ha.errors import AllServersFailed, ConfigError, NoEndpointAvailable, ServerConnectionError, UnusableEndpoint
-from hive_ha.core.failover import FailoverPolicy, map_connection_errors, with_failover
 from hive_ha.clients.jdbc_url import ConnectOptions, parse_jdbc_url
 from hive_ha.clients.transport import thrift_transport
+from hive_ha.core.discovery import Discovery
+from hive_ha.core.failover import FailoverPolicy, map_connection_errors, with_failover
+from hive_ha.errors import AllServersFailed, ConfigError, NoEndpointAvailable, ServerConnectionError, UnusableEndpoint
 from hive_ha.io.zookeeper import ZkSettings
+from hive_ha.model.addressing import DEFAULT_HTTP_PATH, host_principal, resolve_principal, service_name, split_principal
+from hive_ha.model.endpoint import Endpoint
+from hive_ha.model.values import Authentication, Qop, TransportMode, format_hostport
+from hive_ha.redact import scrub
 
 __all__ = ["connect", "connect_options", "resolve", "pyhive_kwargs", "impyla_kwargs", "Target", "close_discoveries"]
 

@@ -26,8 +26,8 @@ from hive_ha.io.zookeeper import ZkSettings, new_client
 from hive_ha.model.addressing import service_name
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
-from hive_ha.redact import scrub
 from hive_ha.model.values import PASSWORD_AUTHS, Authentication, TransportMode
+from hive_ha.redact import scrub
 
 OK, WARN, SKIP, FAIL = "ok", "warn", "skip", "fail"
 STATUSES = (OK, WARN, SKIP, FAIL)

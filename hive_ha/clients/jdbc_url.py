@@ -14,12 +14,12 @@ import dataclasses
 import re
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from hive_ha.core.selection import POLICIES
 from hive_ha.errors import ConfigError
 from hive_ha.model.layouts import Service, normalize_path
-from hive_ha.redact import hide_if_secret
 from hive_ha.model.values import (CLIENT_AUTHS, CLIENT_TRANSPORTS, HIVE_BOOLEANS, HTTP_PATH_RE, PRINCIPAL_RE,
                                   Authentication, Qop, choice, format_hostport, parse_bool, split_hostport)
-from hive_ha.core.selection import POLICIES
+from hive_ha.redact import hide_if_secret
 
 ZK_DEFAULT_PORT = 2181
 #: Seconds each step of opening a connection may wait (TCP connect, TLS/SASL handshake, OpenSession): past it the

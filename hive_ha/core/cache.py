@@ -18,10 +18,10 @@ import time
 from typing import AbstractSet, Callable, Dict, List, Optional, Tuple
 
 from hive_ha.core.backoff import Backoff
-from hive_ha.model.endpoint import Endpoint
-from hive_ha.errors import NoEndpointAvailable, RegistryUnavailable
-from hive_ha.model.layouts import Service
 from hive_ha.core.selection import Oldest, Policy
+from hive_ha.errors import NoEndpointAvailable, RegistryUnavailable
+from hive_ha.model.endpoint import Endpoint
+from hive_ha.model.layouts import Service
 from hive_ha.model.snapshot import Snapshot
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ import os
 from typing import Any, Callable, Dict, Iterable, Mapping, Sequence, Union
 
 from hive_ha.core.backoff import Backoff
-from hive_ha.errors import ConfigError
-from hive_ha.model.layouts import Service, normalize_path
 from hive_ha.core.selection import POLICIES
+from hive_ha.errors import ConfigError
 from hive_ha.io.zookeeper import AUTH_SCHEMES, SASL_MECHANISMS, ZkSettings
+from hive_ha.model.layouts import Service, normalize_path
 from hive_ha.model.values import INI_BOOLEANS, choice, parse_bool
 
 

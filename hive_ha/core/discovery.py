@@ -19,13 +19,13 @@ from typing import AbstractSet, Callable, Dict, Optional, Set, Union
 
 from hive_ha.core.backoff import Backoff
 from hive_ha.core.cache import EndpointCache, Key
-from hive_ha.model.endpoint import Endpoint
-from hive_ha.errors import DiscoveryClosed, DiscoveryError, RegistryUnavailable
-from hive_ha.model.layouts import Service
 from hive_ha.core.selection import Policy, get_policy
-from hive_ha.model.snapshot import Snapshot
+from hive_ha.errors import DiscoveryClosed, DiscoveryError, RegistryUnavailable
 from hive_ha.io.watcher import RegistryWatcher
 from hive_ha.io.zookeeper import POOL, ClientPool, ZkSettings
+from hive_ha.model.endpoint import Endpoint
+from hive_ha.model.layouts import Service
+from hive_ha.model.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 _INSTANCES: "weakref.WeakSet[Discovery]" = weakref.WeakSet()

@@ -30,9 +30,9 @@ import socket
 import ssl
 from typing import Callable, Dict, Iterator, Optional, Tuple, TypeVar
 
+from hive_ha.errors import (ConfigError, DiscoveryError, NoEndpointAvailable, ServerConnectionError,
+                            ServerConnectionLost, ServerUnreachable, UnusableEndpoint)
 from hive_ha.model.endpoint import Endpoint
-from hive_ha.errors import (ConfigError, DiscoveryError, NoEndpointAvailable, ServerConnectionError, ServerConnectionLost,
-                     ServerUnreachable, UnusableEndpoint)
 from hive_ha.model.layouts import Service
 
 T = TypeVar("T")

@@ -9,8 +9,8 @@ import hashlib
 import random
 from typing import Callable, Dict, Optional, Sequence
 
-from hive_ha.model.endpoint import Endpoint
 from hive_ha.errors import ConfigError
+from hive_ha.model.endpoint import Endpoint
 
 
 class Policy:

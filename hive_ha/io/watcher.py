@@ -17,12 +17,12 @@ import threading
 import time
 from typing import Callable, Dict, Optional, Set, Tuple
 
-from kazoo.exceptions import KazooException, NoNodeError, NoAuthError
+from kazoo.exceptions import KazooException, NoAuthError, NoNodeError
 from kazoo.protocol.states import EventType, KazooState
 
-from hive_ha.model.endpoint import Endpoint
 from hive_ha.errors import MalformedRegistration
 from hive_ha.io.registry import Parsed, candidate_paths, locate, read_child
+from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
 from hive_ha.model.snapshot import Snapshot
 

@@ -8,7 +8,7 @@
     model = model.with_servers({"impala_jdbc": new_servers})   # re-render after the pool changed
 """
 from hive_ha.lb.model import (Address, HealthCheck, Listener, LoadBalancer, RuntimePaths, Server, Stats, Timeouts, Tls,
-                    server_name)
+                              server_name)
 from hive_ha.lb.profiles import PROFILES, SUPPORTED, ProfileOptions, build
 from hive_ha.lb.render import check, check_model, render, write_atomically
 

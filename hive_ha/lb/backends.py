@@ -8,11 +8,11 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from hive_ha.core.discovery import Discovery
 from hive_ha.errors import ConfigError, NoEndpointAvailable
+from hive_ha.io.zookeeper import ClientPool, ZkSettings
+from hive_ha.lb import validate
 from hive_ha.model.layouts import Service
 from hive_ha.model.snapshot import Snapshot
 from hive_ha.model.values import TransportMode
-from hive_ha.io.zookeeper import ClientPool, ZkSettings
-from hive_ha.lb import validate
 
 HostPort = Tuple[str, int]
 RESOLVE_TIMEOUT = 5.0  # seconds for one host-name lookup

@@ -21,14 +21,14 @@ import time
 from typing import Callable, Dict, FrozenSet, Iterable, Optional, Tuple
 
 from hive_ha.errors import ConfigError, HiveHAError, LoadBalancerCommandFailed
-from hive_ha.model.layouts import Service
-from hive_ha.model.snapshot import Snapshot
 from hive_ha.lb import backends
 from hive_ha.lb.model import LoadBalancer
 from hive_ha.lb.plan import NOTHING, REFUSE_EMPTY, RELOAD, RUNTIME, Plan, plan, pools
 from hive_ha.lb.reload import Reloader
 from hive_ha.lb.render import check_model, render, write_atomically
 from hive_ha.lb.runtime_api import RuntimeApi
+from hive_ha.model.layouts import Service
+from hive_ha.model.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ import tempfile
 from typing import Optional, Tuple
 
 from hive_ha.errors import ConfigError, LoadBalancerConfigRejected
-from hive_ha.redact import scrub
 from hive_ha.lb import haproxy, httpd, nginx
 from hive_ha.lb.model import LB_KINDS, LoadBalancer
+from hive_ha.redact import scrub
 
 BINARIES = {"haproxy": "haproxy", "nginx": "nginx", "httpd": "apache2"}
 

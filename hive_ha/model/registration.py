@@ -13,8 +13,8 @@ from hive_ha.errors import MalformedRegistration
 from hive_ha.model.addressing import DEFAULT_HTTP_PATH, resolve_principal
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import RecordFormat
-from hive_ha.model.values import (HIVE_BOOLEANS, HTTP_PATH_RE, PRINCIPAL_RE, Authentication, Qop, TransportMode, as_bool,
-                                  split_hostport, validate_host, validate_port)
+from hive_ha.model.values import (HIVE_BOOLEANS, HTTP_PATH_RE, PRINCIPAL_RE, Authentication, Qop, TransportMode,
+                                  as_bool, split_hostport, validate_host, validate_port)
 
 # Keys Hive publishes (HiveServer2.getConfsToPublish / HS2ActivePassiveHARegistry).
 BIND_HOST = "hive.server2.thrift.bind.host"

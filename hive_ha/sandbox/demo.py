@@ -15,13 +15,13 @@ from typing import Dict, List
 from hive_ha.clients import dbapi
 from hive_ha.core.discovery import Discovery
 from hive_ha.errors import AllServersFailed, NoEndpointAvailable
+from hive_ha.io.zookeeper import POOL, ZkSettings
 from hive_ha.lb import ProfileOptions, RuntimePaths, build, check, render
 from hive_ha.lb.render import binary_available
 from hive_ha.model.layouts import Service
 from hive_ha.sandbox.cluster import Sandbox, SandboxOptions, SandboxServer
-from hive_ha.testing.waiting import wait_until
 from hive_ha.sandbox.zookeeper import free_port
-from hive_ha.io.zookeeper import POOL, ZkSettings
+from hive_ha.testing.waiting import wait_until
 
 USERS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
 SESSION_TIMEOUT = 4.0  # the servers' ZooKeeper session: how long a crashed server's znode lingers

@@ -60,9 +60,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from TCLIService import TCLIService, ttypes
-from thrift.Thrift import TApplicationException, TMessageType, TType
 from thrift.protocol.TBinaryProtocol import TBinaryProtocol
 from thrift.protocol.TProtocol import TProtocolException
+from thrift.Thrift import TApplicationException, TMessageType, TType
 from thrift.transport.TSocket import TSocket
 from thrift.transport.TTransport import TBufferedTransport, TMemoryBuffer, TTransportBase, TTransportException
 

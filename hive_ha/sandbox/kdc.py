@@ -25,8 +25,8 @@ import tempfile
 import threading
 
 from hive_ha.sandbox.lifecycle import Startable
-from hive_ha.testing.waiting import wait_until
 from hive_ha.sandbox.zookeeper import free_port
+from hive_ha.testing.waiting import wait_until
 
 __all__ = ["Kdc", "KdcError", "KerberosRig", "DEFAULT_REALM"]
 
