@@ -405,3 +405,14 @@ def test_an_unwritable_output_is_one_line_and_exit_2(tmp_path, target):
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and repr(path) in result.stderr and "-o/--output" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-dir", "a-file"] and not list((tmp_path / "a-dir").iterdir())
+
+
+@pytest.mark.parametrize("host, shown", [("lb.example.com", "lb.example.com:"), ("2001:db8::7", "[2001:db8::7]:")])
+def test_client_settings_write_ipv6_load_balancers_in_brackets(host, shown):
+    from hive_ha.lb.client_settings import client_settings
+
+    opts = ProfileOptions(servers=(("127.0.0.1", 21050),), bind_host="127.0.0.1", lb_host=host,
+                          paths=RuntimePaths.under("/tmp"))
+    text = client_settings("haproxy", build("haproxy", "impala", opts), opts)
+    assert f"impala-shell -i {shown}" in text and f"jdbc:impala://{shown}" in text
+    assert f"server_host={host}\n" in text  # hue.ini takes the bare host

@@ -5,6 +5,7 @@ from typing import List
 
 from hive_ha.lb.model import LoadBalancer
 from hive_ha.lb.profiles import ProfileOptions
+from hive_ha.model.values import format_hostport
 
 #: Where Cloudera Manager's Auto-TLS puts each host's material (CM 7).
 AUTO_TLS_DIR = "/var/lib/cloudera-scm-agent/agent-cert"
@@ -15,12 +16,15 @@ def client_settings(kind: str, lb: LoadBalancer, opts: ProfileOptions) -> str:
     realm = opts.kerberos_realm
     tls = lb.tls.mode != "none"
     ports = {listener.name: listener.bind.port for listener in lb.listeners}
+
+    def at(listener: str) -> str:  # host:port in URLs and flags, an IPv6 literal in brackets
+        return format_hostport(host, ports[listener])
     out: List[str] = [f"# Client settings for the {lb.profile} load balancer at {host} (TLS: {lb.tls.mode})"]
     if lb.profile == "hue":
         out += ["", "# hue.ini (every Hue server behind the load balancer)", "[desktop]",
                 "  use_x_forwarded_host=true", "  # Hue reads the scheme from X-Forwarded-Proto set by the LB",
                 f"  secure_proxy_ssl_header={'true' if lb.tls.terminates else 'false'}",
-                "", f"# Users open: {'https' if tls else 'http'}://{host}:{ports['hue']}/"]
+                "", f"# Users open: {'https' if tls else 'http'}://{at('hue')}/"]
     elif lb.profile == "impala":
         timeout = int(lb.listener("impala_hue").timeouts.client)
         out += ["", "# hue.ini", "[impala]", f"  server_host={host}", f"  server_port={ports['impala_hue']}",
@@ -29,19 +33,19 @@ def client_settings(kind: str, lb: LoadBalancer, opts: ProfileOptions) -> str:
             out.append(f"  impala_principal=impala/{host}")
         if tls:
             out += ["  [[ssl]]", "    enabled=true", "    cacerts=/path/to/ca-chain.pem"]
-        shell = f"impala-shell -i {host}:{ports['impala_shell']}"
+        shell = f"impala-shell -i {at('impala_shell')}"
         if realm:
             shell += f" -k -b {host}    # or --kerberos_host_fqdn={host}"
         if tls:
             shell += " --ssl --ca_cert=/path/to/ca-chain.pem"
         out += ["", "# impala-shell", shell, "", "# JDBC (Cloudera Impala driver)"]
-        url = f"jdbc:impala://{host}:{ports['impala_jdbc']}/default"
+        url = f"jdbc:impala://{at('impala_jdbc')}/default"
         if realm:
             url += f";AuthMech=1;KrbRealm={realm};KrbHostFQDN={host};KrbServiceName=impala"
         if tls:
             url += ";SSL=1"
         out += [url, "# JDBC (Hive driver)"]
-        hive_url = f"jdbc:hive2://{host}:{ports['impala_jdbc']}/default"
+        hive_url = f"jdbc:hive2://{at('impala_jdbc')}/default"
         if realm:
             out.append(f"{hive_url};principal=impala/{host}@{realm}{';ssl=true' if tls else ''}")
             out.append(f"{hive_url};principal=impala/_HOST@{realm}{';ssl=true' if tls else ''}"
@@ -57,9 +61,9 @@ def client_settings(kind: str, lb: LoadBalancer, opts: ProfileOptions) -> str:
         out += ["", "# JDBC"]
         suffix = (f";principal=hive/{host}@{realm}" if realm else "") + (";ssl=true" if tls else "")
         if "hs2_binary" in ports:
-            out.append(f"jdbc:hive2://{host}:{ports['hs2_binary']}/default{suffix}")
+            out.append(f"jdbc:hive2://{at('hs2_binary')}/default{suffix}")
         if "hs2_http" in ports:
-            out.append(f"jdbc:hive2://{host}:{ports['hs2_http']}/default;transportMode=http;httpPath=cliservice{suffix}")
+            out.append(f"jdbc:hive2://{at('hs2_http')}/default;transportMode=http;httpPath=cliservice{suffix}")
     if kind == "haproxy" and lb.tls.terminates:
         out += [""] + haproxy_pem_steps(lb.tls.cert or "/etc/haproxy/hive-ha.pem")
     return "\n".join(out) + "\n"
