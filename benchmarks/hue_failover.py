@@ -32,9 +32,13 @@ WHO = "select current_server()"
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="one round per user count instead of three")
+    parser.add_argument("--rounds", type=int, metavar="N", help="rounds per user count (default 3; --quick: 1): the "
+                        "50-user figure varies from round to round, so compare medians of several")
+    parser.add_argument("--users", default="2,50", metavar="N,N", help="user counts to run (default 2,50)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)
-    rounds = 1 if args.quick else 3
+    rounds = args.rounds or (1 if args.quick else 3)
+    user_counts = [int(n) for n in args.users.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="hive-ha-bench-failover-") as home:
         start_hue(home)
@@ -63,7 +67,7 @@ def main(argv=None) -> int:
             beeswax_conf.HIVE_DISCOVERY_HS2.set_for_testing("true")
             print(f"{'users':>6}{'round':>7}{'recovery ms':>13}{'statement ms':>14}{'new sessions/user':>19}"
                   f"{'empty answers':>15}")
-            for users in (2, 50):
+            for users in user_counts:
                 recoveries = []
                 for round_ in range(rounds):
                     namespace = f"/bench_{users}_{round_}"
@@ -123,8 +127,8 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=2)
-    print(f"recovery_ms_2_users={results['2/median']['recovery_ms']:.0f}")
-    print(f"recovery_ms_50_users={results['50/median']['recovery_ms']:.0f}")
+    for users in user_counts:
+        print(f"recovery_ms_{users}_users={results[f'{users}/median']['recovery_ms']:.0f}")
     return 0
 
 
