@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 
 from hive_ha.cli.common import (EXIT_OK, EXIT_PROBLEMS, EXIT_UNREACHABLE, REGISTRY_EXIT_CODES, add_registry_flags,
-                                positive_float, zk_settings)
+                                password_from_env, positive_float, zk_settings)
 from hive_ha.clients.deployment_check import FAIL, OK, SKIP, WARN, Credentials, Report, run_check
-from hive_ha.errors import ConfigError
 from hive_ha.model.layouts import Service
 
 _LABELS = {OK: "OK", WARN: "WARN", SKIP: "SKIP", FAIL: "FAIL"}
@@ -57,11 +55,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     service = Service.of(args.layout, args.namespace)
     settings = zk_settings(args)
-    password = None
-    if args.password_env:
-        if args.password_env not in os.environ:
-            raise ConfigError("--password-env", args.password_env, "the name of a set environment variable")
-        password = os.environ[args.password_env]
+    password = password_from_env("--password-env", args.password_env) if args.password_env else None
     creds = Credentials(args.user or _login_name(), password)
     report = run_check(settings, service, creds, zk_timeout=args.timeout, probe_timeout=args.probe_timeout)
     render = render_json if args.json else render_text

@@ -42,10 +42,12 @@ def zk_settings(args: argparse.Namespace) -> ZkSettings:
         overrides["hosts"] = args.zookeeper
     if args.zk_digest_user:
         overrides.update(auth_scheme="digest", digest_user=args.zk_digest_user,
-                         digest_password=_password_from_env(args.zk_password_env, "--zk-digest-user"))
+                         digest_password=password_from_env("--zk-password-env", args.zk_password_env,
+                                                           "holding the password for --zk-digest-user"))
     if args.zk_sasl_user:
         overrides.update(auth_scheme="sasl", sasl_mechanism="DIGEST-MD5", sasl_username=args.zk_sasl_user,
-                         sasl_password=_password_from_env(args.zk_password_env, "--zk-sasl-user"))
+                         sasl_password=password_from_env("--zk-password-env", args.zk_password_env,
+                                                         "holding the password for --zk-sasl-user"))
     if args.zk_tls_ca:
         overrides.update(use_ssl=True, ssl_ca=args.zk_tls_ca)
     settings = dataclasses.replace(base, **overrides)
@@ -55,11 +57,13 @@ def zk_settings(args: argparse.Namespace) -> ZkSettings:
     return settings
 
 
-def _password_from_env(var: Optional[str], flag: str) -> str:
-    # Passwords never go on the command line (visible in ps); they come from an environment variable.
-    if not var or var not in os.environ:
-        raise ConfigError("--zk-password-env", var, f"the name of a set environment variable holding the password for {flag}")
-    return os.environ[var]
+def password_from_env(flag: str, var: Optional[str], holding: str = "", *, allow_empty: bool = True) -> str:
+    """The password in the environment variable ``var`` that ``flag`` names. Passwords never go on the command line
+    (``ps`` shows it); a missing variable (or an empty one, unless ``allow_empty``) is a ``ConfigError``."""
+    value = os.environ.get(var) if var else None
+    if value is None or (not value and not allow_empty):
+        raise ConfigError(flag, var, "the name of a set environment variable" + (f" {holding}" if holding else ""))
+    return value
 
 
 def positive_int(text: str) -> int:

@@ -3,11 +3,11 @@ validation into ``ProfileOptions`` (a bad value raises ``ConfigError`` naming th
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import sys
 from typing import List, Optional, Tuple
 
+from hive_ha.cli.common import password_from_env
 from hive_ha.errors import ConfigError
 from hive_ha.lb import backends, validate
 from hive_ha.lb.model import BALANCES, TLS_MODES, Address, RuntimePaths, Stats, Tls, extra_from_pairs
@@ -92,9 +92,7 @@ def _stats(args: argparse.Namespace, bind_host: str) -> Optional[Stats]:
         return Stats(Address(*bind))
     bind = validate.hostport("--stats-bind", args.stats_bind) if args.stats_bind else (bind_host, DEFAULT_STATS_PORT)
     if args.stats_password_env:
-        password = os.environ.get(args.stats_password_env)
-        if not password:
-            raise ConfigError("--stats-password-env", args.stats_password_env, "the name of a set environment variable")
+        password = password_from_env("--stats-password-env", args.stats_password_env, allow_empty=False)
     else:
         password = secrets.token_urlsafe(18)  # never a default credential
     return Stats(Address(*bind), args.stats_user, password)
