@@ -21,7 +21,8 @@ LAYERS = ["redact", "errors", "_version", "extras", "testing", "model", "io", "c
 def test_all_names_resolve_and_every_public_error_is_exported():
     for name in hive_ha.__all__:
         assert getattr(hive_ha, name) is not None, name
-    raised = {name for name, obj in vars(errors).items() if inspect.isclass(obj) and issubclass(obj, errors.HiveHAError)}
+    raised = {name for name, obj in vars(errors).items()
+              if inspect.isclass(obj) and issubclass(obj, errors.HiveHAError)}
     assert raised <= set(hive_ha.__all__)
     assert not {"Backoff", "EndpointCache", "Layout"} & set(hive_ha.__all__)  # internals stay in their modules
 
@@ -49,7 +50,8 @@ def _imports(path: pathlib.Path):
             if node.module != "hive_ha":  # every hive_ha import runs the facade; what counts is the submodule
                 yield node.module
             for alias in node.names:  # "from hive_ha.io import kerberos" imports the module hive_ha.io.kerberos
-                if (PACKAGE / node.module.replace("hive_ha", "", 1).strip(".").replace(".", "/") / f"{alias.name}.py").exists():
+                package = PACKAGE.joinpath(*node.module.split(".")[1:])
+                if (package / f"{alias.name}.py").exists():
                     yield f"{node.module}.{alias.name}"
         elif isinstance(node, ast.Import):
             yield from (a.name for a in node.names if a.name.startswith("hive_ha"))

@@ -1,13 +1,7 @@
 """The ``hive-ha`` command line: one module per command, each with ``register(subparsers, common)`` adding its
 parser and ``run(args)`` returning its exit code; flags several commands share are in ``common`` (registry and
-ZooKeeper flags, exit codes) and ``lb_flags`` (the shape of a load-balancer config).
-
-Exit codes (all commands):
-  0  success
-  2  usage or configuration error (bad flag, bad value, unreadable file), or an optional extra is missing
-  3  no endpoint available (the NoEndpointAvailable message is printed)
-  4  ZooKeeper unreachable within --timeout and nothing known
-  5  check: the deployment has a problem (each failed item is in the report)
+ZooKeeper flags, exit codes) and ``lb_flags`` (the shape of a load-balancer config). The exit codes of every
+command are in ``common.EXIT_CODES_HELP`` (printed by ``hive-ha --help``).
 """
 from __future__ import annotations
 
@@ -17,21 +11,20 @@ import sys
 from typing import List, Optional
 
 from hive_ha.cli import check, discover, emit, monitor, sandbox, watch
-from hive_ha.cli.common import EXIT_NO_ENDPOINT, EXIT_UNREACHABLE, EXIT_USAGE
+from hive_ha.cli.common import EXIT_CODES_HELP, EXIT_NO_ENDPOINT, EXIT_UNREACHABLE, EXIT_USAGE
 from hive_ha.errors import ConfigError, ExtraRequired, NoEndpointAvailable, RegistryUnavailable
 
 DESCRIPTION = "The ``hive-ha`` command line."
-_EXIT_CODES = "\n" + __doc__[__doc__.index("Exit codes"):]
 
 
 def build_parser() -> argparse.ArgumentParser:
     raw = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(prog="hive-ha", description=DESCRIPTION, epilog=_EXIT_CODES, formatter_class=raw)
+    parser = argparse.ArgumentParser(prog="hive-ha", description=DESCRIPTION, epilog=EXIT_CODES_HELP,
+                                     formatter_class=raw)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr (-vv: debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    discover.register(sub, common, epilog=_EXIT_CODES)
-    for command in (emit, monitor, watch, check, sandbox):
+    for command in (discover, emit, monitor, watch, check, sandbox):
         command.register(sub, common)
     return parser
 

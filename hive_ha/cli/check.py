@@ -39,8 +39,9 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
         "check", parents=[common], help="diagnose a deployment: ZooKeeper, namespace, each server's TCP and session",
         description="Check ZooKeeper (reachable, with which auth), the namespace, every registration, and each "
                     "server by TCP and by a real OpenSession with the transport and authentication it published.",
-        epilog=REGISTRY_EXIT_CODES + "; 5 a problem found (each failed item says what to check next). Warnings (malformed "
-               "znodes) and skipped items do not fail the check unless --strict.", formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=REGISTRY_EXIT_CODES + "; 5 a problem found (each failed item says what to check next). Warnings "
+               "(malformed znodes) and skipped items do not fail the check unless --strict.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_registry_flags(c)
     c.add_argument("--json", action="store_true", help="print the report as JSON")
     c.add_argument("--user", metavar="USER", help="user for the test sessions (default: the login name)")

@@ -15,6 +15,15 @@ from hive_ha.model.layouts import LAYOUTS
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_ENDPOINT, EXIT_UNREACHABLE = 0, 2, 3, 4
 EXIT_PROBLEMS = 5
+#: What every exit code means: the epilog of ``hive-ha --help`` and ``hive-ha discover --help``.
+EXIT_CODES_HELP = """
+Exit codes (all commands):
+  0  success
+  2  usage or configuration error (bad flag, bad value, unreadable file), or an optional extra is missing
+  3  no endpoint available (the NoEndpointAvailable message is printed)
+  4  ZooKeeper unreachable within --timeout and nothing known
+  5  check: the deployment has a problem (each failed item is in the report)
+"""
 REGISTRY_EXIT_CODES = "Exit codes: 0 success; 2 bad usage or configuration; 4 ZooKeeper unreachable within --timeout"
 
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 import argparse
 import json
 
-from hive_ha.cli.common import EXIT_OK, add_registry_flags, zk_settings
+from hive_ha.cli.common import EXIT_CODES_HELP, EXIT_OK, add_registry_flags, zk_settings
 from hive_ha.core.discovery import Discovery
 from hive_ha.errors import NoEndpointAvailable
 from hive_ha.io.zookeeper import POOL
 from hive_ha.model.layouts import Service
 
 
-def register(subparsers, common: argparse.ArgumentParser, epilog: str) -> None:
+def register(subparsers, common: argparse.ArgumentParser) -> None:
     d = subparsers.add_parser("discover", parents=[common], help="list the endpoints registered in ZooKeeper",
                               description="Read the registry once and print the endpoints found.",
-                              epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_registry_flags(d)
     d.add_argument("--json", action="store_true", help="print a JSON list of endpoints")
     d.set_defaults(func=run)

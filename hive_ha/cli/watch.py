@@ -154,7 +154,8 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
         "watch", parents=[common], help="live view: one timestamped line per endpoint change",
         description="Print the endpoints registered in ZooKeeper, then one ISO-8601 timestamped line per change "
                     "(added, removed, changed, leader, no-leader, malformed, stale, live) until Ctrl-C.",
-        epilog=REGISTRY_EXIT_CODES + " (before the first reading). Ctrl-C ends with 0.", formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=REGISTRY_EXIT_CODES + " (before the first reading). Ctrl-C ends with 0.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_registry_flags(w)
     w.add_argument("--json", action="store_true", help="one JSON object per line")
     w.add_argument("--count", type=positive_int, metavar="N", help="exit after N change lines (initial set excluded)")
