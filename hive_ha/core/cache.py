@@ -217,6 +217,7 @@ class EndpointCache:
             if snap is None:
                 remaining = deadline - now
             else:
+                expired = now >= entry.expires_at  # before a selection renews it
                 chosen = self._current(entry, user)
                 if chosen is not None and chosen.key in entry.records and self._eligible(entry, up_only=True):
                     chosen = None  # a suspect choice made when nothing was up: an up server is back
@@ -224,7 +225,7 @@ class EndpointCache:
                 if chosen is not None and chosen.key in skip:
                     chosen = self._pick(self._eligible(entry, skip), user)
                 if chosen is not None:
-                    return chosen, self._on_expired(entry, now) if now >= entry.expires_at else None
+                    return chosen, self._on_expired(entry, now) if expired else None
                 if not snap.leader_pending:
                     raise self._unavailable(service, entry)
                 if leader_deadline is None:
@@ -291,12 +292,14 @@ class EndpointCache:
             was_chosen = entry.chosen is not None and entry.chosen.key == key
             was_placed = any(e.key == key for e in entry.by_user.values())
             if was_chosen or was_placed:
-                moved = True
-                entry.generation += 1
                 if was_chosen:
                     entry.chosen = None
                 entry.by_user = {u: e for u, e in entry.by_user.items() if e.key != key}
                 chosen = None if self.policy.per_user else self._select(entry, None, now)
+                # A suspect server chosen again because nothing else is up is not a failover.
+                moved = self.policy.per_user or chosen is None or chosen.key != key
+            if moved:
+                entry.generation += 1
                 self._history.append(Failover(str(service), endpoint.address, chosen.address if chosen else None,
                                               entry.generation, time.time(), after.state.value,
                                               str(after.evidence or "")))

@@ -89,7 +89,10 @@ def _kind(err: BaseException) -> Optional[str]:
     if isinstance(err, OSError) and err.errno in _UNREACHABLE_ERRNOS:
         return CONNECT
     if _is_thrift_transport(err):
-        return CONNECT if getattr(err, "type", None) == _THRIFT_NOT_OPEN else READ
+        kind = getattr(err, "type", None)
+        if kind is None:  # a wrapper that never ran TTransportException's __init__ (Hue's): its cause decides
+            return None
+        return CONNECT if kind == _THRIFT_NOT_OPEN else READ
     if isinstance(err, TimeoutError):  # says nothing of whether the request was sent: the other errors decide
         return _TIMEOUT
     if isinstance(err, _BROKEN_TYPES) or (isinstance(err, OSError) and err.errno in _BROKEN_ERRNOS):

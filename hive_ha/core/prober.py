@@ -64,6 +64,7 @@ class Prober:
 
     def _init_runtime(self) -> None:
         self._lock = threading.Lock()  # guards the tables below; a leaf, held for dictionary work only
+        self._settled = threading.Condition(self._lock)  # notified when no probe is asked for or under way
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._jobs: "queue.Queue[Optional[Tuple[Service, Endpoint]]]" = queue.Queue()
@@ -86,6 +87,11 @@ class Prober:
         with self._lock:
             self._checks.append((service, endpoint))
         self.wake()
+
+    def idle(self, timeout: float) -> bool:
+        """Wait until no probe is asked for or under way (for tests and shutdown); True if so within ``timeout``."""
+        with self._settled:
+            return self._settled.wait_for(lambda: not self._inflight and not self._checks, timeout)
 
     def results(self) -> List[ProbeResult]:
         with self._lock:
@@ -170,6 +176,8 @@ class Prober:
             self._totals[str(service)] = (probes + 1, spent + seconds)
             if health is not None:
                 self._next[key] = self._clock() + self._delay(health)
+            if not self._inflight and not self._checks:
+                self._settled.notify_all()
         self._wake.set()
 
     def _delay(self, health: Health) -> float:
@@ -179,8 +187,8 @@ class Prober:
 
     # -- threads ---------------------------------------------------------------------------------
     def _ensure_started(self) -> None:
-        if self._closed.is_set():
-            return
+        if self._closed.is_set() or self._workers <= 0:
+            return  # no workers: the owner drives tick() (tests, on a fake clock)
         with self._lock:
             if self._pid != os.getpid():
                 return  # a fork happened and after_fork_in_child has not run: never start threads with this state
