@@ -35,17 +35,22 @@ class EditorCall:
     pin: Optional[Pin] = None
     #: The Thrift attempts of the current try of the wrapped method (a retry starts a new list).
     attempts: List[Attempt] = dataclasses.field(default_factory=list)
+    #: The last attempt of each RPC: what it came to (a connection that broke and was replaced by a fresh one that
+    #: answered is not a failure of the RPC).
+    outcomes: List[Attempt] = dataclasses.field(default_factory=list)
 
     def new_try(self) -> None:
-        self.attempts = []
+        self.attempts, self.outcomes = [], []
 
-    def note(self, attempt: Attempt) -> None:
+    def note(self, attempt: Attempt, final: bool = True) -> None:
         self.attempts.append(attempt)
+        if final:
+            self.outcomes.append(attempt)
 
     @property
     def failures(self) -> List[Attempt]:
-        """The attempts that failed at connection level, first first."""
-        return [a for a in self.attempts if a.failed]
+        """The RPCs that failed at connection level (raised or swallowed by Hue), first first."""
+        return [a for a in self.outcomes if a.failed]
 
     @property
     def may_have_run(self) -> List[str]:

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import os
 import threading
+import weakref
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 from hive_ha.core.cache import Transition
@@ -25,6 +26,7 @@ from hive_ha.errors import DiscoveryError
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
 from hue_integration import calls, client_slots, query_server as qs, sessions
+from hue_integration.late_replies import LateReplies
 from hue_integration.probe import HueProbe
 from hue_integration.thrift_client import HAClient
 
@@ -80,6 +82,8 @@ class Integration:
         self._built: Dict[Tuple[str, str], qs.QueryServer] = {}
         self._lookups: Dict[str, int] = {}
         self._lookups_lock = threading.Lock()
+        self.late = LateReplies(patience=config.dead_after)
+        _INSTANCES.add(self)
 
     # -- Hue's get_query_server_config -----------------------------------------------------------------
     def service_for(self, name: str) -> Optional[Service]:
@@ -173,7 +177,8 @@ class Integration:
 
         client = HiveServerClient(query_server, user)
         self.probe.remember(query_server.endpoint, client._client.conf)
-        client._client = HAClient(client._client, query_server.service, query_server.endpoint, self.discovery)
+        client._client = HAClient(client._client, query_server.service, query_server.endpoint, self.discovery,
+                                  self.late)
         return HiveServer2Dbms(HiveServerClientCompatible(client), QueryHistory.SERVER_TYPE[1][0])
 
     # -- the reset, once per dead registration -------------------------------------------------------------
@@ -217,7 +222,7 @@ def _popup(message: str) -> Exception:
     return PopupException(message)
 
 
-_INSTANCES: List[Integration] = []
+_INSTANCES: "weakref.WeakSet[Integration]" = weakref.WeakSet()
 
 
 def _after_fork() -> None:

@@ -76,7 +76,7 @@ CALLS: Dict[str, str] = {
 #: Keys hive-ha adds to the execute reply (the server the operation lives on, as on its Session row, and its
 #: registration); the editor sends them back inside the snippet's handle, and Hue keeps them in the query history.
 SERVER_KEY = sessions.SERVER_KEY
-REGISTRATION_KEY = "hive_ha_registration"
+REGISTRATION_KEY = sessions.REGISTRATION_KEY
 #: What a poll of a late (suspect) server is answered with: the last known state, without waiting on the server.
 LATE_ANSWERS: Dict[str, object] = {"check_status": {"status": "running"}, "get_log": ""}
 # Snippet/session type -> the ``name`` Hue passes to get_query_server_config.
@@ -167,6 +167,8 @@ class _Call:
                              failure.endpoint.address, failure.evidence,
                              "after the request" if failure.reached else "before the request", now.address)
                     continue
+                log.info("hive-ha: %s for %s: %s", self.method, self.user,
+                         "; ".join(a.describe() for a in self.call.attempts))
                 if self.kind == HANDLE and not dead and self.method in LATE_ANSWERS:
                     return LATE_ANSWERS[self.method]
                 if self.kind == CLOSE:

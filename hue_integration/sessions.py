@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from django.contrib.auth.models import User
 
 SERVER_KEY = "hive_ha_server"  # "host:port" the session was opened on
+REGISTRATION_KEY = "hive_ha_registration"  # the znode of the registration it was opened on
 
 # TStatusCode: SUCCESS, SUCCESS_WITH_INFO, STILL_EXECUTING (the statuses Hue treats as usable); INVALID_HANDLE.
 OPEN_STATUSES = (0, 1, 2)
@@ -38,21 +39,33 @@ def mark_reply(configuration: Optional[Dict[str, str]], endpoint: Endpoint) -> N
     (so the row says where it lives from its first write on, with no write of ours)."""
     if isinstance(configuration, dict):
         configuration[SERVER_KEY] = endpoint.address
+        configuration[REGISTRATION_KEY] = endpoint.znode
 
 
 def server_of(session: Session) -> Optional[str]:
+    return _property(session, SERVER_KEY)
+
+
+def _property(session: Session, key: str) -> Optional[str]:
     try:
-        return session.get_properties().get(SERVER_KEY)
+        value = session.get_properties().get(key)
     except (ValueError, AttributeError):  # properties that are not a JSON object: not one of ours
         return None
+    return value if isinstance(value, str) else None
+
+
+def opened_on(session: Session, endpoint: Endpoint) -> bool:
+    """The row was opened on ``endpoint``'s registration (rows written before hive-ha recorded the registration:
+    on its address)."""
+    return server_of(session) == endpoint.address and _property(session, REGISTRATION_KEY) in (None, endpoint.znode)
 
 
 def invalidate(endpoint: Endpoint) -> int:
-    """Mark every open row opened on ``endpoint`` invalid (every user's); returns how many. A row is matched on its
-    parsed ``properties``, never on their text (the table has no column for the server)."""
+    """Mark every open row opened on ``endpoint``'s registration invalid (every user's); returns how many. A row is
+    matched on its parsed ``properties``, never on their text (the table has no column for the server)."""
     model = _model()
     open_rows = model.objects.filter(status_code__in=OPEN_STATUSES).only("id", "properties")
-    ids: List[int] = [row.id for row in open_rows.iterator() if server_of(row) == endpoint.address]
+    ids: List[int] = [row.id for row in open_rows.iterator() if opened_on(row, endpoint)]
     invalidated = 0
     for start in range(0, len(ids), UPDATE_BATCH):
         invalidated += model.objects.filter(id__in=ids[start:start + UPDATE_BATCH], status_code__in=OPEN_STATUSES) \

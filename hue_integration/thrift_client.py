@@ -29,6 +29,7 @@ from hive_ha.core.health import Evidence, State
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
 from hue_integration import calls, sessions
+from hue_integration.late_replies import LateReplies
 
 if TYPE_CHECKING:  # pragma: no cover
     from desktop.lib.thrift_util import ConnectionConfig, PooledClient, SuperClient
@@ -51,8 +52,10 @@ POOL_WAIT_STEP = 1.0
 class HAClient:
     """A transparent stand-in for Hue's pooled Thrift client, bound to the registration it talks to."""
 
-    def __init__(self, pooled: PooledClient, service: Service, endpoint: Endpoint, discovery: Discovery) -> None:
+    def __init__(self, pooled: PooledClient, service: Service, endpoint: Endpoint, discovery: Discovery,
+                 late: LateReplies) -> None:
         self._pooled, self._service, self._endpoint, self._discovery = pooled, service, endpoint, discovery
+        self._late = late
 
     @property
     def conf(self) -> ConnectionConfig:
@@ -75,25 +78,30 @@ class HAClient:
         except socket.timeout as exc:
             self._settle(Attempt(self._endpoint, name, Phase.OPEN, exc, statement))
             raise _as_hue_error(exc) from exc
+        set_aside = False
         try:
             attempt, result = self._attempt(superclient, name, args, kwargs, statement, fresh=False)
+            if _late_reply(attempt, superclient):  # keep the connection (and the session it may have opened)
+                set_aside = True
+                self._late.wait_for(superclient, name, lambda: pool.return_client(conf, superclient))
             if attempt.failed and attempt.evidence is Evidence.BROKEN:
                 # The connection broke: look again on a fresh one (refused: dead; answering: this connection was
                 # stale). The request is sent again only when that changes nothing.
                 resend = name in REPEATABLE or not attempt.reached
                 again, again_result = self._attempt(superclient, name, args, kwargs, statement, fresh=True,
                                                     open_only=not resend)
-                self._note(attempt)
                 if resend:
+                    self._note(attempt)
                     attempt, result = again, again_result
-                elif again.failed:  # the request's fate stays unknown; what the server is, the fresh try says
-                    self._settle(again)
-                    raise _as_hue_error(attempt.error) from attempt.error  # type: ignore[arg-type]
-                else:
+                else:  # the request's fate stays unknown: the RPC failed; what the server is, the fresh try says
+                    self._note(attempt, final=True)
                     self._note(again)
+                    if again.failed:
+                        self._report(again)
                     raise _as_hue_error(attempt.error) from attempt.error  # type: ignore[arg-type]
         finally:
-            pool.return_client(conf, superclient)
+            if not set_aside:
+                pool.return_client(conf, superclient)
         self._settle(attempt)
         if attempt.error is not None:
             raise _as_hue_error(attempt.error) from attempt.error
@@ -141,8 +149,10 @@ class HAClient:
         except TApplicationException as exc:  # the server answered, with an error of its own
             return Attempt(self._endpoint, method, phase, None, statement), _ServerError(exc)
         except Exception as exc:  # noqa: BLE001 - decided by the caller from the attempt
-            transport.close()  # its state is unknown: a late reply would be read as the next call's
-            return Attempt(self._endpoint, method, phase, exc, statement), None
+            attempt = Attempt(self._endpoint, method, phase, exc, statement)
+            if not _late_reply(attempt, superclient):
+                transport.close()  # its state is unknown: a late reply would be read as the next call's
+            return attempt, None
         return Attempt(self._endpoint, method, Phase.RECV, None, statement), result
 
     @staticmethod
@@ -164,14 +174,17 @@ class HAClient:
         return bool(readable)
 
     # -- what was learnt ---------------------------------------------------------------------------
-    def _note(self, attempt: Attempt) -> None:
+    def _note(self, attempt: Attempt, final: bool = False) -> None:
         call = calls.current()
         if call is not None:
-            call.note(attempt)
+            call.note(attempt, final)
 
     def _settle(self, attempt: Attempt) -> None:
-        """Note the attempt in the editor call and report what it says about the server."""
-        self._note(attempt)
+        """Note the attempt as what the RPC came to and report what it says about the server."""
+        self._note(attempt, final=True)
+        self._report(attempt)
+
+    def _report(self, attempt: Attempt) -> None:
         evidence = attempt.evidence
         if evidence is None:
             return
@@ -181,6 +194,22 @@ class HAClient:
         detail = f"{attempt.method}: {type(attempt.error).__name__}: {attempt.error}"[:300] if attempt.error else ""
         call = calls.current()
         self._discovery.report(self._service, self._endpoint, evidence, call.user if call else None, detail)
+
+
+def _late_reply(attempt: Attempt, superclient: SuperClient) -> bool:
+    """The request went out over a binary connection and its reply is late: worth waiting for (late_replies)."""
+    return (attempt.phase is Phase.RECV and attempt.evidence is Evidence.SLOW
+            and getattr(getattr(superclient, "transport", None), "isOpen", lambda: False)()
+            and not _is_http(superclient))
+
+
+def _is_http(superclient: SuperClient) -> bool:
+    from desktop.lib import thrift_util
+
+    try:
+        return getattr(thrift_util._grab_transport_from_wrapper(superclient.transport), "handle", None) is None  # noqa: SLF001
+    except Exception:  # noqa: BLE001 - not a transport Hue wraps: treat as HTTP (close it)
+        return True
 
 
 class _ServerError:

@@ -86,7 +86,7 @@ def test_concurrent_reporters_agree_and_nobody_overwrites():
 
     def user():
         barrier.wait()
-        results.append(fail(cache, dead, evidence=Evidence.SLOW))
+        results.append(fail(cache, dead))
         results.append(cache.get(HS2))
 
     threads = [threading.Thread(target=user) for _ in range(120)]
@@ -98,7 +98,7 @@ def test_concurrent_reporters_agree_and_nobody_overwrites():
     assert len(results) == 240
     assert {r.address for r in results} == {"127.0.0.1:10002"}
     assert cache.generation(HS2) == 1 and len(cache.failovers()) == 1
-    assert cache.transition_counts() == {(str(HS2), "up", "suspect"): 1}
+    assert cache.transition_counts() == {(str(HS2), "up", "dead"): 1}
 
 
 def test_slow_is_suspect_and_an_answer_brings_it_back_at_once():
@@ -112,9 +112,26 @@ def test_slow_is_suspect_and_an_answer_brings_it_back_at_once():
     clock.now += 29
     fail(cache, a, evidence=Evidence.SLOW)  # still within dead_after: suspect
     assert state(cache, a) is State.SUSPECT
+    assert cache.generation(HS2) == 0 and cache.failovers() == []  # late is not dead: no reselection
     _, transitions = cache.report(HS2, a, Evidence.ANSWERED)
     assert [(t.before, t.after, t.moved) for t in transitions] == [(State.SUSPECT, State.UP, False)]
-    assert state(cache, a) is State.UP and cache.get(HS2) == b  # no fixed exclusion window; the choice sticks
+    assert state(cache, a) is State.UP and cache.get(HS2) == a  # no fixed exclusion window: its work comes back
+
+
+def test_detours_are_stable_per_user_while_the_choice_is_late():
+    cache, _ = make(PerUser())
+    servers = [ep(10001), ep(10002), ep(10003)]
+    cache.update(snap(*servers))
+    users = [f"user{i}" for i in range(60)]
+    placed = {u: cache.get(HS2, u) for u in users}
+    late = servers[0]
+    fail(cache, late, evidence=Evidence.SLOW)
+    detours = {u: cache.get(HS2, u) for u in users}
+    assert all(detours[u] != late for u in users)
+    assert {u for u in users if detours[u] != placed[u]} == {u for u in users if placed[u] == late}
+    assert all(cache.get(HS2, u) == detours[u] for u in users)  # the same detour every time
+    cache.report(HS2, late, Evidence.ANSWERED)
+    assert {u: cache.get(HS2, u) for u in users} == placed
 
 
 def test_suspect_becomes_dead_after_dead_after_without_an_answer():
@@ -338,8 +355,9 @@ def test_status_is_json_ready():
     cache, _ = make()
     cache.update(snap(ep(10001), ep(10002)))
     cache.report(HS2, cache.get(HS2), Evidence.SLOW, detail="read timed out")
+    assert cache.get(HS2).port == 10002
     status = json.loads(json.dumps(cache.status()))
-    assert status[0]["chosen"] == "127.0.0.1:10002"
+    assert (status[0]["chosen"], status[0]["detour"]) == ("127.0.0.1:10001", "127.0.0.1:10002")
     assert [(s["address"], s["state"], s["evidence"], s["detail"]) for s in status[0]["servers"]] == [
         ("127.0.0.1:10001", "suspect", "slow", "read timed out"), ("127.0.0.1:10002", "up", None, "")]
 

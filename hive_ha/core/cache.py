@@ -1,8 +1,12 @@
 """The one endpoint cache, shared by the watchers (writers), the prober and every lookup (readers).
 
 One lock (a Condition over it, so cold lookups and HA leader changes can wait). Per service an entry holding the latest
-snapshot, the chosen endpoint(s), a generation that counts reselections, an expiry, and the health of every
-registration that is not up (``hive_ha.core.health``). Reads do no I/O.
+snapshot, the chosen endpoint(s), a generation that counts reselections, an expiry, the health of every registration
+that is not up (``hive_ha.core.health``) and the detours taken while a choice is suspect. Reads do no I/O.
+
+Only death (or leaving the registry) reselects: a suspect choice stays the choice, and new work takes a *detour* to an
+up server until it answers again, so a server that was slow for a moment gets its users back instead of pushing its
+load onto the next one for good.
 
 The lock is a leaf: nothing is called while it is held, neither another lock nor a callback nor I/O, and nothing is
 logged under it. Whatever must happen after a change (the log lines, the consumers' reset on a death) is returned to
@@ -81,16 +85,21 @@ class _Record:
     endpoint: Endpoint
     health: Health
     registered: bool = True
+    #: A newer registration took its address: its process is gone for good (only one can listen there), and
+    #: whatever answers at that address now is the new one, which says nothing of this registration.
+    superseded: bool = False
 
 
 class _Entry:
-    __slots__ = ("snapshot", "chosen", "by_user", "generation", "expires_at", "records", "refresh", "zk_hosts")
+    __slots__ = ("snapshot", "chosen", "by_user", "detours", "generation", "expires_at", "records", "refresh",
+                 "zk_hosts")
 
     def __init__(self) -> None:
         self.zk_hosts = "?"
         self.snapshot: Optional[Snapshot] = None
         self.chosen: Optional[Endpoint] = None
         self.by_user: Dict[str, Endpoint] = {}
+        self.detours: Dict[str, Endpoint] = {}  # user ("" for the shared choice) -> where work goes while it is late
         self.generation = 0
         self.expires_at = 0.0
         self.records: Dict[Key, _Record] = {}  # registrations that are not up (absent: up)
@@ -131,7 +140,7 @@ class EndpointCache:
         for entry in self._entries.values():
             if entry.snapshot is not None:
                 entry.snapshot = entry.snapshot.with_stale(True)
-            entry.chosen, entry.by_user = None, {}
+            entry.chosen, entry.by_user, entry.detours = None, {}, {}
             entry.expires_at = 0.0  # the next lookup asks for a refresh, which restarts the watcher
 
     # -- fed by watchers ------------------------------------------------------------------------
@@ -164,16 +173,18 @@ class EndpointCache:
                                                "its registration left ZooKeeper")
                 if entry.records[key].health.state is State.UP:
                     del entry.records[key]
+            transitions += self._supersede(snapshot.service, entry, snapshot, now)
             self._forget_gone(entry)
-            # Keep each choice while its server is registered and up (the same registration, or a new one at the
-            # same address after a restart); refresh its fields from the new data.
-            eligible = self._eligible(entry)
+            # Keep each choice while its server is registered and not dead (the same registration, or a new one at
+            # the same address after a restart); refresh its fields from the new data.
+            eligible = self._usable(entry)
             if entry.chosen is not None:
                 entry.chosen = _same_server(entry.chosen, eligible)
                 if entry.chosen is None:
                     entry.generation += 1  # the chosen server left the registry
             by_user = {u: _same_server(e, eligible) for u, e in entry.by_user.items()}
             entry.by_user = {u: e for u, e in by_user.items() if e is not None}
+            entry.detours = {u: e for u, e in entry.detours.items() if e in eligible}
             entry.expires_at = now + self.cache_timeout
             self._cond.notify_all()
         return transitions
@@ -218,12 +229,7 @@ class EndpointCache:
                 remaining = deadline - now
             else:
                 expired = now >= entry.expires_at  # before a selection renews it
-                chosen = self._current(entry, user)
-                if chosen is not None and chosen.key in entry.records and self._eligible(entry, up_only=True):
-                    chosen = None  # a suspect choice made when nothing was up: an up server is back
-                chosen = chosen or self._select(entry, user, now)
-                if chosen is not None and chosen.key in skip:
-                    chosen = self._pick(self._eligible(entry, skip), user)
+                chosen = self._resolve(entry, user, now, skip)
                 if chosen is not None:
                     return chosen, self._on_expired(entry, now) if expired else None
                 if not snap.leader_pending:
@@ -261,18 +267,16 @@ class EndpointCache:
             transitions: List[Transition] = []
             if not self._replaced(entry, endpoint):
                 transitions = self._apply(service, entry, endpoint, evidence, now, detail)
-            chosen = self._current(entry, user)
-            if chosen is None or (chosen.key in entry.records and self._eligible(entry, up_only=True)):
-                chosen = self._select(entry, user, now)
+            chosen = self._resolve(entry, user, now) if entry.snapshot is not None else None
         return chosen, transitions
 
     def _apply(self, service: Service, entry: _Entry, endpoint: Endpoint, evidence: Evidence, now: float,
-               detail: str) -> List[Transition]:
-        """Advance one registration's health (lock held); the transition it made, if any."""
+               detail: str, forced: Optional[Health] = None) -> List[Transition]:
+        """Advance one registration's health (lock held), or set it to ``forced``; the transition made, if any."""
         key = endpoint.key
         record = entry.records.get(key)
         before = record.health if record is not None else UP
-        after = advance(before, evidence, now, self.dead_after, detail)
+        after = forced or advance(before, evidence, now, self.dead_after, detail)
         if after is before:
             return []
         if after.state is State.UP:
@@ -288,7 +292,12 @@ class EndpointCache:
         self._transition_counts[counted] = self._transition_counts.get(counted, 0) + 1
         moved = False
         chosen = entry.chosen
-        if after.state is not State.UP:
+        if after.state is State.UP:
+            primary = {u: e for u, e in entry.by_user.items()}
+            primary[""] = entry.chosen  # type: ignore[assignment]
+            entry.detours = {u: d for u, d in entry.detours.items() if (p := primary.get(u)) is None or p.key != key}
+        elif after.state is State.DEAD:
+            entry.detours = {u: d for u, d in entry.detours.items() if d.key != key}
             was_chosen = entry.chosen is not None and entry.chosen.key == key
             was_placed = any(e.key == key for e in entry.by_user.values())
             if was_chosen or was_placed:
@@ -296,8 +305,7 @@ class EndpointCache:
                     entry.chosen = None
                 entry.by_user = {u: e for u, e in entry.by_user.items() if e.key != key}
                 chosen = None if self.policy.per_user else self._select(entry, None, now)
-                # A suspect server chosen again because nothing else is up is not a failover.
-                moved = self.policy.per_user or chosen is None or chosen.key != key
+                moved = True
             if moved:
                 entry.generation += 1
                 self._history.append(Failover(str(service), endpoint.address, chosen.address if chosen else None,
@@ -308,9 +316,32 @@ class EndpointCache:
                 self._cond.notify_all()
         return [Transition(service, endpoint, before.state, after, chosen, moved, entry.generation)]
 
+    def _supersede(self, service: Service, entry: _Entry, snapshot: Snapshot, now: float) -> List[Transition]:
+        """Registrations with a newer one at the same address (a restart whose old znode lingers) are dead."""
+        newest: Dict[str, Endpoint] = {}
+        for endpoint in snapshot.endpoints:
+            if endpoint.address not in newest or endpoint.age_key > newest[endpoint.address].age_key:
+                newest[endpoint.address] = endpoint
+        transitions: List[Transition] = []
+        for endpoint in snapshot.endpoints:
+            if newest[endpoint.address] is endpoint:
+                continue
+            record = entry.records.get(endpoint.key)
+            if record is not None and record.superseded:
+                continue
+            detail = "a newer registration took its address"
+            transitions += self._apply(service, entry, endpoint, Evidence.GONE, now, detail,
+                                       forced=Health(State.DEAD, now, Evidence.GONE, detail, 1))
+            entry.records[endpoint.key].superseded = True
+        return transitions
+
     @staticmethod
     def _replaced(entry: _Entry, endpoint: Endpoint) -> bool:
-        """The registry no longer holds ``endpoint``'s registration but holds another one at its address."""
+        """``endpoint``'s registration was superseded, or the registry no longer holds it but holds another one at
+        its address: what is seen at that address is of the new one."""
+        record = entry.records.get(endpoint.key)
+        if record is not None and record.superseded:
+            return True
         if entry.snapshot is None:
             return False
         here = [e for e in entry.snapshot.endpoints if e.address == endpoint.address]
@@ -326,9 +357,33 @@ class EndpointCache:
     def _current(self, entry: _Entry, user: Optional[str]) -> Optional[Endpoint]:
         return entry.by_user.get(user or "") if self.policy.per_user else entry.chosen
 
+    def _resolve(self, entry: _Entry, user: Optional[str], now: float,
+                 skip: AbstractSet[Key] = frozenset()) -> Optional[Endpoint]:
+        """Where ``user``'s work goes now (lock held): the choice (made if there is none) while it is up; a detour to
+        an up server while it is suspect (kept until it answers again); itself when nothing else is up."""
+        chosen = self._current(entry, user) or self._select(entry, user, now)
+        if chosen is None or (chosen.key not in entry.records and chosen.key not in skip):
+            return chosen
+        detour = entry.detours.get(user or "")
+        up = self._eligible(entry, skip, up_only=True)
+        if detour is None or detour not in up:
+            detour = self._pick(up, user)
+            if detour is not None and not skip:
+                entry.detours[user or ""] = detour
+        if detour is not None:
+            return detour
+        return chosen if chosen.key not in skip else self._pick(self._eligible(entry, skip), user)
+
+    @staticmethod
+    def _usable(entry: _Entry) -> List[Endpoint]:
+        """The candidates that are not dead."""
+        return [e for e in entry.snapshot.candidates  # type: ignore[union-attr]
+                if entry.health(e.key).state is not State.DEAD]
+
     @staticmethod
     def _eligible(entry: _Entry, skip: AbstractSet[Key] = frozenset(), up_only: bool = False) -> List[Endpoint]:
-        """The candidates that are up; when none is, the suspect ones (late is better than nothing); never dead."""
+        """The candidates that are up; when none is (and not ``up_only``), the suspect ones (late is better than
+        nothing); never dead ones."""
         candidates = [e for e in entry.snapshot.candidates if e.key not in skip]  # type: ignore[union-attr]
         up = [e for e in candidates if e.key not in entry.records]
         if up or up_only:
@@ -403,7 +458,7 @@ class EndpointCache:
         """Every registration that is not up (what the prober probes)."""
         with self._cond:
             return [(service, r.endpoint, r.health) for service, entry in self._entries.items()
-                    for r in entry.records.values()]
+                    for r in entry.records.values() if not r.superseded]
 
     def generation(self, service: Service) -> int:
         with self._cond:
@@ -444,6 +499,7 @@ class EndpointCache:
                     "stale": snap.stale if snap else True,
                     "generation": entry.generation,
                     "chosen": entry.chosen.address if entry.chosen else None,
+                    "detour": entry.detours[""].address if "" in entry.detours else None,
                     "users": len(entry.by_user),
                     "endpoints": [e.as_dict() for e in snap.endpoints] if snap else [],
                     "servers": servers,
