@@ -1,12 +1,13 @@
 """Which statements may run twice (hive_ha.model.statements): the labelled corpus in tests/statement_corpus.py, and
 properties that hold for any text. Pure, no I/O."""
+import pathlib
 import re
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from hive_ha.model.statements import is_read_only
+from hive_ha.model.statements import EXPLAIN_OPTIONS, WRITES, is_read_only
 from tests.statement_corpus import CORPUS, ISSUE_19
 
 READS = [case.statement for case in CORPUS if case.read_only]
@@ -68,3 +69,9 @@ def test_a_write_after_reads_makes_the_text_not_read_only(read, write):
 def test_case_does_not_change_the_answer(read):
     assert is_read_only(read.upper()) is is_read_only(read.lower()) is True
 
+
+def test_the_user_guide_names_every_word_the_rule_depends_on():
+    guide = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "hue.md").read_text()
+    section = guide.split("### Which statements are run again", 1)[1].split("\n## ", 1)[0]
+    named = {word.lower() for word in re.findall(r"[A-Za-z_]+", section)}
+    assert WRITES | EXPLAIN_OPTIONS <= named
