@@ -19,9 +19,10 @@ text it can read completely, every ``;``-separated statement of which is one of
 and in which every function call (a name followed by ``(``) is a built-in of Hive or Spark that only computes
 (``PURE_FUNCTIONS``), or a keyword that takes parentheses (``IN (``, ``OVER (``, ``AS (``, ...). So ``reflect``,
 ``reflect2``, ``java_method`` (they call any Java method), ``TRANSFORM``, ``in_file``, ``xpath`` and the like, and
-every user-defined function, temporary or permanent, qualified or quoted, make the text not read-only: only its
-author knows what a UDF does. ``USING`` not followed by ``(`` (the ``TRANSFORM`` / ``MAP`` / ``REDUCE ... USING
-'script'`` forms) is not accepted either.
+every user-defined function, qualified or quoted, make the text not read-only: only its author knows what a UDF does.
+(An unqualified built-in's name is the built-in on the server that runs it again: permanent functions resolve after
+built-ins, and that server's session is new, without temporary functions.) ``USING`` not followed by ``(`` (the
+``TRANSFORM`` / ``MAP`` / ``REDUCE ... USING 'script'`` forms) is not accepted either.
 
 Everything else is not read-only (``INSERT``, ``LOAD``, DDL, ``ADD JAR``, ``DFS``, ``!``, ``RELOAD``, ``COMPILE``,
 ``RESET``, ``MSCK``, ...), and so is text the servers might read differently than this module does:
