@@ -424,6 +424,18 @@ no("\u017felect 1", "Java upper-cases \u017f to S")
 no("select\u00a01", "a no-break space outside literals")
 no("select 1 \u037e drop table t", "a Greek question mark, not a ;")
 
+# -- HiveServer2 picks SET, DFS, ADD, ... by the first word of the text it strips its own way ------------------------
+yes("/* a header */\nselect * from t", "a first word that names no command goes to the SQL parser")
+yes("-- comment\r\nselect 1", "a comment line ended by CRLF")
+yes("set hive.exec.parallel=true -- on", "HiveServer2 strips the comment before SET")
+yes("set hivevar:a='x\nsystem:y=1'", "the key is hivevar:a in both readings")
+no("--x\rselect 1\ndfs -rm -r /data", "HiveServer2 ends -- comments at \\n only: it runs DFS")
+no("--x\rselect 1\nadd jar /tmp/x.jar", "HiveServer2 ends -- comments at \\n only: it runs ADD JAR")
+no("set --c\rhivevar:a\nsystem:user.name=x", "HiveServer2 reads SET system:user.name=x")
+no("/* c */ set hive.exec.parallel=true", "after a block comment HiveServer2 hands SET to the SQL parser")
+no("set/* c */ x=1", "HiveServer2's first word is set/*")
+no("# shell-style comment\nselect 1", "the SQL parser does not read # as a comment")
+
 # -- hints ------------------------------------------------------------------------------------------------------------
 yes("select /*+ MAPJOIN(b) */ a.x from a join b on a.k = b.k", "a Hive hint")
 yes("select /*+ STREAMTABLE(a) */ a.x from a join b on a.k = b.k", "a Hive hint")

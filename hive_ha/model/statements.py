@@ -34,7 +34,13 @@ Everything else is not read-only (``INSERT``, ``LOAD``, DDL, ``ADD JAR``, ``DFS`
 - a literal glued to a word (Spark's raw ``r'...'`` has no escapes); a ``"..."`` holding a backslash (an identifier
   without escapes in Hive's standard-SQL mode); a ``--`` comment ending in a backslash (Spark continues it);
 - a hint ``/*+ ... */`` that is not a plain list of names with name or number arguments (Spark reads literals and
-  comments inside hints).
+  comments inside hints);
+- text HiveServer2 would not hand to the processor this module reads it for. HiveServer2 picks ``SET``, ``DFS``,
+  ``ADD`` and its other commands by the first word of the text stripped its own way (``--`` comments end at ``\\n``
+  only, lines starting with ``#`` or ``--`` are dropped) and runs them on that stripped text; the rest goes to the
+  SQL parser unstripped. So that first word must be the one read here, or name no command (a query after a block
+  comment is fine, a ``SET`` after one is not), and a ``SET`` key must be plain, ``hiveconf:`` or ``hivevar:`` in
+  both readings.
 
 Comments nest (``/* /* */ */``) as in both grammars; backticks quote names (`` `insert` `` is just a name). Hive's
 server does not split text at ``;`` (a client such as Hue does); every statement must pass anyway. Pure, text in,
@@ -43,7 +49,7 @@ bool out, linear in the length of the text.
 from __future__ import annotations
 
 import re
-from typing import List, NamedTuple, Optional
+from typing import List, NamedTuple, Optional, Tuple
 
 __all__ = ["is_read_only"]
 
@@ -105,6 +111,10 @@ _KEYWORDS_BEFORE_PARENTHESES = frozenset("""
     union unpivot using values when where within
 """.split())
 _SESSION_PREFIXES = ("hiveconf", "hivevar")
+_JAVA_TRIM = "".join(map(chr, range(0x21)))  # what Java's String.trim() removes: every character up to the space
+_JAVA_SPACE = re.compile(r"[ \t\n\x0b\f\r]+")  # Java's \s
+_HS2_OPENING = re.compile(r"""--|(?<!\\)['"]""")
+_HS2_CLOSING = {quote: re.compile(rf"(?<!\\){quote}") for quote in "'\""}
 _TOKEN = re.compile(r"""[ \t\r\n\f\v]*(?:
       (?P<line_comment>--[^\r\n]*)
     | (?P<block_comment>/\*)
@@ -131,7 +141,9 @@ def is_read_only(statement: Optional[str]) -> bool:
     statements = _statements(statement)
     if not statements:
         return False
-    return all(_read_only(tokens) for tokens in statements)
+    first_word = statements[0][1][0].text
+    return _hiveserver2_agrees(statement, first_word) and all(
+        _read_only(tokens) and _hiveserver2_agrees(text, tokens[0].text) for text, tokens in statements)
 
 
 def _read_only(tokens: List[_Token]) -> bool:
@@ -184,11 +196,12 @@ def _calls_pure_functions_only(tokens: List[_Token]) -> bool:
     return True
 
 
-def _statements(text: str) -> Optional[List[List[_Token]]]:
-    """The tokens of each non-empty ``;``-separated statement, comments dropped; None when the text cannot be read
-    for sure (see the module docstring)."""
-    statements: List[List[_Token]] = [[]]
-    depth = position = 0
+def _statements(text: str) -> Optional[List[Tuple[str, List[_Token]]]]:
+    """The text and the tokens (comments dropped) of each non-empty ``;``-separated statement; None when the text
+    cannot be read for sure (see the module docstring)."""
+    statements: List[Tuple[str, List[_Token]]] = []
+    tokens: List[_Token] = []
+    depth = position = begin = 0
     previous = ""  # the kind of the token just before, "" after space or a comment
     while True:
         match = _TOKEN.match(text, position)
@@ -223,12 +236,53 @@ def _statements(text: str) -> Optional[List[List[_Token]]]:
         elif value == ";":
             if depth:
                 return None
-            statements.append([])
+            if tokens:
+                statements.append((text[begin:start], tokens))
+            tokens, begin = [], position
             continue
-        statements[-1].append(_Token(kind, value.lower() if kind == "word" else value))
+        tokens.append(_Token(kind, value.lower() if kind == "word" else value))
     if depth:
         return None
-    return [tokens for tokens in statements if tokens]
+    if tokens:
+        statements.append((text[begin:], tokens))
+    return statements
+
+
+def _hiveserver2_agrees(text: str, first_word: str) -> bool:
+    """Whether HiveServer2 runs ``text`` as this module reads it. It picks a command processor (``SET``, ``DFS``,
+    ``ADD``, ...) by the first word of the text stripped its own way (``_hiveserver2_stripped``) and hands that
+    processor the stripped text; anything else goes, unstripped, to the SQL parser this module reads like."""
+    verb, *arguments = _JAVA_SPACE.split(_hiveserver2_stripped(text).strip(_JAVA_TRIM), 1)
+    if first_word == "set":
+        if verb.lower() != "set":
+            return False
+        setting = arguments[0] if arguments else ""  # SetProcessor: key=value, key (shows it) or nothing
+        key = setting.split("=", 1)[0].strip(_JAVA_TRIM) if "=" in setting else ""
+        return ":" not in key or key.lower().startswith(tuple(prefix + ":" for prefix in _SESSION_PREFIXES))
+    # No command is named by a word that Java upper-cases to something else than [A-Z_] (ſ and ı do upper-case
+    # to ASCII letters: such a word must be the word read here).
+    return verb.lower() == first_word or not re.fullmatch(r"[A-Z_]+", verb.upper())
+
+
+def _hiveserver2_stripped(text: str) -> str:
+    """The text as HiveServer2 strips it before choosing a processor (HiveStringUtils.removeComments): line by line
+    at ``\\n`` only, a line starting with ``--`` or ``#`` dropped, the rest of a line from ``--`` cut, except inside
+    ``'...'`` or ``"..."`` (a quote right after a backslash does not count), each line trimmed."""
+    lines, quote = [], ""
+    for line in text.split("\n"):
+        if not quote and line.strip(_JAVA_TRIM).startswith(("#", "--")):
+            continue
+        position, end = 0, len(line)
+        while True:
+            match = (_HS2_CLOSING[quote] if quote else _HS2_OPENING).search(line, position)
+            if match is None:
+                break
+            if match.group() == "--":
+                end = match.start()
+                break
+            quote, position = "" if quote else match.group(), match.end()
+        lines.append(line[:end].strip(_JAVA_TRIM))
+    return "\n".join(line for line in lines if line)
 
 
 def _comment_end(text: str, start: int) -> int:
