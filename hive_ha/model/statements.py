@@ -16,13 +16,19 @@ text it can read completely, every ``;``-separated statement of which is one of
   ``hiveconf:`` / ``hivevar:`` (``system:`` sets a property of the server's JVM, shared by every session;
   ``metaconf:`` the metastore's; ``env:`` cannot be set), and Spark's ``SET VAR`` (it evaluates an expression).
 
-and in which every function call (a name followed by ``(``) is a built-in of Hive or Spark that only computes
-(``PURE_FUNCTIONS``), or a keyword that takes parentheses (``IN (``, ``OVER (``, ``AS (``, ...). So ``reflect``,
-``reflect2``, ``java_method`` (they call any Java method), ``TRANSFORM``, ``in_file``, ``xpath`` and the like, and
-every user-defined function, qualified or quoted, make the text not read-only: only its author knows what a UDF does.
-(An unqualified built-in's name is the built-in on the server that runs it again: permanent functions resolve after
-built-ins, and that server's session is new, without temporary functions.) ``USING`` not followed by ``(`` (the
-``TRANSFORM`` / ``MAP`` / ``REDUCE ... USING 'script'`` forms) is not accepted either.
+and in which every function call is to a built-in of both Hive (2.3 and later) and Spark (3.0 and later) that
+only computes (``PURE_FUNCTIONS``). A name built into only one of them is, on the other, whatever function a user
+gave that name; ``reflect``, ``reflect2``, ``java_method`` (they call any Java method), ``TRANSFORM``, ``in_file``,
+``xpath``, ``get_splits`` and every user-defined function, qualified or quoted, make the text not read-only: only
+its author knows what a UDF does. (A built-in's unqualified name is the built-in on the server that runs the text
+again: permanent functions resolve after built-ins, and that server's session is new, without temporary functions.)
+A name followed by ``(`` is a call except where the parentheses open a subquery (``(SELECT``, ``(WITH``), follow
+``AS`` (a type such as ``DECIMAL(10, 2)``, an alias's column list), or belong to a keyword no function can be named
+after on either server (``ON``, ``USING``, ``JOIN``, ``UNION``, ``EXISTS``, ``CAST``, ``EXTRACT``). The other
+keywords that take parentheses (``WHERE (``, ``OVER (``, ``PARTITION (``, ``VALUES (``, ...) are read as keywords only
+where no expression can start: after a name, a literal or ``)``, not after ``SELECT``, a comma, an operator, ``AND``,
+``WHEN``, ... (Spark, outside ANSI mode, calls a user's function named ``where`` there). ``USING`` not followed by
+``(`` (the ``TRANSFORM`` / ``MAP`` / ``REDUCE ... USING 'script'`` forms) is not accepted either.
 
 Everything else is not read-only (``INSERT``, ``LOAD``, DDL, ``ADD JAR``, ``DFS``, ``!``, ``RELOAD``, ``COMPILE``,
 ``RESET``, ``MSCK``, ...), and so is text the servers might read differently than this module does:
@@ -63,52 +69,38 @@ EXPLAIN_OPTIONS = frozenset("""
     extended formatted dependency cbo cost joincost logical authorization analyze reoptimization locks ast
     vectorization only summary operator expression detail debug ddl rewrite codegen
 """.split())
-#: Built-in functions of Hive (FunctionRegistry) and Spark that only compute from their arguments. Deliberately
-#: absent: reflect, reflect2, java_method, try_reflect (any Java method), transform and reduce (also script
-#: keywords), in_file, xpath* (read files or URLs), get_splits, get_llap_splits, get_sql_schema (plan or run a
-#: query), surrogate_key, and internal or test helpers. A pure built-in missing here only costs a retry.
+#: Built-in functions of both Hive (FunctionRegistry, 2.3 and later) and Spark (3.0 and later; checked against
+#: SHOW SYSTEM FUNCTIONS of Spark 4.3) that only compute from their arguments. Left out although in both:
+#: reflect, java_method (any Java method), xpath* (may fetch URLs), assert_true; current_user, histogram_numeric,
+#: between and regexp (not built into Spark 3.0). A pure built-in missing here only costs a retry.
 PURE_FUNCTIONS = frozenset("""
-    abs acos asin atan atan2 bin bround cbrt ceil ceiling conv cos cosh cot degrees e exp expm1 factorial floor hex
-    hypot ln log log10 log1p log2 mod negative pi pmod positive pow power radians rand randn random rint round sign
-    signum sin sinh sqrt tan tanh unhex width_bucket greatest least
-    ascii base64 bit_length btrim char_length character_length chr concat concat_ws contains crc32 decode elt encode
-    endswith find_in_set format_number format_string hash ilike initcap instr lcase left length levenshtein like
-    locate lower lpad ltrim luhn_check mask mask_first_n mask_hash mask_last_n mask_show_first_n mask_show_last_n md5
-    murmur_hash octet_length overlay parse_url position printf quote regexp regexp_count regexp_extract
-    regexp_extract_all regexp_instr regexp_like regexp_replace regexp_substr repeat replace reverse right rlike rpad
-    rtrim sentences sha sha1 sha2 soundex space split split_part startswith str_to_map substr substring
-    substring_index translate trim ucase unbase64 upper url_decode url_encode xxhash64
-    add_months curdate current_date current_timestamp current_timezone date_add date_diff date_format date_part
-    date_sub date_trunc dateadd datediff datepart day dayofmonth dayofweek dayofyear extract floor_day floor_hour
-    floor_minute floor_month floor_quarter floor_second floor_week floor_year from_unixtime from_utc_timestamp hour
-    last_day make_date make_interval make_timestamp minute month months_between next_day now quarter second
-    timestamp_micros timestamp_millis timestamp_seconds to_date to_timestamp to_unix_timestamp to_utc_timestamp trunc
-    unix_micros unix_millis unix_seconds unix_timestamp weekday weekofyear year
-    case coalesce if ifnull isnan isnotnull isnull nanvl nullif nvl nvl2 when
-    bigint binary boolean cast char date decimal double float int integer smallint string timestamp tinyint try_cast
-    varchar
-    array array_contains array_distinct array_except array_intersect array_join array_max array_min array_position
-    array_remove array_repeat array_size array_slice array_sort array_union arrays_overlap arrays_zip cardinality
-    create_union element_at explode explode_outer extract_union flatten from_json get_json_object inline
-    inline_outer json_array_length json_object_keys json_tuple map map_concat map_contains_key map_entries
-    map_from_arrays map_from_entries map_keys map_values named_struct parse_url_tuple posexplode posexplode_outer
-    range schema_of_json sequence shuffle size slice sort_array sort_array_by stack struct to_json
-    aggregate exists filter forall map_filter map_zip_with transform_keys transform_values zip_with
-    any any_value approx_count_distinct approx_distinct approx_percentile array_agg avg bit_and bit_or bit_xor
-    bool_and bool_or collect_list collect_set context_ngrams corr count count_if covar_pop covar_samp every first
-    first_value grouping grouping_id histogram_numeric kurtosis last last_value max max_by mean median min min_by mode
-    ngrams percentile percentile_approx percentile_cont percentile_disc regr_avgx regr_avgy regr_count regr_intercept
-    regr_r2 regr_slope regr_sxx regr_sxy regr_syy skewness some std stddev stddev_pop stddev_samp sum var_pop
-    var_samp variance
-    cume_dist dense_rank lag lead nth_value ntile percent_rank rank row_number
-    current_catalog current_database current_groups current_schema current_user input_file_name logged_in_user
-    monotonically_increasing_id session_user spark_partition_id typeof user uuid version
+    abs acos add_months and array array_contains ascii asin atan avg base64 bigint bin binary boolean bround cbrt ceil
+    ceiling char char_length character_length chr coalesce collect_list collect_set concat concat_ws conv corr cos count
+    covar_pop covar_samp crc32 cume_dist current_database current_date current_timestamp date date_add date_format
+    date_sub datediff day dayofmonth dayofweek decimal decode degrees dense_rank div double e elt encode exp explode
+    factorial find_in_set first_value float floor format_number from_unixtime from_utc_timestamp get_json_object
+    greatest grouping hash hex hour if in initcap inline instr int isnotnull isnull json_tuple lag last_day last_value
+    lcase lead least length levenshtein like ln locate log log10 log2 lower lpad ltrim map map_keys map_values max md5
+    min minute month months_between named_struct negative next_day not ntile nullif nvl octet_length or parse_url
+    percent_rank percentile percentile_approx pi pmod posexplode positive pow power printf quarter radians rand rank
+    regexp_extract regexp_replace repeat replace reverse rlike round row_number rpad rtrim second sentences sha sha1
+    sha2 shiftleft shiftright shiftrightunsigned sign sin size smallint sort_array soundex space split sqrt stack std
+    stddev stddev_pop stddev_samp str_to_map string struct substr substring substring_index sum tan timestamp tinyint
+    to_date to_unix_timestamp to_utc_timestamp translate trim trunc ucase unbase64 unhex unix_timestamp upper var_pop
+    var_samp variance weekofyear when year
 """.split())
-#: Keywords followed by a parenthesised list or subquery: ``IN (``, ``AS (`` (a CTE), ``OVER (``, ``JOIN (``, ...
+#: Keywords no function can be named after: reserved in Hive, and in Spark reserved or a built-in.
+_NEVER_A_FUNCTION = frozenset(["on", "using", "join", "union", "exists", "cast", "extract"])
+#: Other keywords written before parentheses: keywords only where no expression (so no call) can start.
 _KEYWORDS_BEFORE_PARENTHESES = frozenset("""
-    all and any as between by cube distinct else except exists filter for from group having in intersect interval
-    join lateral limit minus not offset on or over partition pivot qualify rollup select sets some tablesample then
-    union unpivot using values when where within
+    all any as between by cube distinct else except filter for from group having intersect interval lateral limit
+    minus offset over partition pivot qualify regexp rollup select sets some tablesample then unpivot values where
+""".split())
+#: Words an expression (so a function call) may follow.
+_EXPRESSION_STARTS = frozenset("""
+    all and any at between by case distinct div else escape except exists filter for from having if ilike in
+    intersect interval is join lateral like limit minus not of offset on or outer over qualify regexp return rlike
+    select set some table then to union using values view when where with zone
 """.split())
 _SESSION_PREFIXES = ("hiveconf", "hivevar")
 _JAVA_TRIM = "".join(map(chr, range(0x21)))  # what Java's String.trim() removes: every character up to the space
@@ -182,18 +174,35 @@ def _sets_the_session_only(arguments: List[_Token]) -> bool:
 
 
 def _calls_pure_functions_only(tokens: List[_Token]) -> bool:
-    """Every ``name (`` is a pure built-in or a keyword, and no ``USING`` names a script."""
+    """Every call is of a pure built-in, and no ``USING`` names a script."""
     for position, token in enumerate(tokens):
         opens = position + 1 < len(tokens) and tokens[position + 1].text == "("
         if token.kind == "word" and token.text == "using" and not opens:
             return False  # TRANSFORM / MAP / REDUCE ... USING 'script'
-        if not opens or token.kind == "other":
+        if not opens or token.kind == "other" or not _calls(tokens, position):
             continue
         if token.kind != "word" or position and tokens[position - 1].text == ".":
             return False  # `name`(...), "name"(...) or db.name(...): a user-defined function
-        if token.text not in PURE_FUNCTIONS and token.text not in _KEYWORDS_BEFORE_PARENTHESES:
+        if token.text not in PURE_FUNCTIONS:
             return False
     return True
+
+
+def _calls(tokens: List[_Token], position: int) -> bool:
+    """Whether the name at ``position``, followed by ``(``, calls a function (see the module docstring)."""
+    word = tokens[position].text
+    before = tokens[position - 1] if position else None
+    if position + 2 < len(tokens) and tokens[position + 2].text in ("select", "with"):
+        return False  # a subquery is never an argument list
+    if word in _NEVER_A_FUNCTION or before is not None and before.text == "as":
+        return False  # a keyword; a type (CAST(a AS DECIMAL(10, 2))) or an alias's column list
+    if word not in _KEYWORDS_BEFORE_PARENTHESES:
+        return True
+    if before is None or word in ("distinct", "all") and before.text == "select":
+        return False  # VALUES (1, 2) or SELECT (a) opening the statement; SELECT DISTINCT (a)
+    ends_an_operand = (before.kind in ("quoted", "string") or before.text in (")", "]")
+                       or before.kind == "word" and before.text not in _EXPRESSION_STARTS)
+    return not ends_an_operand
 
 
 def _statements(text: str) -> Optional[List[Tuple[str, List[_Token]]]]:
