@@ -179,11 +179,11 @@ def _calls_pure_functions_only(tokens: List[_Token]) -> bool:
         opens = position + 1 < len(tokens) and tokens[position + 1].text == "("
         if token.kind == "word" and token.text == "using" and not opens:
             return False  # TRANSFORM / MAP / REDUCE ... USING 'script'
-        if not opens or token.kind == "other" or not _calls(tokens, position):
+        if not opens or token.kind == "other":
             continue
         if token.kind != "word" or position and tokens[position - 1].text == ".":
             return False  # `name`(...), "name"(...) or db.name(...): a user-defined function
-        if token.text not in PURE_FUNCTIONS:
+        if _calls(tokens, position) and token.text not in PURE_FUNCTIONS:
             return False
     return True
 
