@@ -1,6 +1,8 @@
 """TLS toward HiveServer2 is verified by default on every client path (``hive_ha.clients.tls``): the settings, and
 ``hive_ha.connect`` / JDBC URLs against TLS test servers found through a real ZooKeeper, binary and HTTP."""
 import logging
+import os
+import shutil
 import ssl
 
 import pytest
@@ -30,6 +32,18 @@ def test_a_ca_bundle_is_the_only_trust(hs2_tls):
     context = client_context(TlsSettings(ca=hs2_tls.ca), "h:1")
     assert [c["subject"] for c in context.get_ca_certs()] == [((("organizationName", "hive-ha tests"),),
                                                                (("commonName", "hive-ha test CA"),))]
+
+
+def test_a_context_is_shared_until_its_files_change(hs2_tls, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    shutil.copyfile(hs2_tls.ca, bundle)
+    first = client_context(TlsSettings(ca=str(bundle)), "h:1")
+    assert client_context(TlsSettings(ca=str(bundle)), "h:2") is first  # the system store takes ~30 ms to read
+    before = bundle.stat().st_mtime_ns
+    shutil.copyfile(hs2_tls.stranger_ca, bundle)  # the bundle is replaced
+    os.utime(bundle, ns=(before + 10**9, before + 10**9))
+    renewed = client_context(TlsSettings(ca=str(bundle)), "h:1")
+    assert renewed is not first and renewed.get_ca_certs()[0]["subject"][1] == (("commonName", "a stranger CA"),)
 
 
 @pytest.mark.parametrize("kwargs, key", [

@@ -11,12 +11,13 @@ naming the server, the CAs trusted and the fixes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import re
 import ssl
 import threading
-from typing import Optional, Set
+from typing import Optional, Set, Tuple
 
 from hive_ha.core.failover import error_chain
 from hive_ha.errors import CertificateNotVerified, ConfigError
@@ -85,8 +86,6 @@ def client_context(tls: TlsSettings, address: str) -> ssl.SSLContext:
     that cannot be read is a ``ConfigError`` (this machine's, so no server is excluded for it)."""
     context = _load(tls)
     if not tls.verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
         warn_unverified(address)
     return context
 
@@ -97,6 +96,23 @@ def check_files(tls: TlsSettings) -> None:
 
 
 def _load(tls: TlsSettings) -> ssl.SSLContext:
+    """The context for ``tls``, shared while its files are unchanged: reading the system trust store takes tens of
+    milliseconds, and a context is safe to share between threads (its sessions can then be resumed, too). A changed
+    file (a renewed certificate, an updated bundle) gives a new one."""
+    files = (tls.ca or ssl.get_default_verify_paths().cafile, tls.cert, tls.key)
+    return _build(tls, tuple(_stamp(path) for path in files))
+
+
+def _stamp(path: Optional[str]) -> Optional[Tuple[int, int, int]]:
+    try:
+        stat = os.stat(path) if path else None
+    except OSError:
+        return None  # reading it will say why
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns) if stat else None
+
+
+@functools.lru_cache(maxsize=16)
+def _build(tls: TlsSettings, stamps: Tuple) -> ssl.SSLContext:  # stamps: part of the cache key only
     try:
         context = ssl.create_default_context(cafile=tls.ca)  # a CA file given: only it is trusted
     except (OSError, ssl.SSLError) as exc:
@@ -108,6 +124,9 @@ def _load(tls: TlsSettings) -> ssl.SSLContext:
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError("ssl_cert", tls.cert, "a readable PEM client certificate and its unencrypted private "
                                                     f"key ({exc})") from None
+    if not tls.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     return context
 
 
