@@ -12,8 +12,8 @@ Two budgets, because what a dead server may have done differs:
 Classification (``classify``) looks at the types in an error's chain (causes, contexts, thrift's ``inner``):
 
 - a *local* error anywhere in it (``LOCAL_ERRORS``: a missing CA or key file, a permission, a missing module,
-  a setting) is nobody's server's fault: another server would fail the same way, so it is not a connection
-  failure and no server is excluded for it;
+  a setting, a server certificate this client's trust settings do not verify) is nobody's server's fault: another
+  server would fail the same way, so it is not a connection failure and no server is excluded for it;
 - otherwise one error proving nothing reached a server makes it ``CONNECT`` (refused, unreachable, DNS,
   thrift's NOT_OPEN "Could not connect", a kernel connect timeout), and any other connection-level type
   ``READ`` (reset, broken pipe, EOF, a socket timeout, HTTP protocol errors, TLS errors, other thrift
@@ -38,9 +38,10 @@ from hive_ha.model.layouts import Service
 T = TypeVar("T")
 CONNECT, READ = "connect", "read"
 
-#: Errors of this machine, never of a server.
+#: Errors of this machine, never of a server. A certificate that fails verification is one: the servers of a
+#: deployment share a CA and a naming scheme, so excluding each in turn would only hide the setting to fix.
 LOCAL_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, ImportError, ConfigError,
-                MemoryError)
+                MemoryError, ssl.SSLCertVerificationError)
 #: errno values meaning "nothing reached the server" (a kernel connect timeout included).
 _UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN,
                        errno.ETIMEDOUT, errno.EADDRNOTAVAIL}
