@@ -17,10 +17,11 @@ Kerberos) -> ``core`` (cache, policies, ``Discovery``) -> consumers (``clients``
 from hive_ha._version import __version__
 from hive_ha.core.config import HiveHAConfig, load_config
 from hive_ha.core.discovery import Discovery
-from hive_ha.errors import (AllServersFailed, ConfigError, DiscoveryClosed, DiscoveryError, ExtraRequired, HiveHAError,
-                            KerberosLoginFailed, LoadBalancerCommandFailed, LoadBalancerConfigRejected,
-                            MalformedRegistration, NoEndpointAvailable, RegistryUnavailable, ServerConnectionError,
-                            ServerConnectionLost, ServerUnreachable, UnusableEndpoint, ZooKeeperAuthFailed)
+from hive_ha.errors import (AllServersFailed, CertificateNotVerified, ConfigError, DiscoveryClosed, DiscoveryError,
+                            ExtraRequired, HiveHAError, KerberosLoginFailed, LoadBalancerCommandFailed,
+                            LoadBalancerConfigRejected, MalformedRegistration, NoEndpointAvailable, RegistryUnavailable,
+                            ServerConnectionError, ServerConnectionLost, ServerUnreachable, UnusableEndpoint,
+                            ZooKeeperAuthFailed)
 from hive_ha.io.zookeeper import ZkSettings
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import HS2, HSI, HSI_HA, Service
@@ -41,8 +42,8 @@ __all__ = [
     "Discovery", "Endpoint", "HS2", "HSI", "HSI_HA", "HiveHAConfig", "Service", "Snapshot", "ZkSettings",
     "__version__", "connect", "load_config",
     # every error a public call raises
-    "AllServersFailed", "ConfigError", "DiscoveryClosed", "DiscoveryError", "ExtraRequired", "HiveHAError",
-    "KerberosLoginFailed", "LoadBalancerCommandFailed", "LoadBalancerConfigRejected", "MalformedRegistration",
-    "NoEndpointAvailable", "RegistryUnavailable", "ServerConnectionError", "ServerConnectionLost",
-    "ServerUnreachable", "UnusableEndpoint", "ZooKeeperAuthFailed",
+    "AllServersFailed", "CertificateNotVerified", "ConfigError", "DiscoveryClosed", "DiscoveryError", "ExtraRequired",
+    "HiveHAError", "KerberosLoginFailed", "LoadBalancerCommandFailed", "LoadBalancerConfigRejected",
+    "MalformedRegistration", "NoEndpointAvailable", "RegistryUnavailable", "ServerConnectionError",
+    "ServerConnectionLost", "ServerUnreachable", "UnusableEndpoint", "ZooKeeperAuthFailed",
 ]

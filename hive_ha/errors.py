@@ -6,8 +6,10 @@
     ├── ConfigError(ValueError)      a setting is invalid; names the key, the value and what is allowed
     │   ├── LoadBalancerConfigRejected
     │   │                            haproxy/nginx/apache2 refused a generated config (carries its output)
-    │   └── UnusableEndpoint         registered servers publish settings this client cannot use (SAML, a TLS mode
-    │                                the driver lacks, ...): skipped, the others tried; raised when none is left
+    │   ├── UnusableEndpoint         registered servers publish settings this client cannot use (SAML, a TLS mode
+    │   │                            the driver lacks, ...): skipped, the others tried; raised when none is left
+    │   └── CertificateNotVerified   a server's TLS certificate failed verification (untrusted CA, expired, another
+    │                                host name): this client's trust settings, so raised at once, no server excluded
     ├── MalformedRegistration(ValueError)
     │                                a znode cannot be read as an endpoint; callers skip it with one warning
     ├── KerberosLoginFailed          no ticket could be obtained from the keytab (names principal, keytab, kinit's words)
@@ -98,6 +100,20 @@ class UnusableEndpoint(ConfigError):
         servers = "; ".join(f"{address}: {error}" for address, error in self.reasons.items())
         prefix = "no registered server is usable by this client: " if len(self.reasons) > 1 else ""
         ValueError.__init__(self, prefix + servers)
+
+
+class CertificateNotVerified(ConfigError):
+    """This client could not verify the TLS certificate of the server at ``address``: ``reason`` is OpenSSL's,
+    ``ca`` the CAs trusted (in words), ``fix`` what to change. A setting of this side, never a dead server."""
+
+    def __init__(self, address: str, reason: str, ca: str, fix: str) -> None:
+        self.address = address
+        self.reason = reason
+        self.ca = ca
+        self.fix = fix
+        self.key, self.value, self.allowed = "ssl_ca", ca, "the CA that signed the server's certificate"
+        ValueError.__init__(self, f"the TLS certificate of HiveServer2 {address} was not verified: {reason} "
+                                  f"(CAs trusted: {ca}); {fix}")
 
 
 class ServerConnectionError(HiveHAError):

@@ -10,6 +10,9 @@
     def test_z(hs2_process_factory):              # child processes, for SIGKILL
         proc = hs2_process_factory(name="hs2-c"); proc.kill()
 
+    def test_t(hs2_server_factory, hs2_tls):      # TLS (binary or http), a certificate from a test CA
+        server = hs2_server_factory(tls=hs2_tls.server)   # clients trust hs2_tls.ca
+
 Every fixture stops what it started, in reverse order.
 """
 import pytest
@@ -51,3 +54,20 @@ def hs2_process_factory():
     yield make
     for proc in reversed(started):
         proc.stop()
+
+
+@pytest.fixture(scope="session")
+def hs2_tls(tmp_path_factory):
+    """Certificates for TLS test servers (``HS2Server(tls=hs2_tls.server)``), made for the run by a throw-away CA:
+    ``ca`` (its PEM file), ``server`` (certificate, key) naming localhost and 127.0.0.1, ``elsewhere`` from the same CA
+    naming only elsewhere.invalid, ``client`` (a client certificate and key) and ``stranger_ca``, a CA that signed
+    none of them."""
+    import types
+
+    from hive_ha.sandbox.certs import TestCA
+
+    ca = TestCA(str(tmp_path_factory.mktemp("hs2-tls")))
+    stranger = TestCA(str(tmp_path_factory.mktemp("hs2-tls-stranger")), common_name="a stranger CA")
+    return types.SimpleNamespace(ca=ca.ca_file, server=ca.issue("server", ["localhost", "127.0.0.1"]),
+                                 elsewhere=ca.issue("elsewhere", ["elsewhere.invalid"]),
+                                 client=ca.issue("client", client=True), stranger_ca=stranger.ca_file)

@@ -242,6 +242,31 @@ def test_check_missing_namespace_and_unreachable_zookeeper(zk_server, zk_namespa
 
 
 @pytest.mark.process
+def test_check_verifies_tls_servers_and_says_how_to_fix(zk_server, zk_namespace, registrar, hs2_server_factory,
+                                                        hs2_tls, tmp_path):
+    binary = hs2_server_factory("hs2-tls", auth="NONE", tls=hs2_tls.server)
+    http = hs2_server_factory("hs2-https", transport="http", tls=hs2_tls.server)
+    registrar.register(binary.host, binary.port, namespace=zk_namespace, use_ssl=True)
+    registrar.register(http.host, http.port, namespace=zk_namespace, transport_mode="http", use_ssl=True)
+    base = ("check", "-z", zk_server.hosts, "--namespace", zk_namespace, "--user", "carol")
+    untrusted = run(*base)  # their CA is not in the system trust store
+    assert untrusted.returncode == 5, untrusted.stdout + untrusted.stderr
+    assert untrusted.stdout.count("FAIL  session") == 2 and "TLS certificate not verified" in untrusted.stdout
+    assert "the system default trust store" in untrusted.stdout and "next: trust the CA" in untrusted.stdout
+    assert "--tls-ca PEM" in untrusted.stdout and binary.calls["OpenSession"] == http.calls["OpenSession"] == 0
+    trusted = run(*base, "--tls-ca", hs2_tls.ca)
+    assert trusted.returncode == 0 and trusted.stdout.count("OK    session") == 2, trusted.stdout
+    assert "binary TLS, auth NONE" in trusted.stdout and "WARNING" not in trusted.stderr
+    unverified = run(*base, "--tls-no-verify")
+    assert unverified.returncode == 0 and "certificate NOT verified" in unverified.stdout
+    assert unverified.stderr.count("TLS certificate verification is OFF") == 2  # once per server
+    not_pem = tmp_path / "truststore.jks"
+    not_pem.write_bytes(b"\xfe\xed\xfe\xed")
+    bad = run(*base, "--tls-ca", str(not_pem))
+    assert bad.returncode == 2 and "--tls-ca" in bad.stderr and "PEM" in bad.stderr
+
+
+@pytest.mark.process
 def test_check_reports_refused_zookeeper_credentials(zk_sasl_server):
     user = next(iter(zk_sasl_server.sasl_users))
     env = dict(os.environ, ZKPW="not-the-password")
@@ -259,7 +284,7 @@ def test_help_for_ops_commands(capsys):
             main(list(argv))
         return exc.value.code, capsys.readouterr()
 
-    for command, needle in (("watch", "--count"), ("check", "--password-env"), ("sandbox", "--servers")):
+    for command, needle in (("watch", "--count"), ("check", "--tls-no-verify"), ("sandbox", "--servers")):
         code, out = exits(command, "--help")
         assert code == 0 and needle in out.out and "Exit codes" in out.out
         if command != "sandbox":

@@ -85,7 +85,6 @@ def test_pyhive_custom_http_path_gets_its_own_transport():
     ({"authentication": "LDAP"}, {}, "password"),
     ({}, {"auth": "CUSTOM"}, "password"),
     ({"authentication": "SAML"}, {}, "hive.server2.authentication"),
-    ({"use_ssl": True}, {}, "ssl"),  # PyHive 0.7 has no TLS for the binary transport
     ({"sasl_qop": "auth-conf"}, {}, "sasl_qop"),
     ({**HTTP, "authentication": "KERBEROS", "http_path": "gw"}, {}, "http_path"),
 ])
@@ -101,7 +100,8 @@ def test_pyhive_unsupported_combinations_are_config_errors(published, given, key
     ({"authentication": "LDAP"}, {"password": "pw"}, {"auth_mechanism": "LDAP", "password": "pw"}),
     ({"authentication": "KERBEROS", "principal": "hive/h@EX.COM"}, {},
      {"auth_mechanism": "GSSAPI", "kerberos_service_name": "hive"}),
-    ({"use_ssl": True}, {}, {"auth_mechanism": "PLAIN", "use_ssl": True}),
+    ({"use_ssl": True}, {"ssl_ca": "/etc/hive/ca.pem"}, {"auth_mechanism": "PLAIN", "use_ssl": True,
+                                                         "ca_cert": "/etc/hive/ca.pem"}),
     ({**HTTP, "http_path": "gw/hive"}, {}, {"auth_mechanism": "PLAIN", "port": 10001, "use_http_transport": True,
                                             "http_path": "gw/hive"}),
 ])

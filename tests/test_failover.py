@@ -65,6 +65,19 @@ def test_local_errors_are_no_servers_fault(tmp_path):
     assert not is_connection_error(OSError(24, "Too many open files"))  # an errno alone proves nothing
 
 
+def test_a_certificate_that_fails_verification_is_no_servers_fault():
+    import ssl
+
+    untrusted = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+    wrapped = TTransportException(type=TTransportException.NOT_OPEN, message="TLS handshake failed", inner=untrusted)
+    for error in (untrusted, wrapped):
+        assert classify(error) is None and not is_connection_error(error) and not failed_before_request(error)
+    with pytest.raises(TTransportException):  # passes the boundary untouched
+        with map_connection_errors("h:1"):
+            raise wrapped
+    assert classify(ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER]")) == READ  # other TLS errors are the server's
+
+
 def test_boundary_maps_by_type():
     with pytest.raises(ServerUnreachable) as refused:
         with map_connection_errors("h:1"):
@@ -160,3 +173,37 @@ def test_local_error_excludes_no_server(three_servers, tmp_path):
         with_failover(discovery, service, bad_ca)
     assert discovery.cache.failovers() == []
     assert {s["state"] for s in discovery.cache.status()[0]["servers"]} == {"up"}
+
+
+def test_untrusted_certificate_surfaces_at_once_and_excludes_no_server(zk_server, zk_namespace, registrar,
+                                                                       hs2_server_factory, hs2_tls):
+    """TLS servers whose CA this client does not trust: the first handshake's error is raised, nothing is excluded
+    (excluding each server in turn would end in "no endpoint" and hide the trust setting to fix)."""
+    import socket
+    import ssl
+
+    from hive_ha import Discovery, ZkSettings
+    from hive_ha.io.zookeeper import ClientPool
+
+    servers = [hs2_server_factory(f"hs2-{n}", auth="NOSASL", tls=hs2_tls.server) for n in "ab"]
+    for server in servers:
+        registrar.register(server.host, server.port, namespace=zk_namespace, authentication="NOSASL", use_ssl=True)
+    pool = ClientPool()
+    discovery = Discovery(ZkSettings(hosts=zk_server.hosts, connect_timeout=10), pool=pool)
+    service = Service.of("hs2", zk_namespace)
+    context = ssl.create_default_context(cafile=hs2_tls.stranger_ca)
+
+    def handshake(endpoint):
+        with socket.create_connection((endpoint.host, endpoint.port), timeout=10) as sock:
+            context.wrap_socket(sock, server_hostname="localhost").close()
+
+    try:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            with_failover(discovery, service, handshake)
+        assert discovery.cache.failovers() == []
+    assert {s["state"] for s in discovery.cache.status()[0]["servers"]} == {"up"}
+        assert sum(server.accepted for server in servers) == 1  # one attempt: not tried on every server
+        assert discovery.endpoint(service) is not None
+    finally:
+        discovery.close()
+        pool.close_all()

@@ -39,7 +39,8 @@ def test_every_server_fixture_gives_a_marker():
     defined = {}
     for module in (_zk_fixtures, _hs2_fixtures, _krb_fixtures, _spark_fixtures):
         defined.update(fixtures_defined_in(module))
-    namers = {"zk_namespace", "registrar_factory"}  # start nothing: a path, Registrar(hosts) for given hosts
+    # start nothing: a path, Registrar(hosts) for given hosts, certificate files
+    namers = {"zk_namespace", "registrar_factory", "hs2_tls"}
     wrappers = {name for name, requested in defined.items() if requested & set(FIXTURE_MARKERS)}
     assert set(defined) - namers - wrappers == set(FIXTURE_MARKERS) - wrappers  # the rest start servers themselves
     assert set(FIXTURE_MARKERS) <= set(defined)

@@ -3,6 +3,7 @@ HTTP) and thrift's own TSocket/THttpClient + TCLIService.Client."""
 import http.client
 import signal
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -382,6 +383,42 @@ def test_http_with_thrift_client_and_basic_auth(hs2_server_factory):
     with pytest.raises(EOFError):  # PyHive over HTTP: the same
         hive.connect(server.host, server.port, scheme="http", username="erin", password="no")
     assert server.calls["OpenSession"] == 1
+
+
+def tls_client(server, ca, cert=None):
+    """A RawClient over TLS with thrift's own clients (TSSLSocket with a context, THttpClient over HTTPS)."""
+    from thrift.transport.TSSLSocket import TSSLSocket
+
+    context = ssl.create_default_context(cafile=ca)
+    if cert:
+        context.load_cert_chain(*cert)
+    if server.transport == "http":
+        return RawClient(THttpClient(server.url, ssl_context=context))
+    # the context checks the host name; thrift's own callback would repeat it with deprecated ssl.match_hostname
+    sock = TSSLSocket("localhost", server.port, ssl_context=context, validate_callback=lambda cert, hostname: None)
+    return RawClient(TBufferedTransport(sock))
+
+
+@pytest.mark.parametrize("transport", ["binary", "http"])
+def test_tls_serves_either_transport_and_can_require_client_certificates(hs2_server_factory, hs2_tls, transport):
+    server = hs2_server_factory("hs2-tls", auth="NOSASL", transport=transport, tls=hs2_tls.server)
+    assert server.url.startswith("https://")
+    raw = tls_client(server, hs2_tls.ca)
+    try:
+        assert raw.fetch_all(raw.execute(raw.open_session(), "select server()").operationHandle) == [("hs2-tls",)]
+    finally:
+        raw.close()
+    with pytest.raises((ssl.SSLError, TTransportException)):  # a client trusting another CA refuses the server
+        tls_client(server, hs2_tls.stranger_ca).open_session()
+    strict = hs2_server_factory("hs2-mtls", auth="NOSASL", transport=transport, tls=hs2_tls.server,
+                                tls_client_ca=hs2_tls.ca)
+    with pytest.raises((ssl.SSLError, TTransportException)):  # no client certificate: the server hangs up
+        tls_client(strict, hs2_tls.ca).open_session()
+    raw = tls_client(strict, hs2_tls.ca, cert=hs2_tls.client)
+    try:
+        assert raw.fetch_all(raw.execute(raw.open_session(), "select server()").operationHandle) == [("hs2-mtls",)]
+    finally:
+        raw.close()
 
 
 def test_http_path_is_configurable(hs2_server_factory):

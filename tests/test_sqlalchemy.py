@@ -1,5 +1,6 @@
 """The hive+zookeeper:// SQLAlchemy dialect against ZooKeeper and HS2 test servers."""
 import importlib.metadata
+import logging
 
 import pytest
 import sqlalchemy
@@ -7,7 +8,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from hive_ha.clients import dbapi
-from hive_ha.errors import ConfigError
+from hive_ha.errors import CertificateNotVerified, ConfigError
 from hive_ha.clients.sqlalchemy import HiveZooKeeperDialect
 from hive_ha.io.zookeeper import POOL
 
@@ -66,6 +67,24 @@ def test_quorum_parameter_and_connect_args(zk_server, zk_namespace, registrar, h
     assert select(engine, "select current_user()") == "alice"
     assert server.sessions[-1].config.get("hive.exec.parallel") == "true"
     engine.dispose()
+
+
+def test_tls_is_verified_with_the_ca_from_the_url(zk_server, zk_namespace, registrar, hs2_server_factory, hs2_tls,
+                                                  caplog):
+    server = hs2_server_factory("hs2-tls", auth="LDAP", users={"alice": "Secret-pw-3"}, tls=hs2_tls.server)
+    registrar.register(server.host, server.port, namespace=zk_namespace, authentication="LDAP", use_ssl=True)
+    url = (f"hive+zookeeper://alice:Secret-pw-3@/default?zooKeeperQuorum={zk_server.hosts}"
+           f"&zooKeeperNamespace={zk_namespace}")
+    with pytest.raises(CertificateNotVerified) as err:  # no CA: the system store does not know the test CA
+        select(create_engine(url, poolclass=NullPool))
+    assert server.address in str(err.value) and "Secret-pw-3" not in str(err.value)
+    assert server.calls["OpenSession"] == 0
+    assert select(create_engine(f"{url}&sslCa={hs2_tls.ca}", poolclass=NullPool), "select current_user()") == "alice"
+    caplog.set_level(logging.WARNING, logger="hive_ha.clients.tls")
+    assert select(create_engine(f"{url}&sslVerify=false", poolclass=NullPool), "select current_user()") == "alice"
+    assert "verification is OFF" in caplog.text and server.address in caplog.text
+    with pytest.raises(ConfigError, match="ssl_verify=False"):  # PyHive's own switch is not a second way out
+        select(create_engine(url, poolclass=NullPool, connect_args={"ssl_cert": "none"}))
 
 
 @pytest.mark.parametrize("url, key", [

@@ -1,59 +1,81 @@
-"""Which statements may run twice (hive_ha.model.statements): pure, no I/O."""
+"""Which statements may run twice (hive_ha.model.statements): the labelled corpus in tests/statement_corpus.py, and
+properties that hold for any text. Pure, no I/O."""
+import pathlib
+import re
+
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from hive_ha.model.statements import is_read_only
+from hive_ha.model.statements import EXPLAIN_OPTIONS, WRITES, is_read_only
+from tests.statement_corpus import CORPUS, ISSUE_19
 
-READ_ONLY = [
-    "select 1",
-    "SELECT current_server()",
-    " -- a comment\n select 1",
-    "/* a block\ncomment */ WITH a AS (SELECT 1) SELECT * FROM a",
-    "FROM t SELECT a, b",
-    "show create table t",  # SHOW is a read whatever follows
-    "SHOW LOCKS",
-    "describe t",
-    "desc formatted t",
-    "explain select 1",
-    "explain analyze select 1",
-    "use db",
-    "set hive.exec.parallel=true",
-    "set",
-    "values (1, 2)",
-    "select replace(a, 'x', 'y') from t",  # a function named like a write
-    "select * from t where s = 'insert; drop table t'",  # words inside literals do not count
-    "select `insert` from t",
-    "select * from t lateral view explode(m) x as k, v",
-    "select 1; select 2",
-]
-NOT_READ_ONLY = [
-    "insert into t values (1)",
-    "INSERT OVERWRITE TABLE t SELECT * FROM s",
-    "WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a",
-    "FROM t INSERT OVERWRITE TABLE x SELECT a",
-    "explain analyze insert into t values (1)",  # EXPLAIN ANALYZE runs the statement
-    "create table t (a int)",
-    "drop table t",
-    "msck repair table t",
-    "select transform(a) using 'cat' as b from t",  # runs a script
-    "select 1; drop table t",
-    "reset",
-    "select a as load from t",  # cannot tell for sure: not read-only
-    "select 'unterminated",
-    "select /* unterminated",
-    "select (1",
-    "(select 1)",  # nothing readable outside the parentheses: not known to be read-only
-    "",
-    "   ",
-    None,
-    42,
-]
+READS = [case.statement for case in CORPUS if case.read_only]
+# Statements that write or run code (not merely unreadable ones): the properties below build on them.
+DOES_SOMETHING = re.compile(r"\b(insert|update|delete|merge|drop|create|alter|load|truncate|reflect|java_method"
+                            r"|using)\b", re.I)
+WRITING = [case.statement for case in CORPUS if not case.read_only and DOES_SOMETHING.search(case.statement)]
 
 
-@pytest.mark.parametrize("statement", READ_ONLY)
-def test_reads_may_run_twice(statement):
-    assert is_read_only(statement) is True
+@pytest.mark.parametrize("case", CORPUS, ids=[f"{n:03d}-{case.why[:40]}" for n, case in enumerate(CORPUS)])
+def test_corpus(case):
+    assert is_read_only(case.statement) is case.read_only, f"{case.statement!r}: {case.why}"
 
 
-@pytest.mark.parametrize("statement", NOT_READ_ONLY)
-def test_writes_and_the_unreadable_may_not(statement):
-    assert is_read_only(statement) is False
+def test_the_corpus_is_large_unique_and_holds_the_reported_statements():
+    statements = [case.statement for case in CORPUS]
+    assert len(statements) >= 200
+    assert len(set(statements)) == len(statements)
+    assert set(ISSUE_19) <= {case.statement for case in CORPUS if not case.read_only}
+
+
+@pytest.mark.parametrize("value", [None, 42, b"select 1", ["select 1"]])
+def test_anything_but_text_is_not_read_only(value):
+    assert is_read_only(value) is False
+
+
+@given(st.text(), st.text())
+@example("select '", "x}'")
+def test_a_substitution_marker_anywhere_makes_text_not_read_only(before, after):
+    assert is_read_only(f"{before}${{{after}") is False
+
+
+@given(st.text())
+def test_any_text_gets_an_answer(text):
+    assert is_read_only(text) in (True, False)
+
+
+PADDING = st.lists(st.sampled_from([" ", "\n", "\t", "\r\n", "-- c\n", "/* c */", "/* /* nested */ */", "/*+ H(a) */",
+                                    ";", "-- ; select 1\n"]), max_size=4).map("".join)
+
+
+@given(st.sampled_from(WRITING), PADDING, PADDING)
+def test_comments_and_whitespace_around_a_write_never_make_it_read_only(write, before, after):
+    assert is_read_only(before + write + after) is False
+    assert is_read_only(before + write.upper() + after) is False
+
+
+# Before a SET only what HiveServer2 strips too: after a block comment it hands SET to the SQL parser.
+LEADING = st.lists(st.sampled_from([" ", "\n", "\t", "\r\n", "-- c\n", "-- ; select 1\n"]), max_size=4).map("".join)
+
+
+@given(st.sampled_from(READS), LEADING, PADDING)
+def test_comments_and_whitespace_around_a_read_keep_it_read_only(read, before, after):
+    assert is_read_only(f"{before}{read}\n{after}") is True
+
+
+@given(st.sampled_from(READS), st.sampled_from(WRITING))
+def test_a_write_after_reads_makes_the_text_not_read_only(read, write):
+    assert is_read_only(f"{read}\n;{write}") is False  # the newline ends a trailing -- comment
+
+
+@given(st.sampled_from(READS))
+def test_case_does_not_change_the_answer(read):
+    assert is_read_only(read.upper()) is is_read_only(read.lower()) is True
+
+
+def test_the_user_guide_names_every_word_the_rule_depends_on():
+    guide = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "hue.md").read_text()
+    section = guide.split("### Which statements are run again", 1)[1].split("\n## ", 1)[0]
+    named = {word.lower() for word in re.findall(r"[A-Za-z_]+", section)}
+    assert WRITES | EXPLAIN_OPTIONS <= named

@@ -10,6 +10,8 @@ import sys
 from hive_ha.cli.common import (EXIT_OK, EXIT_PROBLEMS, EXIT_UNREACHABLE, REGISTRY_EXIT_CODES, add_registry_flags,
                                 password_from_env, positive_float, zk_settings)
 from hive_ha.clients.deployment_check import FAIL, OK, SKIP, WARN, Credentials, Report, run_check
+from hive_ha.clients.tls import TlsSettings, check_files
+from hive_ha.errors import ConfigError
 from hive_ha.model.layouts import Service
 
 _LABELS = {OK: "OK", WARN: "WARN", SKIP: "SKIP", FAIL: "FAIL"}
@@ -50,6 +52,14 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     c.add_argument("--probe-timeout", type=positive_float, default=5.0, metavar="S",
                    help="timeout of each TCP connect and OpenSession (default 5)")
     c.add_argument("--strict", action="store_true", help="warnings fail the check too")
+    tls = c.add_argument_group("TLS to the servers (those publishing hive.server2.use.SSL=true; always verified "
+                               "unless --tls-no-verify)")
+    tls.add_argument("--tls-ca", metavar="PEM",
+                     help="trust only the CAs in this file (default: the system trust store)")
+    tls.add_argument("--tls-cert", metavar="PEM", help="client certificate to present, for servers that ask for one")
+    tls.add_argument("--tls-key", metavar="PEM", help="its unencrypted private key (default: in --tls-cert)")
+    tls.add_argument("--tls-no-verify", action="store_true",
+                     help="do not verify the servers' certificates and host names (to test only; logged as a warning)")
     c.set_defaults(func=run)
 
 
@@ -57,13 +67,26 @@ def run(args: argparse.Namespace) -> int:
     service = Service.of(args.layout, args.namespace)
     settings = zk_settings(args)
     password = password_from_env("--password-env", args.password_env) if args.password_env else None
-    creds = Credentials(args.user or _login_name(), password)
+    creds = Credentials(args.user or _login_name(), password, _tls(args))
     report = run_check(settings, service, creds, zk_timeout=args.timeout, probe_timeout=args.probe_timeout)
     render = render_json if args.json else render_text
     sys.stdout.write(render(report, args.strict))
     if report.findings[0].item == "zookeeper" and report.findings[0].status != "ok":
         return EXIT_UNREACHABLE
     return EXIT_OK if report.healthy(args.strict) else EXIT_PROBLEMS
+
+
+_TLS_FLAGS = {"ssl_ca": "--tls-ca", "ssl_cert": "--tls-cert", "ssl_key": "--tls-key"}
+
+
+def _tls(args: argparse.Namespace) -> TlsSettings:
+    """The TLS flags, their files read now: an unusable one is a usage error (exit 2), not a finding per server."""
+    try:
+        tls = TlsSettings(ca=args.tls_ca, cert=args.tls_cert, key=args.tls_key, verify=not args.tls_no_verify)
+        check_files(tls)
+    except ConfigError as exc:
+        raise ConfigError(_TLS_FLAGS.get(exc.key, exc.key), exc.value, exc.allowed) from None
+    return tls
 
 
 def _login_name() -> str:

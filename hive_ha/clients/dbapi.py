@@ -15,17 +15,22 @@ other clients. Every socket has a timeout: ``connect_timeout`` (default 10 s) fo
 (TCP, TLS/SASL handshake, OpenSession; past it the server counts as unreachable, like a refusal) and
 ``socket_timeout`` (default 120 s) for every later call.
 
+TLS (``ssl``, or ``hive.server2.use.SSL=true`` published) is verified by default on every path, binary and HTTP,
+PyHive and impyla: the certificate must chain to ``ssl_ca`` (else the system trust store) and name the host dialled
+(``hive_ha.clients.tls``); ``ssl_verify=False`` is the one way to turn that off, logged as a WARNING. A certificate
+that fails verification raises ``CertificateNotVerified`` at once: no server is excluded for it.
+
 The driver (PyHive, or impyla with ``driver="impyla"``) is imported only when a connection is opened.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-import ssl as _ssl
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from hive_ha.clients.jdbc_url import ConnectOptions, parse_jdbc_url
+from hive_ha.clients.tls import TlsSettings, check_files, impyla_tls_kwargs, verification_error
 from hive_ha.clients.transport import thrift_transport
 from hive_ha.core.discovery import Discovery
 from hive_ha.core.failover import FailoverPolicy, map_connection_errors, with_failover
@@ -125,10 +130,7 @@ def pyhive_kwargs(target: Target, options: ConnectOptions) -> Dict[str, Any]:
                           "database": options.database}
     if options.configuration:
         kw["configuration"] = dict(options.configuration)
-    if target.transport_mode == TransportMode.BINARY:
-        if target.ssl:
-            raise ConfigError("ssl", True, "false with driver='pyhive' over binary transport (PyHive 0.7 has no "
-                                           "TLS socket); use driver='impyla' or transportMode=http")
+    if target.transport_mode == TransportMode.BINARY:  # TLS: pyhive_transport builds the socket (PyHive 0.7 has none)
         kw["auth"] = target.auth
         kw.update(_credentials(target, options))
         return kw
@@ -150,12 +152,11 @@ def pyhive_kwargs(target: Target, options: ConnectOptions) -> Dict[str, Any]:
 
 
 def _http_transport(target: Target, options: ConnectOptions):
-    """The transport for a non-default HTTP path (constructing it does no I/O; ``pyhive_transport`` gives it the
-    socket timeout)."""
-    context = _ssl.create_default_context() if target.ssl else None
+    """The transport for a non-default HTTP path (constructing it opens no connection; ``pyhive_transport`` gives it
+    the socket timeout)."""
     transport, _ = thrift_transport(target.host, target.port, auth=target.auth, timeout=options.connect_timeout,
                                     user=options.username, password=options.password, http_path=target.http_path,
-                                    ssl_context=context)
+                                    tls=options.tls if target.ssl else None)
     return transport
 
 
@@ -169,6 +170,8 @@ def impyla_kwargs(target: Target, options: ConnectOptions) -> Dict[str, Any]:
     }
     if target.transport_mode == TransportMode.HTTP:
         kw["http_path"] = target.http_path
+    if target.ssl:
+        kw.update(impyla_tls_kwargs(options.tls, target.address))
     kw.update(_credentials(target, options))
     return kw
 
@@ -216,8 +219,8 @@ def close_discoveries() -> None:
 
 # -- connect ---------------------------------------------------------------------------------------------
 _KWARGS = ("namespace", "layout", "database", "auth", "username", "password", "kerberos_service_name", "principal",
-           "transport_mode", "http_path", "ssl", "sasl_qop", "retries", "policy", "driver", "configuration",
-           "connect_timeout", "socket_timeout")
+           "transport_mode", "http_path", "ssl", "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify", "sasl_qop", "retries",
+           "policy", "driver", "configuration", "connect_timeout", "socket_timeout")
 
 
 def connect_options(url: Optional[str] = None, *, zookeeper: Optional[str] = None, **kwargs: Any) -> ConnectOptions:
@@ -250,6 +253,10 @@ def connect(
     transport_mode: Optional[str] = None,
     http_path: Optional[str] = None,
     ssl: Optional[bool] = None,
+    ssl_ca: Optional[str] = None,
+    ssl_cert: Optional[str] = None,
+    ssl_key: Optional[str] = None,
+    ssl_verify: Optional[bool] = None,
     sasl_qop: Optional[str] = None,
     retries: Optional[int] = None,
     policy: Optional[str] = None,
@@ -269,9 +276,13 @@ def connect(
     to the driver's connect unchanged. ``connect_timeout`` (default 10 s): seconds each step of opening a
     connection may wait before the server counts as unreachable and the next one is tried; ``socket_timeout``
     (default 120 s): seconds any later call may wait (impyla has one timeout for both: ``connect_timeout``).
+    TLS (``ssl``, or what the server published) is verified: ``ssl_ca`` is a PEM file of the CAs to trust (default:
+    the system trust store), ``ssl_cert``/``ssl_key`` a client certificate and its unencrypted key (PyHive only),
+    ``ssl_verify=False`` turns verification off (logged as a WARNING once per server).
     Raises ``ConfigError`` (``UnusableEndpoint`` when every registered server publishes settings this client
     cannot use, each reason named), ``NoEndpointAvailable``/``RegistryUnavailable`` (nothing to try) or
-    ``AllServersFailed`` (every server tried failed; the driver's error is its cause); a driver's
+    ``AllServersFailed`` (every server tried failed; the driver's error is its cause), ``CertificateNotVerified`` (a
+    server's certificate failed verification: raised at once, naming the server, the CAs and the fix); a driver's
     non-connection error (bad credentials in the session, unknown database) propagates as is.
     """
     settings = zookeeper if isinstance(zookeeper, ZkSettings) else None
@@ -279,7 +290,8 @@ def connect(
         url, zookeeper=settings.hosts if settings else zookeeper, namespace=namespace, layout=layout,
         database=database, auth=auth, username=username, password=password,
         kerberos_service_name=kerberos_service_name, principal=principal, transport_mode=transport_mode,
-        http_path=http_path, ssl=ssl, sasl_qop=sasl_qop, retries=retries, policy=policy, driver=driver,
+        http_path=http_path, ssl=ssl, ssl_ca=ssl_ca, ssl_cert=ssl_cert, ssl_key=ssl_key, ssl_verify=ssl_verify,
+        sasl_qop=sasl_qop, retries=retries, policy=policy, driver=driver,
         configuration=configuration, connect_timeout=connect_timeout, socket_timeout=socket_timeout,
     )
     if settings is None or settings.hosts != options.zookeeper:
@@ -341,6 +353,8 @@ def connect_with(options: ConnectOptions, settings: Optional[ZkSettings] = None,
 def _opener(options: ConnectOptions, driver_args: Dict[str, Any]) -> Callable[[Endpoint], Any]:
     """``open(endpoint)``: resolve what the server published (``UnusableEndpoint`` if this client cannot use it),
     then open a connection with the chosen driver, every socket with a timeout."""
+    if options.ssl_ca or options.ssl_cert:
+        check_files(options.tls)  # a bad file is this client's ConfigError now, not a reason to skip every server
     if options.driver == "impyla":
         try:
             from impala import dbapi as impyla
@@ -361,9 +375,11 @@ def _opener(options: ConnectOptions, driver_args: Dict[str, Any]) -> Callable[[E
     else:
         from pyhive import hive
 
+        _check_pyhive_tls_args(driver_args)
+
         def open_driver(target: Target):
             kw = {**pyhive_kwargs(target, options), **driver_args}
-            transport, timed, kw = pyhive_transport(kw, options.connect_timeout)
+            transport, timed, kw = pyhive_transport(kw, options.connect_timeout, options.tls if target.ssl else None)
             conn = hive.connect(thrift_transport=transport, **kw)
             timed.setTimeout(options.socket_timeout * 1000)
             return conn
@@ -377,7 +393,8 @@ def _opener(options: ConnectOptions, driver_args: Dict[str, Any]) -> Callable[[E
         try:
             return open_driver(target)
         except Exception as exc:
-            explained = _kerberos_host_error(exc, target)
+            explained = _kerberos_host_error(exc, target) or (
+                verification_error(exc, target.address, target.host, options.tls) if target.ssl else None)
             if explained is None:
                 raise
             raise explained from exc
@@ -385,35 +402,43 @@ def _opener(options: ConnectOptions, driver_args: Dict[str, Any]) -> Callable[[E
     return open_endpoint
 
 
+def _check_pyhive_tls_args(driver_args: Mapping[str, Any]) -> None:
+    """PyHive's own TLS arguments may only ask for what hive-ha does anyway: ``ssl_verify=False`` is the one opt-out."""
+    for key, strict in (("ssl_cert", "required"), ("check_hostname", "true")):
+        value = driver_args.get(key)
+        if value is not None and value != strict:
+            raise ConfigError(f"driver_args {key}", value, f"{strict!r} or unset: hive-ha verifies certificates and "
+                                                           "host names by default; ssl_verify=False turns that off")
+
+
 #: Where PyHive 0.7 posts over HTTP (it fixes the path; a server publishing another one gets our own transport).
 _PYHIVE_HTTP_PATH = DEFAULT_HTTP_PATH + "/"
 
 
-def pyhive_transport(kw: Dict[str, Any], timeout: float):
+def pyhive_transport(kw: Dict[str, Any], timeout: float, tls: Optional[TlsSettings] = None):
     """The thrift transport PyHive 0.7 would build from ``kw`` (``hive.Connection.__init__``), built here because
     PyHive sets no timeout: ``(transport, timed, rest)`` where ``timed`` (its socket or HTTP client) has
-    ``timeout`` seconds and ``rest`` is what ``hive.connect`` still takes (username, database, configuration)."""
-    from pyhive import hive
-
+    ``timeout`` seconds and ``rest`` is what ``hive.connect`` still takes (username, database, configuration).
+    ``tls``: over TLS, verified as it says (PyHive 0.7 has no TLS for the binary transport and verifies HTTPS only when
+    asked); ``scheme="https"`` without it is verified against the system trust store."""
     rest = dict(kw)
     transport = rest.pop("thrift_transport", None)
     host, port, scheme = rest.pop("host", None), rest.pop("port", None), rest.pop("scheme", None)
     auth, password = rest.pop("auth", None), rest.pop("password", None)
     service = rest.pop("kerberos_service_name", None)
-    check_hostname, ssl_cert = rest.pop("check_hostname", None), rest.pop("ssl_cert", None)
+    _check_pyhive_tls_args(rest)
+    for key in ("check_hostname", "ssl_cert"):  # what they may ask for is done anyway
+        rest.pop(key, None)
     if transport is not None:  # ours (a custom HTTP path)
         timed = transport
         timed.setTimeout(timeout * 1000)
     elif scheme in ("http", "https"):
-        context = None
-        if scheme == "https":  # PyHive's own TLS settings
-            context = _ssl.create_default_context()
-            context.check_hostname = check_hostname == "true"
-            context.verify_mode = hive.ssl_cert_parameter_map.get(ssl_cert or "none", _ssl.CERT_NONE)
+        tls = (tls or TlsSettings()) if scheme == "https" else None
         transport, timed = thrift_transport(host, port, auth=auth, timeout=timeout, user=rest.get("username"),
                                             password=password, kerberos_service=service,
-                                            http_path=_PYHIVE_HTTP_PATH, ssl_context=context)
+                                            http_path=_PYHIVE_HTTP_PATH, tls=tls)
     else:
         transport, timed = thrift_transport(host, port or 10000, auth=auth, timeout=timeout,
-                                            user=rest.get("username"), password=password, kerberos_service=service)
+                                            user=rest.get("username"), password=password, kerberos_service=service,
+                                            tls=tls)
     return transport, timed, rest

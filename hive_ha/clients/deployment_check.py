@@ -12,13 +12,13 @@ import dataclasses
 import os
 import shutil
 import socket
-import ssl
 import subprocess
 import threading
 import time
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import hive_ha.extras as extras
+from hive_ha.clients.tls import TlsSettings, verification_error
 from hive_ha.clients.transport import thrift_transport
 from hive_ha.errors import ZooKeeperAuthFailed
 from hive_ha.io.registry import candidate_paths, locate, read_all
@@ -52,10 +52,12 @@ class Finding:
 
 @dataclasses.dataclass(frozen=True)
 class Credentials:
-    """Who opens the test sessions. The password (LDAP/PAM/CUSTOM) is kept out of ``repr``."""
+    """Who opens the test sessions, and how servers publishing TLS are verified (``tls``, on by default). The password
+    (LDAP/PAM/CUSTOM) is kept out of ``repr``."""
 
     user: str
     password: Optional[str] = dataclasses.field(default=None, repr=False)
+    tls: TlsSettings = TlsSettings()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,14 +250,22 @@ def _transport(endpoint: Endpoint, creds: Credentials, timeout: float):
         endpoint.host, (endpoint.http_port or endpoint.port) if http else endpoint.port,
         auth=endpoint.authentication, timeout=timeout, user=creds.user, password=creds.password,
         kerberos_service=service_name(endpoint.principal), http_path=endpoint.http_path if http else None,
-        ssl_context=ssl.create_default_context() if endpoint.use_ssl else None)
+        tls=creds.tls if endpoint.use_ssl else None)
     return transport
+
+
+def _how(endpoint: Endpoint, creds: Credentials) -> str:
+    """The transport and authentication tried, in words."""
+    tls = ""
+    if endpoint.use_ssl:
+        tls = " TLS" if creds.tls.verify else " TLS (certificate NOT verified: --tls-no-verify)"
+    return f"{endpoint.transport_mode}{tls}, auth {endpoint.authentication}"
 
 
 def probe_session(endpoint: Endpoint, creds: Credentials, timeout: float) -> Finding:
     """A real OpenSession + CloseSession with the transport and authentication the server published."""
     address, auth = endpoint.address, endpoint.authentication
-    how = f"{endpoint.transport_mode}{' TLS' if endpoint.use_ssl else ''}, auth {auth}"
+    how = _how(endpoint, creds)
     if auth in PASSWORD_AUTHS and creds.password is None:
         return Finding("session", SKIP, address, f"not tried: {how} needs a user and a password",
                        "pass --user USER and --password-env VAR (the variable holding the password)")
@@ -293,6 +303,11 @@ def probe_session(endpoint: Endpoint, creds: Credentials, timeout: float) -> Fin
     except ImportError as exc:
         return Finding("session", SKIP, address, f"not tried ({how}): {exc}", extras.install_hint(*needed))
     except Exception as exc:  # noqa: BLE001 - every driver/transport error becomes a finding
+        untrusted = verification_error(exc, address, endpoint.host, creds.tls, fix="--tls-ca PEM",
+                                       opt_out="--tls-no-verify") if endpoint.use_ssl else None
+        if untrusted is not None:
+            return Finding("session", FAIL, address, f"TLS certificate not verified ({how}): {untrusted.reason} "
+                                                     f"(CAs trusted: {untrusted.ca})", untrusted.fix)
         status = getattr(transport, "code", None)  # THttpClient: the HTTP status of the last reply
         text = f"HTTP {status}, " if status not in (None, 200) else ""
         text = scrub(f"{text}{type(exc).__name__}: {exc}", creds.password)

@@ -14,6 +14,7 @@ import dataclasses
 import re
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from hive_ha.clients.tls import TlsSettings
 from hive_ha.core.selection import POLICIES
 from hive_ha.errors import ConfigError
 from hive_ha.model.layouts import Service, normalize_path
@@ -43,6 +44,7 @@ class ConnectOptions:
 
     ``None`` means "take what the chosen server published" (``auth``, ``transport_mode``, ``http_path``, ``ssl``,
     ``sasl_qop``, ``principal``), exactly where the Hive JDBC driver lets published settings fill in the URL.
+    ``ssl_ca``, ``ssl_cert``, ``ssl_key``, ``ssl_verify``: how TLS is verified wherever it is used (``tls``).
     """
 
     zookeeper: str
@@ -58,6 +60,10 @@ class ConnectOptions:
     http_path: Optional[str] = None
     ssl: Optional[bool] = None
     sasl_qop: Optional[str] = None
+    ssl_ca: Optional[str] = None
+    ssl_cert: Optional[str] = None
+    ssl_key: Optional[str] = None
+    ssl_verify: bool = True
     retries: int = 1
     policy: str = "random"
     driver: str = "pyhive"
@@ -90,6 +96,9 @@ class ConnectOptions:
             set_("ssl", parse_bool("ssl", self.ssl, HIVE_BOOLEANS))
         if self.sasl_qop is not None:
             set_("sasl_qop", choice("sasl_qop", self.sasl_qop, Qop))
+        if not isinstance(self.ssl_verify, bool):
+            set_("ssl_verify", parse_bool("ssl_verify", self.ssl_verify, HIVE_BOOLEANS))
+        _ = self.tls  # validates the TLS settings now, before any I/O
         set_("retries", parse_retries(self.retries))
         set_("policy", choice("policy", self.policy, POLICIES))
         set_("driver", choice("driver", self.driver, DRIVERS))
@@ -101,6 +110,11 @@ class ConnectOptions:
     def service(self) -> Service:
         return Service.of(self.layout, self.namespace)
 
+    @property
+    def tls(self) -> TlsSettings:
+        """How a server is verified (and this client authenticated) wherever TLS is used."""
+        return TlsSettings(ca=self.ssl_ca, cert=self.ssl_cert, key=self.ssl_key, verify=self.ssl_verify)
+
 
 # -- the JDBC form -------------------------------------------------------------------------------
 # JDBC session variable (lower-cased) -> ConnectOptions field. Keys are matched case-insensitively: the JDBC driver
@@ -111,6 +125,10 @@ _SESSION_KEYS = {
     "transportmode": "transport_mode",
     "httppath": "http_path",
     "ssl": "ssl",
+    "sslca": "ssl_ca",
+    "sslcert": "ssl_cert",
+    "sslkey": "ssl_key",
+    "sslverify": "ssl_verify",
     "principal": "principal",
     "saslqop": "sasl_qop",
     "auth": "auth",
@@ -123,9 +141,18 @@ _SESSION_KEYS = {
     "sockettimeout": "socket_timeout",  # milliseconds, as in the Hive JDBC driver
 }
 _MILLISECONDS = ("connect_timeout", "socket_timeout")
-_SESSION_SPELLING = ("serviceDiscoveryMode, zooKeeperNamespace, transportMode, httpPath, ssl, principal, saslQop, "
-                     "auth, user, password, retries, kerberosServiceName, selectionPolicy, connectTimeout, "
-                     "socketTimeout")
+_SESSION_SPELLING = ("serviceDiscoveryMode, zooKeeperNamespace, transportMode, httpPath, ssl, sslCa, sslCert, sslKey, "
+                     "sslVerify, principal, saslQop, auth, user, password, retries, kerberosServiceName, "
+                     "selectionPolicy, connectTimeout, socketTimeout")
+#: The Hive JDBC driver's Java key and trust stores (lower-cased) -> what hive-ha takes instead: PEM files.
+_JAVA_STORES = {
+    "ssltruststore": "sslCa=<PEM file of the CA certificates> (keytool -exportcert -rfc exports a Java trust store's)",
+    "truststorepassword": "nothing: sslCa is a PEM file, read without a password",
+    "truststoretype": "nothing: sslCa is a PEM file",
+    "twoway": "sslCert=<PEM client certificate>;sslKey=<PEM key> (a client certificate is sent whenever one is given)",
+    "sslkeystore": "sslCert=<PEM client certificate>;sslKey=<its unencrypted PEM key>",
+    "keystorepassword": "nothing: sslKey is an unencrypted PEM key",
+}
 
 
 def parse_jdbc_url(url: str) -> Dict[str, Any]:
@@ -159,6 +186,8 @@ def parse_jdbc_url(url: str) -> Dict[str, Any]:
 
 def _set_session_var(fields: Dict[str, Any], key: str, value: str) -> None:
     field = _SESSION_KEYS.get(key.lower())
+    if field is None and key.lower() in _JAVA_STORES:  # a beeline URL: say what replaces the Java stores
+        raise ConfigError(f"url parameter {key!r}", "(set)", "its hive-ha equivalent, " + _JAVA_STORES[key.lower()])
     if field is None:
         raise ConfigError(f"url parameter {key!r}", "(set)", "one of " + _SESSION_SPELLING)
     if field in fields:
@@ -168,8 +197,8 @@ def _set_session_var(fields: Dict[str, Any], key: str, value: str) -> None:
         if layout is None:
             raise ConfigError("serviceDiscoveryMode", value, "zooKeeper or zooKeeperHA")
         value = layout
-    elif field == "ssl":
-        value = parse_bool("ssl", value, HIVE_BOOLEANS)
+    elif field in ("ssl", "ssl_verify"):
+        value = parse_bool("ssl" if field == "ssl" else "sslVerify", value, HIVE_BOOLEANS)
     elif field in _MILLISECONDS:
         if not value.isdigit():
             raise ConfigError(key, value, "a whole number of milliseconds")

@@ -9,8 +9,8 @@ sent and then lost is the caller's to decide (``hive_ha.core.attempts`` says whe
 Classification (``classify``) looks at the types in an error's chain (causes, contexts, thrift's ``inner``):
 
 - a *local* error anywhere in it (``LOCAL_ERRORS``: a missing CA or key file, a permission, a missing module,
-  a setting) is nobody's server's fault: another server would fail the same way, so it is not a connection
-  failure and no server is blamed for it;
+  a setting, a server certificate this client's trust settings do not verify) is nobody's server's fault: another
+  server would fail the same way, so it is not a connection failure and no server is blamed for it;
 - otherwise any error of a connection that broke once open makes it ``READ`` (reset, broken pipe, EOF, a socket
   timeout, HTTP protocol errors, TLS errors, other thrift transport errors), even when a later error of the same
   chain says a new connection was refused: a client that retried on a new connection (Hue's does) may have sent
@@ -37,9 +37,10 @@ from hive_ha.model.layouts import Service
 T = TypeVar("T")
 CONNECT, READ = "connect", "read"  # nothing reached a server; a connection broke (or timed out) once open
 
-#: Errors of this machine, never of a server.
+#: Errors of this machine, never of a server. A certificate that fails verification is one: the servers of a
+#: deployment share a CA and a naming scheme, so excluding each in turn would only hide the setting to fix.
 LOCAL_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, ImportError, ConfigError,
-                MemoryError)
+                MemoryError, ssl.SSLCertVerificationError)
 #: errno values meaning "nothing reached the server" (a kernel connect timeout included).
 _UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN,
                        errno.ETIMEDOUT, errno.EADDRNOTAVAIL}

@@ -26,6 +26,9 @@ Wire formats (``auth`` / ``transport``; the client arguments that match them):
   * ``transport="http"``: TBinaryProtocol in the body of ``POST /<http_path>`` (default ``cliservice``; a trailing
     slash is accepted, PyHive sends one) -- PyHive ``scheme="http"`` or thrift's THttpClient. HTTP Basic
     credentials are optional and checked only when ``users`` is given.
+  * ``tls=(certfile, keyfile)``: either transport inside TLS, as ``hive.server2.use.SSL=true`` (HTTPS for http);
+    ``tls_client_ca``: also require a client certificate signed by that CA. Test certificates:
+    ``hive_ha.sandbox.certs``.
 
 SQL: ``SELECT <literal or function>[, ...]`` with ints, quoted strings, ``current_server()`` / ``server()`` (the
 server's ``name``), ``current_user()``, ``current_database()``; ``SHOW DATABASES|SCHEMAS [LIKE '...']``,
@@ -47,6 +50,7 @@ import re
 import selectors
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -902,7 +906,8 @@ class HS2Server:
 
     def __init__(self, name=None, *, host=LOOPBACK, port=0, auth="NONE", transport="binary",
                  http_path="cliservice", users=None, databases=("default",), tables=None, version="3.1.3",
-                 protocol_version=V6, delay=0.0, running_polls=0, close_sessions_on_disconnect=True, kerberos=None):
+                 protocol_version=V6, delay=0.0, running_polls=0, close_sessions_on_disconnect=True, kerberos=None,
+                 tls=None, tls_client_ca=None):
         if auth not in AUTH_MODES:
             raise ValueError("auth must be one of %s, got %r" % (AUTH_MODES, auth))
         if (auth == "KERBEROS") != (kerberos is not None) or (kerberos and transport != "binary"):
@@ -916,6 +921,7 @@ class HS2Server:
         self.version, self.protocol_version = version, protocol_version
         self.delay, self.running_polls = delay, running_polls
         self.close_sessions_on_disconnect = close_sessions_on_disconnect
+        self._tls = _server_context(tls, tls_client_ca) if tls else None
         self._engine = _Engine(lambda: self.name, _Catalog(databases, tables))
         self._cond = threading.Condition(threading.RLock())
         self._sessions, self._operations = {}, {}
@@ -978,7 +984,7 @@ class HS2Server:
     @property
     def url(self):
         """The HTTP-mode endpoint (meaningful with ``transport="http"``)."""
-        return "http://%s:%d/%s" % (self._host, self._port, self.http_path.strip("/"))
+        return "%s://%s:%d/%s" % ("https" if self._tls else "http", self._host, self._port, self.http_path.strip("/"))
 
     @property
     def listening(self):
@@ -1177,6 +1183,8 @@ class HS2Server:
 
     def _run_connection(self, conn):
         try:
+            if self._tls is not None:
+                self._start_tls(conn)
             if self.transport == "http":
                 _HttpHandler(conn.sock, conn.peer, _HttpContext(self, conn))
             else:
@@ -1189,6 +1197,13 @@ class HS2Server:
             conn.closed = True
             conn.sock.close()
             self._forget(conn)
+
+    def _start_tls(self, conn):
+        """The server side of the TLS handshake, in the connection's own thread (a stalled client blocks only it)."""
+        conn.sock = self._tls.wrap_socket(conn.sock, server_side=True, do_handshake_on_connect=False)
+        if conn.closed:  # aborted while the plain socket was being swapped for the TLS one
+            raise _Dropped(message="connection closed before the TLS handshake")
+        conn.sock.do_handshake()
 
     def _serve_binary(self, conn):
         raw = TSocket()
@@ -1301,6 +1316,16 @@ class HS2Server:
 # ------------------------------------------------------------------------------------------------ child process
 
 _live_processes = weakref.WeakSet()
+
+
+def _server_context(tls, client_ca):
+    """The server's TLS context from ``(certfile, keyfile)``; with ``client_ca``, client certificates are required."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*tls)
+    if client_ca:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(client_ca)
+    return context
 
 
 def _kill_live_processes():

@@ -26,9 +26,7 @@ JVM is started through ``setpriv --pdeathsig KILL`` (when called from the main t
 SIGKILLed.
 """
 import atexit
-import datetime
 import errno
-import ipaddress
 import os
 import shutil
 import signal
@@ -186,80 +184,15 @@ class _TlsMaterial:
     written as PEM files plus a PKCS12 keystore and truststore that Java 17 reads."""
 
     def __init__(self, directory, password=KEYSTORE_PASSWORD):
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.serialization import pkcs12
-        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        from hive_ha.sandbox.certs import TestCA
 
         self.password = password
-        now = datetime.datetime.now(datetime.timezone.utc)
-        not_before, not_after = now - datetime.timedelta(days=1), now + datetime.timedelta(days=30)
-
-        def name(common_name):
-            return x509.Name(
-                [
-                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "hive-ha tests"),
-                    x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                ]
-            )
-
-        def builder(subject, issuer, public_key):
-            return (
-                x509.CertificateBuilder()
-                .subject_name(subject)
-                .issuer_name(issuer)
-                .public_key(public_key)
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(not_before)
-                .not_valid_after(not_after)
-            )
-
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = name("hive-ha test CA")
-        ca_cert = (
-            builder(ca_name, ca_name, ca_key.public_key())
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                    encipher_only=False, decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
-
-        def leaf(common_name, usages, sans):
-            key = ec.generate_private_key(ec.SECP256R1())
-            cert_builder = (
-                builder(name(common_name), ca_name, key.public_key())
-                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-                .add_extension(
-                    x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-                )
-            )
-            if sans:
-                cert_builder = cert_builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            return key, cert_builder.sign(ca_key, hashes.SHA256())
-
-        server_key, server_cert = leaf(
-            "localhost",
-            [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(LOOPBACK))],
-        )
-        client_key, client_cert = leaf("hive-ha-test-client", [ExtendedKeyUsageOID.CLIENT_AUTH], [])
-
-        def pem_cert(cert):
-            return cert.public_bytes(serialization.Encoding.PEM)
-
-        def pem_key(key):
-            return key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
+        ca = TestCA(directory)
+        server_key, server_cert = ca.issue_key_and_cert("localhost", ["localhost", LOOPBACK])
+        client_key, client_cert = ca.issue_key_and_cert("hive-ha-test-client", client=True)
 
         def write(filename, data):
             path = os.path.join(directory, filename)
@@ -267,17 +200,17 @@ class _TlsMaterial:
                 handle.write(data)
             return path
 
-        self.ca_file = write("ca.pem", pem_cert(ca_cert))
-        self.server_cert_file = write("server.pem", pem_cert(server_cert))
-        self.server_key_file = write("server-key.pem", pem_key(server_key))
-        self.client_cert_file = write("client.pem", pem_cert(client_cert))
-        self.client_key_file = write("client-key.pem", pem_key(client_key))
+        self.ca_file = ca.ca_file
+        self.server_cert_file = write("server.pem", ca.pem(server_cert))
+        self.server_key_file = write("server-key.pem", ca.pem_key(server_key))
+        self.client_cert_file = write("client.pem", ca.pem(client_cert))
+        self.client_key_file = write("client-key.pem", ca.pem_key(client_key))
         encryption = serialization.BestAvailableEncryption(password.encode())
         self.keystore = write(
             "keystore.p12",
-            pkcs12.serialize_key_and_certificates(b"server", server_key, server_cert, [ca_cert], encryption),
+            pkcs12.serialize_key_and_certificates(b"server", server_key, server_cert, [ca.cert], encryption),
         )
-        self.truststore = self._write_truststore(directory, ca_cert, encryption, write)
+        self.truststore = self._write_truststore(directory, ca.cert, encryption, write)
 
     def _write_truststore(self, directory, ca_cert, encryption, write):
         """A PKCS12 truststore needs Java's "trusted certificate" attribute: cryptography >= 45 writes it; older

@@ -109,10 +109,26 @@ def test_a_read_whose_fate_is_unknown_is_run_again_elsewhere(pair, editors):
     alice.create_session()
     assert alice.run(WHO) == [["hs2-a"]]
     a.refuse()
-    a.drop_statement("current_server")  # Hue's USE goes through, then the SELECT breaks the connection
-    assert alice.run(WHO) == [["hs2-b"]]  # no error: reading twice changes nothing
-    assert [s for s in b.statements if "current_server" in s] == [WHO]
+    a.drop_statement("read_twice")  # Hue's USE goes through, then the SELECT breaks the connection
+    read = "select 'read_twice'"  # literals and built-ins only: provably read-only
+    assert alice.run(read) == [["read_twice"]]  # no error: reading twice changes nothing
+    assert [s for s in b.statements if "read_twice" in s] == [read]  # ... and hs2-b ran it
     assert generation(integration) == 1
+    assert alice.run(WHO) == [["hs2-b"]]
+
+
+def test_a_query_calling_a_function_not_known_to_be_pure_is_not_rerun(pair, editors):
+    a, b, reg_a, _, integration = pair()
+    (alice,) = editors("alice")
+    alice.create_session()
+    assert alice.run(WHO) == [["hs2-a"]]
+    a.refuse()
+    a.drop_statement("current_server")
+    with pytest.raises(EditorError) as failed:  # to Hive, current_server() is a user function: it might write
+        alice.execute(WHO)
+    assert failed.value.status == QUERY_ERROR and "may not have completed" in failed.value.message
+    assert not [s for s in b.statements if "current_server" in s]
+    assert alice.run(WHO) == [["hs2-b"]]  # the user's next try
 
 
 def test_safe_calls_are_retried(pair, editors):
