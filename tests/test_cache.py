@@ -374,13 +374,21 @@ def test_late_report_about_a_replaced_registration_changes_nothing():
     assert cache.get(HS2) == restarted and cache.generation(HS2) == 0 and cache.failovers() == []
 
 
-def test_failure_of_a_lingering_registration_leaves_the_new_one_at_that_address():
+def test_a_lingering_registration_is_dead_once_a_newer_one_takes_its_address():
     cache, _ = make()
     lingering, fresh = ep(10001, seq=1), ep(10001, seq=7)  # a crashed server's znode outlives its restart
-    cache.update(snap(lingering, fresh, ep(10002, seq=9)))
+    cache.update(snap(lingering, ep(10002, seq=2)))
     assert cache.get(HS2) == lingering
-    assert fail(cache, lingering) == fresh
+    transitions = cache.update(snap(lingering, fresh, ep(10002, seq=2)))
+    assert [(t.endpoint, t.after, t.moved) for t in transitions] == [(lingering, State.DEAD, True)]
+    assert cache.get(HS2) == ep(10002, seq=2)  # the oldest of the living (the restarted one is a new server)
+    # Whatever answers at that address now is the new registration: it never brings the old one back ...
+    assert cache.report(HS2, lingering, Evidence.ANSWERED) == (ep(10002, seq=2), [])
     assert state(cache, lingering) is State.DEAD and state(cache, fresh) is State.UP
+    # ... nor does a report about the old one touch the new one, and the prober leaves the old one alone.
+    fail(cache, lingering)
+    assert state(cache, fresh) is State.UP
+    assert [e for _, e, _ in cache.unhealthy()] == []
 
 
 def test_skip_picks_another_endpoint_for_this_call_only():

@@ -201,7 +201,7 @@ def test_untrusted_certificate_surfaces_at_once_and_excludes_no_server(zk_server
         with pytest.raises(ssl.SSLCertVerificationError):
             with_failover(discovery, service, handshake)
         assert discovery.cache.failovers() == []
-    assert {s["state"] for s in discovery.cache.status()[0]["servers"]} == {"up"}
+        assert {s["state"] for s in discovery.cache.status()[0]["servers"]} == {"up"}
         assert sum(server.accepted for server in servers) == 1  # one attempt: not tried on every server
         assert discovery.endpoint(service) is not None
     finally:
