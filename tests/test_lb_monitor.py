@@ -1,4 +1,4 @@
-"""The load-balancer monitor: pure planning, then real ZooKeeper -> monitor -> real haproxy/nginx -> real backends,
+"""The load-balancer monitor: the pure decision, then real ZooKeeper -> monitor -> real haproxy/nginx -> real backends,
 injection attempts, active/standby hand-over between two ``hive-ha monitor`` processes, and the benchmark's --quick."""
 import dataclasses
 import logging
@@ -16,7 +16,7 @@ from hive_ha.model.layouts import Service
 from hive_ha.lb import ProfileOptions, RuntimePaths, Server, build
 from hive_ha.lb.haproxy import admin_socket
 from hive_ha.lb.monitor import Monitor, ZooKeeperSource
-from hive_ha.lb.plan import NOTHING, REFUSE_EMPTY, RELOAD, RUNTIME, StateChange, plan, pools
+from hive_ha.lb.decision import NOTHING, REFUSE_EMPTY, RELOAD, RUNTIME, StateChange, decide, pools
 from hive_ha.lb.reload import Reloader
 from hive_ha.lb.runtime_api import RuntimeApi
 from tests.rig.lbrig import HueBackend, LoadBalancerProcess, lb_workdir
@@ -28,37 +28,37 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 A, B, C = ("127.0.0.1", 18101), ("127.0.0.1", 18102), ("127.0.0.1", 18103)
 
 
-# ------------------------------------------------------------------------------------------------ planning (pure)
+# ------------------------------------------------------------------------------------------------ deciding (pure)
 def model(*servers, **kw):
     return build("haproxy", "impala", ProfileOptions(servers=servers, bind_host="127.0.0.1", **kw))
 
 
-def test_plan_first_apply_reloads_and_no_change_is_nothing():
-    assert plan(None, None, model(A), runtime_api=True).action == RELOAD
-    assert plan(model(A), pools(model(A)), model(A), runtime_api=True).action == NOTHING
+def test_decide_first_apply_reloads_and_no_change_is_nothing():
+    assert decide(None, None, model(A), runtime_api=True).action == RELOAD
+    assert decide(model(A), pools(model(A)), model(A), runtime_api=True).action == NOTHING
 
 
-def test_plan_never_publishes_an_empty_set():
-    assert plan(model(A), pools(model(A)), None, runtime_api=True).action == REFUSE_EMPTY
+def test_decide_never_publishes_an_empty_set():
+    assert decide(model(A), pools(model(A)), None, runtime_api=True).action == REFUSE_EMPTY
 
 
-def test_plan_uses_the_runtime_api_for_servers_the_process_knows():
+def test_decide_uses_the_runtime_api_for_servers_the_process_knows():
     running = pools(model(A, B))
-    removed = plan(model(A, B), running, model(A), runtime_api=True)
+    removed = decide(model(A, B), running, model(A), runtime_api=True)
     assert removed.action == RUNTIME
     b = Server(*B).name
     assert removed.changes == (StateChange("impala_hue", b, "maint"), StateChange("impala_jdbc", b, "maint"))
-    back = plan(model(A), running, model(A, B), runtime_api=True)  # B is still in the process, in maintenance
+    back = decide(model(A), running, model(A, B), runtime_api=True)  # B is still in the process, in maintenance
     assert back.action == RUNTIME
     assert back.changes == (StateChange("impala_hue", b, "ready"), StateChange("impala_jdbc", b, "ready"))
     assert back.describe() == f"added impala_hue/{b}, impala_jdbc/{b}"
 
 
-def test_plan_reloads_for_a_new_server_a_changed_setting_or_a_load_balancer_without_runtime_api():
+def test_decide_reloads_for_a_new_server_a_changed_setting_or_a_load_balancer_without_runtime_api():
     running = pools(model(A, B))
-    assert plan(model(A, B), running, model(A, B, C), runtime_api=True).action == RELOAD  # never seen C
-    assert plan(model(A, B), running, model(A, B, session_timeout=43200), runtime_api=True).action == RELOAD
-    assert plan(model(A, B), running, model(A), runtime_api=False).action == RELOAD
+    assert decide(model(A, B), running, model(A, B, C), runtime_api=True).action == RELOAD  # never seen C
+    assert decide(model(A, B), running, model(A, B, session_timeout=43200), runtime_api=True).action == RELOAD
+    assert decide(model(A, B), running, model(A), runtime_api=False).action == RELOAD
 
 
 # ------------------------------------------------------------------------------------------------ live

@@ -5,7 +5,7 @@
     monitor.run(stop_event)          # or start() / stop() for a thread
 
 Each round: read the source; after ``debounce`` s without further change, turn the reading into a model, decide
-(``plan.plan``), and apply: runtime-API state changes (HAProxy, servers it already knows), or render, check with the
+(``decision.decide``), and apply: runtime-API state changes (HAProxy, servers it already knows), or render, check with the
 binary, write atomically and reload gracefully (at most one reload per ``min_reload_interval`` s; changes in between
 are coalesced). The file on disk is always the desired config; the running HAProxy may in addition hold servers the
 monitor put in maintenance. Never an empty backend set; a stale source (ZooKeeper lost) changes nothing. With an
@@ -23,7 +23,7 @@ from typing import Callable, Dict, FrozenSet, Iterable, Optional, Tuple
 from hive_ha.errors import ConfigError, HiveHAError, LoadBalancerCommandFailed
 from hive_ha.lb import backends
 from hive_ha.lb.model import LoadBalancer
-from hive_ha.lb.plan import NOTHING, REFUSE_EMPTY, RELOAD, RUNTIME, Plan, plan, pools
+from hive_ha.lb.decision import NOTHING, REFUSE_EMPTY, RELOAD, RUNTIME, Decision, decide, pools
 from hive_ha.lb.reload import Reloader
 from hive_ha.lb.render import check_model, render, write_atomically
 from hive_ha.lb.runtime_api import RuntimeApi
@@ -219,7 +219,7 @@ class Monitor:
                 self._say(f"keeping the current config: the new backend set is unusable: {exc}", logging.ERROR)
                 self._done_token = reading.token
                 return 0.0
-        decision = plan(self.current, self.running, desired, runtime_api=self.runtime is not None)
+        decision = decide(self.current, self.running, desired, runtime_api=self.runtime is not None)
         if decision.action == NOTHING:
             self._done_token = reading.token
             return 0.0
@@ -246,10 +246,10 @@ class Monitor:
                 return self._applied(reading, decision, "runtime API", started)
         wait = self._last_reload + self.min_reload_interval - self.clock()
         if wait > 0:
-            return wait  # coalesced: the next round re-reads the source and plans again
+            return wait  # coalesced: the next round re-reads the source and decides again
         return self._reload(reading, decision, desired, started)
 
-    def _reload(self, reading: Reading, decision: Plan, desired: LoadBalancer, started: float) -> float:
+    def _reload(self, reading: Reading, decision: Decision, desired: LoadBalancer, started: float) -> float:
         try:
             text = self._write(desired)
         except ConfigError as exc:
@@ -282,7 +282,7 @@ class Monitor:
     def _was_current(self, text: str) -> bool:
         return self._previous_text == text
 
-    def _applied(self, reading: Reading, decision: Plan, how: str, started: float) -> float:
+    def _applied(self, reading: Reading, decision: Decision, how: str, started: float) -> float:
         self.applied += 1
         self._done_token = reading.token
         self._said = None
