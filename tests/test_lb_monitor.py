@@ -13,13 +13,14 @@ import pytest
 
 from hive_ha.core.discovery import Discovery
 from hive_ha.model.layouts import Service
-from hive_ha.lb import ProfileOptions, RuntimePaths, Server, build
+from hive_ha.lb import Address, ProfileOptions, RuntimePaths, Server, Stats, build
 from hive_ha.lb.haproxy import admin_socket
 from hive_ha.lb.monitor import Monitor, ZooKeeperSource
 from hive_ha.lb.decision import NOTHING, REFUSE_EMPTY, RELOAD, RUNTIME, StateChange, decide, pools
 from hive_ha.lb.reload import Reloader
 from hive_ha.lb.runtime_api import RuntimeApi
 from tests.rig.lbrig import HueBackend, LoadBalancerProcess, lb_workdir
+from tests.test_lb_emit import other_gid
 from hive_ha.testing.waiting import wait_until
 from hive_ha.sandbox.zookeeper import free_port
 from hive_ha.io.zookeeper import ClientPool, ZkSettings
@@ -99,9 +100,10 @@ def live(zk_server, zk_namespace, request):
     discovery = Discovery(ZkSettings(hosts=zk_server.hosts, connect_timeout=15), pool=pool, debounce=0.02)
     monitors = []
 
-    def make_monitor(**kw):
+    def make_monitor(model_options=None, **kw):
         def make_model(binary, http):
-            return build(kind, "impala", dataclasses.replace(opts, servers=binary, http_servers=http))
+            return build(kind, "impala", dataclasses.replace(opts, servers=binary, http_servers=http,
+                                                             **(model_options or {})))
         kw.setdefault("min_reload_interval", 0.5)
         monitor = Monitor(kind, make_model, lb.config_file, ZooKeeperSource(discovery, Service.of("hs2", zk_namespace)),
                           Reloader.for_paths(kind, opts.paths), runtime=RuntimeApi(admin_socket(opts.paths)),
@@ -175,6 +177,27 @@ def test_injection_attempts_are_refused_and_the_rest_keeps_working(live, registr
         text = open(lb.config_file).read()
         assert "evil" not in text and "backup" not in text and "10.0.0.1" not in text
         wait_until(lambda: monitor.applied >= 1, 30, message="the change was not counted as applied")
+
+
+@pytest.mark.lb
+@pytest.mark.parametrize("live", ["haproxy", "nginx"], indirect=True)
+def test_the_config_written_is_private_and_keeps_its_owner_and_group(live, registrar, zk_namespace):
+    """The config may hold the stats password: the monitor's rewrite of a 0644 file (Debian ships haproxy.cfg so)
+    is 0600, with the owner and group the operator gave it."""
+    kind, lb, make_monitor = live
+    os.chmod(lb.config_file, 0o644)
+    os.chown(lb.config_file, -1, other_gid())
+    before = os.stat(lb.config_file)
+    stats = {"stats": Stats(Address("127.0.0.1", free_port()), "admin", "s3cret-stats-pw")} if kind == "haproxy" else {}
+    with HueBackend("one") as one:
+        registrar.register(one.host, one.port, namespace=zk_namespace)
+        monitor = make_monitor(model_options=stats)
+        wait_until(lambda: monitor.applied >= 1, 30, message=lambda: f"nothing applied: {lb.log_tail()}")
+        wait_until(lambda: names_seen(lb.port("impala_jdbc")) == {"one"}, 30, message=lb.log_tail)
+    after = os.stat(lb.config_file)
+    assert f"127.0.0.1:{one.port}" in _read(lb.config_file)
+    assert kind != "haproxy" or "stats auth admin:s3cret-stats-pw" in _read(lb.config_file)
+    assert (oct(after.st_mode & 0o777), after.st_uid, after.st_gid) == ("0o600", before.st_uid, before.st_gid)
 
 
 # 70 characters, a valid name, and .invalid never resolves (RFC 6761).

@@ -9,7 +9,7 @@ import signal
 import socket
 import threading
 
-from hive_ha.cli.lb_flags import add_model_arguments, options_from_args
+from hive_ha.cli.lb_flags import add_mode_argument, add_model_arguments, options_from_args
 from hive_ha.core.discovery import Discovery
 from hive_ha.errors import ConfigError
 from hive_ha.io.zookeeper import ClientPool, ZkSettings
@@ -58,6 +58,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     mon.add_argument("--election-path", metavar="ZNODE",
                      help="leader-election znode (default /hive-ha/monitor/<lb>-<name>)")
     mon.add_argument("--no-election", action="store_true", help="act without leader election (a single monitor)")
+    add_mode_argument(mon)
     add_model_arguments(p)
     p.set_defaults(func=run, server=[], shell_server=[], http_server=[])
 
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             source = FileSource(args.servers_file, IMPALA_HS2_PORT if args.profile == "impala" else None)
         monitor = Monitor(args.lb, make_model, args.config, source, reloader, runtime=runtime,
                           min_reload_interval=args.min_reload_interval, debounce=args.debounce, election=election,
-                          check_config=not args.no_check)
+                          check_config=not args.no_check, file_mode=args.mode)
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())

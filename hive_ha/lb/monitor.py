@@ -130,11 +130,14 @@ class FileSource:
 
 
 class Monitor:
-    """See the module docstring. ``check_config``: validate each candidate with the binary before it goes live."""
+    """See the module docstring. ``check_config``: validate each candidate with the binary before it goes live.
+    ``file_mode``: the config file's permissions (``render.write_atomically``: an existing file keeps its owner and
+    group and is never given more access than it had)."""
 
     def __init__(self, kind: str, make_model: ModelFactory, config_path: str, source, reloader: Reloader, *,
                  runtime: Optional[RuntimeApi] = None, min_reload_interval: float = 2.0, debounce: float = 0.1,
-                 election=None, check_config: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+                 election=None, check_config: bool = True, file_mode: int = 0o600,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if min_reload_interval < 0 or debounce < 0:
             raise ConfigError("--min-reload-interval/--debounce", min(min_reload_interval, debounce), "seconds >= 0")
         self.kind = kind
@@ -147,6 +150,7 @@ class Monitor:
         self.debounce = debounce
         self.election = election
         self.check_config = check_config
+        self.file_mode = file_mode
         self.clock = clock
         self.current: Optional[LoadBalancer] = None               # what the file on disk holds
         self.running: Optional[Dict[str, FrozenSet[str]]] = None  # servers the running process knows
@@ -276,7 +280,7 @@ class Monitor:
         self._previous_text = _read(self.config_path)
         if self.check_config:
             check_model(self.kind, desired)
-        write_atomically(self.config_path, text, mode=0o644, key="--config")
+        write_atomically(self.config_path, text, self.file_mode, key="--config")
         return text
 
     def _was_current(self, text: str) -> bool:
