@@ -328,6 +328,48 @@ def test_unreachable_and_nothing_known(make_discovery):
     assert len(waits) == 2 and waits[0] > 0 and waits[1] == 0  # the first caller waited; later ones fail fast
 
 
+def recorded_waits(cache, method):
+    """Wrap ``cache.<method>`` (a real EndpointCache) to record the ``wait``/``timeout`` each call was given."""
+    waits, real = [], getattr(cache, method)
+
+    def recording(service, *args, **kwargs):
+        waits.append(kwargs.get("wait", args[0] if args else None) if method == "get" else args[0])
+        return real(service, *args, **kwargs)
+
+    setattr(cache, method, recording)
+    return waits
+
+
+def test_snapshot_of_a_stopped_zookeeper_fails_fast_once_the_budget_is_spent_and_recovers(
+        zk_server_factory, registrar_factory, make_discovery):
+    server = zk_server_factory(name="zk-stopped")
+    server.terminate()  # its port refuses connections until it starts again
+    d = make_discovery(server.hosts, connect_timeout=0.5)
+    service = Service.of("hs2")
+    waits = recorded_waits(d.cache, "wait_snapshot")
+    errors = []
+    for _ in range(3):
+        with pytest.raises(RegistryUnavailable, match="unreachable") as caught:
+            d.snapshot(service)
+        errors.append(str(caught.value))
+    assert waits[0] > 0 and waits[1:] == [0, 0]  # the first caller waited; later ones were given no wait at all
+    assert len(set(errors)) == 1  # the same clear error each time
+    with pytest.raises(RegistryUnavailable, match="unreachable"):
+        d.snapshot(service, timeout=0.2)
+    assert waits[-1] == 0.2  # a caller's own timeout is honoured
+    server.start()
+    registrar_factory(server.hosts).register("127.0.0.1", 10000)
+
+    def recovered():
+        try:
+            return addresses(d.snapshot(service)) == ["127.0.0.1:10000"]
+        except RegistryUnavailable:
+            return False
+
+    wait_until(recovered, 30, message="no reading after ZooKeeper came back")
+    assert d.endpoint(service).port == 10000
+
+
 def test_session_expiry_rearms_watches(zk_server, zk_namespace, registrar, make_discovery, pool):
     registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
     d = make_discovery(zk_server.hosts)
