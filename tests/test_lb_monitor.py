@@ -3,14 +3,18 @@ injection attempts, active/standby hand-over between two ``hive-ha monitor`` pro
 import dataclasses
 import logging
 import os
+import random
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
+from hive_ha.cli.shutdown import STOP_TIMEOUT
 from hive_ha.core.discovery import Discovery
 from hive_ha.model.layouts import Service
 from hive_ha.lb import Address, ProfileOptions, RuntimePaths, Server, Stats, build
@@ -263,12 +267,14 @@ def test_a_host_left_out_as_unresolvable_is_looked_up_again(zk_server, zk_namesp
 
 
 def _monitor_process(zk_hosts, namespace, lb, log_path, election_path):
+    """``hive-ha monitor`` for ``lb``; ``election_path`` None: ``--no-election``."""
     paths = lb.model.paths
     binds = [f"{listener.name}=127.0.0.1:{listener.bind.port}" for listener in lb.model.listeners]
+    election = ["--no-election"] if election_path is None else ["--election-path", election_path]
     command = [sys.executable, "-m", "hive_ha.cli", "monitor", "--lb", "haproxy", "--config", lb.config_file,
                "--profile", "impala", "--from-zookeeper", zk_hosts, "--namespace", namespace,
                "--zk-session-timeout", "4", "--min-reload-interval", "0.2", "--check-interval", "0.2",
-               "--election-path", election_path, "--runtime-dir", paths.runtime_dir, "--log-dir", paths.log_dir,
+               *election, "--runtime-dir", paths.runtime_dir, "--log-dir", paths.log_dir,
                "--no-stats", "--bind", "127.0.0.1"] + [arg for bind in binds for arg in ("--bind", bind)]
     log = open(log_path, "wb")
     try:
@@ -318,6 +324,114 @@ def test_killing_the_active_monitor_hands_over_to_a_standby(live, registrar, zk_
                     except subprocess.TimeoutExpired:
                         proc.kill()
                         proc.wait()
+
+
+#: How long a signalled monitor may take to exit: its own bound (a clean stop, or giving up on one, within
+#: STOP_TIMEOUT s of the first signal), plus the end of a Python process on a loaded 2-core machine.
+STOP_BOUND = STOP_TIMEOUT + 5
+
+
+def _stop(proc, log, signals=1, gap=0.0):
+    """SIGTERM ``proc`` (``signals`` times, ``gap`` s apart); its exit code and the seconds from the first signal."""
+    started = time.monotonic()
+    for n in range(signals):
+        if n:
+            time.sleep(gap)  # a second signal at a chosen moment of the stop
+        proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(STOP_BOUND)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"the monitor did not exit within {STOP_BOUND} s of SIGTERM x{signals}: {_read(log)[-3000:]}")
+    return code, time.monotonic() - started
+
+
+def _wait_acting(proc, log):
+    wait_until(lambda: proc.poll() is not None or re.search(r"applied by|already current", _read(log)), 60,
+               message=lambda: _read(log))
+    assert proc.poll() is None, _read(log)
+
+
+@pytest.mark.lb
+@pytest.mark.process
+@pytest.mark.slow
+def test_sigterm_ends_the_monitor_within_its_bound_while_changes_happen(live, registrar, zk_server, zk_namespace,
+                                                                        tmp_path):
+    """Many monitors, each signalled at a random moment while a server keeps joining and leaving (reloads, runtime-API
+    changes, ZooKeeper events): each one exits, 0 after a clean stop, or 143 when a second SIGTERM cut the stop
+    short. The handler takes no lock: one calling Event.set() while the main thread was inside Event.wait() on the
+    same event deadlocked (rare: 1 of 150 runs of the old code, with two busy threads added to the monitor)."""
+    _, lb, _ = live
+    stopping, timings = threading.Event(), []
+    with HueBackend("steady") as steady, HueBackend("flapping") as flapping:
+        registrar.register(steady.host, steady.port, namespace=zk_namespace)
+
+        def flap():
+            while not stopping.is_set():
+                registration = registrar.register(flapping.host, flapping.port, namespace=zk_namespace)
+                stopping.wait(random.uniform(0.05, 0.4))
+                registration.deregister()
+                stopping.wait(random.uniform(0.05, 0.4))
+
+        flapper = threading.Thread(target=flap, daemon=True)
+        flapper.start()
+        try:
+            for i in range(24):
+                log = str(tmp_path / f"monitor-{i}.log")
+                election = None if i % 2 == 0 else f"/hive-ha-test{zk_namespace}/monitor"
+                proc = _monitor_process(zk_server.hosts, zk_namespace, lb, log, election)
+                try:
+                    _wait_acting(proc, log)
+                    time.sleep(random.uniform(0, 0.5))  # not a synchronisation: a random moment of its work
+                    signals = 2 if i % 3 == 2 else 1  # every third run: SIGTERM twice
+                    code, took = _stop(proc, log, signals, gap=random.uniform(0, 0.2))
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+                        proc.wait()
+                assert code == 0 or (signals == 2 and code == 143), f"exit {code}: {_read(log)[-3000:]}"
+                timings.append((signals, code, round(took, 2)))
+        finally:
+            stopping.set()
+            flapper.join(10)
+    print(f"monitor stop times (SIGTERMs, exit code, seconds from the first): {timings}")
+
+
+@pytest.mark.lb
+@pytest.mark.process
+@pytest.mark.parametrize("second_signal", [False, True], ids=["bound", "second-signal"])
+def test_a_stop_that_cannot_finish_is_abandoned_at_its_bound_or_at_a_second_signal(live, registrar, zk_server,
+                                                                                    zk_namespace, tmp_path,
+                                                                                    second_signal):
+    """HAProxy's master is frozen (SIGSTOP), so the monitor's reload waits (up to 30 s) for a new worker that cannot
+    come; the monitor is signalled in that wait. It must not wait it out: it gives up at its bound (143, saying so),
+    or at once on a second SIGTERM."""
+    _, lb, _ = live
+    log = str(tmp_path / "monitor.log")
+    master = lb._process.pid  # noqa: SLF001 - the rig's haproxy -W master
+    with HueBackend("first") as first, HueBackend("second") as second:
+        registrar.register(first.host, first.port, namespace=zk_namespace)
+        proc = _monitor_process(zk_server.hosts, zk_namespace, lb, log, None)
+        try:
+            _wait_acting(proc, log)
+            os.kill(master, signal.SIGSTOP)
+            try:
+                registrar.register(second.host, second.port, namespace=zk_namespace)  # a new server: a reload
+                wait_until(lambda: f"127.0.0.1:{second.port}" in _read(lb.config_file), 30,
+                           message="the candidate was not written")  # written: the reload is under way
+                code, took = _stop(proc, log, 2 if second_signal else 1, gap=0.5)
+            finally:
+                os.kill(master, signal.SIGCONT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert code == 143, _read(log)[-3000:]
+    expected = "SIGTERM while stopping" if second_signal else f"the stop did not finish within {STOP_TIMEOUT:g} s"
+    assert expected in _read(log), _read(log)[-3000:]
+    print(f"monitor stuck in a reload: exit {code} {took:.2f} s after the first SIGTERM "
+          f"({'a second one 0.5 s later' if second_signal else 'no second one'})")
 
 
 @pytest.mark.lb
