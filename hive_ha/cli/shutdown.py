@@ -24,7 +24,9 @@ import threading
 import time
 from typing import Callable, List, Optional
 
-STOP_TIMEOUT = 10.0  # seconds from the first signal to a clean exit; under systemd's (90 s) and Kubernetes' (30 s) grace
+#: Seconds from the first signal to a clean exit: a reload under way finishes in about a second, and this stays
+#: under systemd's (90 s) and Kubernetes' (30 s) grace before SIGKILL.
+STOP_TIMEOUT = 10.0
 WAKE = 0  # what ``wake()`` writes: the work ended by itself (signal numbers are 1 and up)
 
 

@@ -1,8 +1,8 @@
 """What the monitor should do about a new backend list: a pure decision, no I/O.
 
-``decide(current, running, desired)`` compares the model now on disk (``current``), the servers the running load balancer
-knows (``running``: listener -> server names, including ones the monitor put in maintenance) and the model the new
-snapshot gives (``desired``, None when the source reported no servers). The answer is one of:
+``decide(current, running, desired)`` compares the model now on disk (``current``), the servers the running load
+balancer knows (``running``: listener -> server names, including ones the monitor put in maintenance) and the model
+the new snapshot gives (``desired``, None when the source reported no servers). The answer is one of:
 
 * ``nothing``       the load balancer already serves exactly the desired pools;
 * ``refuse_empty``  the source reported no servers: keep the last good config (never publish an empty backend set);

@@ -5,8 +5,8 @@
     monitor.run(stop_event)          # or start() / stop() for a thread
 
 Each round: read the source; after ``debounce`` s without further change, turn the reading into a model, decide
-(``decision.decide``), and apply: runtime-API state changes (HAProxy, servers it already knows), or render, check with the
-binary, write atomically and reload gracefully (at most one reload per ``min_reload_interval`` s; changes in between
+(``decision.decide``), and apply: runtime-API state changes (HAProxy, servers it already knows), or render, check
+with the binary, write atomically and reload gracefully (at most one reload per ``min_reload_interval`` s; changes in between
 are coalesced). The file on disk is always the desired config; the running HAProxy may in addition hold servers the
 monitor put in maintenance. Never an empty backend set; a stale source (ZooKeeper lost) changes nothing. With an
 ``election`` only the active monitor writes or reloads. One log line per applied change.

@@ -132,5 +132,6 @@ def _keep_owner(fd: int, existing: os.stat_result, key: str, path: str) -> None:
     try:
         os.fchown(fd, uid, gid)
     except PermissionError:
-        raise ConfigError(key, path, f"a file this user can replace keeping its owner and group (uid {existing.st_uid}, "
-                                     f"gid {existing.st_gid}): run as that owner, in that group, or as root") from None
+        raise ConfigError(key, path, f"a file this user can replace keeping its owner and group (uid "
+                                     f"{existing.st_uid}, gid {existing.st_gid}): run as that owner, in that group, "
+                                     "or as root") from None
