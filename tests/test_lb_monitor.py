@@ -359,8 +359,7 @@ def _wait_acting(proc, log):
 def test_sigterm_ends_the_monitor_within_its_bound_while_changes_happen(live, registrar, zk_server, zk_namespace,
                                                                         tmp_path):
     """Many monitors, each signalled at a random moment while a server keeps joining and leaving (reloads, runtime-API
-    changes, ZooKeeper events): each one exits, 0 after a clean stop, or 143 when a second SIGTERM cut the stop
-    short. The handler takes no lock: one calling Event.set() while the main thread was inside Event.wait() on the
+    changes, ZooKeeper events): each one exits, 0 after a clean stop, or 143 when a second SIGTERM ended it. The handler takes no lock: one calling Event.set() while the main thread was inside Event.wait() on the
     same event deadlocked (rare: 1 of 150 runs of the old code, with two busy threads added to the monitor)."""
     _, lb, _ = live
     stopping, timings = threading.Event(), []
@@ -390,7 +389,9 @@ def test_sigterm_ends_the_monitor_within_its_bound_while_changes_happen(live, re
                     if proc.poll() is None:
                         proc.kill()
                         proc.wait()
-                assert code == 0 or (signals == 2 and code == 143), f"exit {code}: {_read(log)[-3000:]}"
+                # A second SIGTERM: 143 from the monitor, or -15 when it lands as the interpreter exits after a clean
+                # stop (Python restores the default action then; a shell shows 143 for both).
+                assert code == 0 or (signals == 2 and code in (143, -signal.SIGTERM)), f"exit {code}: {_read(log)}"
                 timings.append((signals, code, round(took, 2)))
         finally:
             stopping.set()
