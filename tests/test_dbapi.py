@@ -168,7 +168,9 @@ def test_unreachable_zookeeper_connect_waits_once_then_fails_at_once_and_recover
         zk_server_factory, registrar_factory, hs2_server_factory):
     server = zk_server_factory(name="zk-stopped")
     server.terminate()  # its port refuses connections until it starts again
-    settings = ZkSettings(hosts=server.hosts, connect_timeout=0.5)
+    # kazoo waits up to session_timeout / hosts for a handshake: with the default 30 s, one attempt that reaches the
+    # ZooKeeper while it is still starting holds the reconnection for 30 s.
+    settings = ZkSettings(hosts=server.hosts, connect_timeout=0.5, session_timeout=4)
     cache = dbapi._discovery(settings, "oldest").cache  # the Discovery every connect with these settings shares
     waits, real = [], cache.wait_snapshot
     cache.wait_snapshot = lambda service, timeout: waits.append(timeout) or real(service, timeout)
