@@ -1,7 +1,7 @@
 """Load-balancer monitor: how fast a ZooKeeper change reaches traffic, and whether reloads drop connections.
 
 Everything is real and runs in this process's control: a ZooKeeper server, haproxy (master-worker) or nginx on
-loopback, small HTTP backends, and the monitor (discovery watcher -> plan -> render -> binary check -> atomic write
+loopback, small HTTP backends, and the monitor (discovery watcher -> decide -> render -> binary check -> atomic write
 -> graceful reload).
 
     python benchmarks/lb.py [--quick] [--lb haproxy|nginx] [--json FILE]

@@ -6,12 +6,13 @@ keeps watching and serves servers as they register). Silent when hive-ha is not 
     hive_ha.E001  switched on in hue.ini, but not installed (a Hue function is not what hive-ha checked for)
     hive_ha.W001  ZooKeeper not reachable now: the last known registry is in use
     hive_ha.W002  a malformed registration was skipped
-    hive_ha.W003  ZooKeeper unreachable and nothing known of the registry yet
+    hive_ha.W003  nothing known of the registry yet: ZooKeeper not connected (said at once), or no reading yet
     hive_ha.W004  the namespace znode does not exist
     hive_ha.W005  no endpoint available (none registered, all excluded, or no HA leader)
 """
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from django.core import checks
@@ -22,8 +23,17 @@ from hue_integration import install
 if TYPE_CHECKING:  # pragma: no cover
     from django.apps import AppConfig
 
+    from hive_ha.core.discovery import Discovery
+    from hive_ha.model.layouts import Service
+    from hive_ha.model.snapshot import Snapshot
+
 TAG = "hive_ha"
-CHECK_TIMEOUT = 5.0  # seconds to wait for a first reading of the registry
+# Every hue command runs the checks (hue migrate, hue shell, Hue's start): they must not wait on ZooKeeper.
+CONNECT_WAIT = 0.5  # seconds, all services together, for a connection (a reachable ZooKeeper answers in milliseconds)
+READING_WAIT = 5.0  # seconds for a first reading once connected (it is under way: a few reads over a live session)
+#: The ZooKeeper client's state (``Discovery.status()``) in words.
+STATES = {"CONNECTED": "connected", "SUSPENDED": "connection lost, reconnecting", "LOST": "not connected",
+          "NOT_STARTED": "no client started"}
 
 
 def registry(app_configs: Optional[Sequence[AppConfig]] = None, **kwargs: object) -> List[checks.CheckMessage]:
@@ -37,14 +47,17 @@ def registry(app_configs: Optional[Sequence[AppConfig]] = None, **kwargs: object
     integration = install.active()
     if integration is None:
         return messages
-    hosts = integration.discovery.settings.hosts
+    discovery = integration.discovery
+    hosts = discovery.settings.hosts
+    started = time.monotonic()
     for service in integration.services():
         try:
-            snapshot = integration.discovery.snapshot(service, timeout=CHECK_TIMEOUT)
+            snapshot = _first_reading(discovery, service, started + CONNECT_WAIT)
         except RegistryUnavailable as exc:
-            messages.append(checks.Warning(
-                f"ZooKeeper {hosts} unreachable for {service}: {exc}", id="hive_ha.W003",
-                hint="Check [libzookeeper] ensemble, the network, and the [hive_ha] zookeeper_* auth/TLS keys."))
+            messages.append(checks.Warning(_nothing_known(discovery, service, exc, time.monotonic() - started),
+                                           id="hive_ha.W003",
+                                           hint="Check [libzookeeper] ensemble, the network, and the [hive_ha] "
+                                                "zookeeper_* auth/TLS keys."))
             continue
         if snapshot.stale:
             messages.append(checks.Warning(
@@ -64,6 +77,29 @@ def registry(app_configs: Optional[Sequence[AppConfig]] = None, **kwargs: object
             messages.append(checks.Warning(f"{service}: skipped malformed registration {znode}: {why}",
                                            id="hive_ha.W002"))
     return messages
+
+
+def _first_reading(discovery: Discovery, service: Service, connect_deadline: float) -> Snapshot:
+    """The snapshot, waiting for a connection until ``connect_deadline`` and, once connected, for the reading."""
+    try:
+        return discovery.snapshot(service, timeout=max(0.0, connect_deadline - time.monotonic()))
+    except RegistryUnavailable:
+        if _state(discovery) != "CONNECTED":
+            raise
+    return discovery.snapshot(service, timeout=READING_WAIT)
+
+
+def _nothing_known(discovery: Discovery, service: Service, exc: RegistryUnavailable, waited: float) -> str:
+    """What W003 says: the watcher's state as it is now, and how long this check waited for it."""
+    hosts, state = discovery.settings.hosts, _state(discovery)
+    if state == "CONNECTED":  # connected, yet the reading failed (an ACL, a ZooKeeper error): the watcher says why
+        return f"connected to ZooKeeper {hosts}, but no reading of {service} yet: {exc}"
+    return (f"ZooKeeper {hosts}: {STATES.get(state, state)} after this check waited {waited:.1f} s; nothing is "
+            f"known of {service} yet. hive-ha keeps connecting in the background; until then queries to it fail")
+
+
+def _state(discovery: Discovery) -> str:
+    return discovery.status()["zookeeper"]["state"]  # a read of memory only
 
 
 def register() -> None:

@@ -10,7 +10,7 @@ from thrift.transport.TTransport import TTransportException
 import hive_ha
 from hive_ha.clients import dbapi
 from hive_ha.model.endpoint import Endpoint
-from hive_ha.errors import AllServersFailed, ConfigError, NoEndpointAvailable, UnusableEndpoint
+from hive_ha.errors import AllServersFailed, ConfigError, NoEndpointAvailable, RegistryUnavailable, UnusableEndpoint
 from hive_ha.clients.jdbc_url import ConnectOptions
 from hive_ha.testing.waiting import wait_until
 from hive_ha.io.zookeeper import POOL, ZkSettings
@@ -162,6 +162,35 @@ def test_connect_queries_and_reuses_one_discovery(zk_server, zk_namespace, nosas
         assert ask(hive_ha.connect(zookeeper=zk_server.hosts, namespace=zk_namespace, policy="oldest")) == "hs2-a"
     assert len(dbapi._discoveries) == 1  # noqa: SLF001 - the point: one watcher and ZK session per process
     assert b.call_count("OpenSession") == 0
+
+
+def test_unreachable_zookeeper_connect_waits_once_then_fails_at_once_and_recovers(
+        zk_server_factory, registrar_factory, hs2_server_factory):
+    server = zk_server_factory(name="zk-stopped")
+    server.terminate()  # its port refuses connections until it starts again
+    # kazoo waits up to session_timeout / hosts for a handshake: with the default 30 s, one attempt that reaches the
+    # ZooKeeper while it is still starting holds the reconnection for 30 s.
+    settings = ZkSettings(hosts=server.hosts, connect_timeout=0.5, session_timeout=4)
+    cache = dbapi._discovery(settings, "oldest").cache  # the Discovery every connect with these settings shares
+    waits, real = [], cache.wait_snapshot
+    cache.wait_snapshot = lambda service, timeout: waits.append(timeout) or real(service, timeout)
+    errors = []
+    for _ in range(3):
+        with pytest.raises(RegistryUnavailable, match="unreachable") as caught:
+            hive_ha.connect(zookeeper=settings, policy="oldest", auth="NOSASL")
+        errors.append(str(caught.value))
+    assert waits[0] > 0 and waits[1:] == [0, 0] and len(set(errors)) == 1  # later calls were given no wait at all
+    hs2 = hs2_server_factory("hs2-back", auth="NOSASL")
+    server.start()
+    registrar_factory(server.hosts).register(hs2.host, hs2.port, authentication="NOSASL")
+
+    def connected():
+        try:
+            return hive_ha.connect(zookeeper=settings, policy="oldest")
+        except (RegistryUnavailable, NoEndpointAvailable):
+            return None
+
+    assert ask(wait_until(connected, 30, message="no connection after ZooKeeper came back")) == "hs2-back"
 
 
 def test_kill_serving_server_next_connect_lands_elsewhere(zk_server, zk_namespace, nosasl_pair):

@@ -86,6 +86,66 @@ def test_malformed_znodes_skipped_with_one_warning(zk_server, zk_namespace, regi
     assert d.snapshot(service).malformed[0][0] == bad
 
 
+HIDDEN_ACL = [make_digest_acl("hive", "hivepw", all=True)]  # only "hive" may read it; the watchers are anonymous
+
+
+def test_an_unreadable_child_is_skipped_with_one_warning_and_the_service_still_follows(
+        zk_server, zk_namespace, registrar, make_discovery, caplog):
+    """One znode whose ACL denies reads must not freeze the service: it is reported like a malformed one (once), and
+    a server that dies afterwards is still removed."""
+    registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
+    dying = registrar.register("127.0.0.1", 10001, namespace=zk_namespace)
+    d = make_discovery(zk_server.hosts)
+    service = Service.of("hs2", zk_namespace)
+    assert d.endpoint(service).port == 10000
+    wait_members(d, service, ["127.0.0.1:10000", "127.0.0.1:10001"])
+    with caplog.at_level(logging.WARNING, logger="hive_ha"):
+        hidden = registrar.register_raw(f"{zk_namespace}/serverUri=127.0.0.1:10002;version=1;sequence=", b"",
+                                        acl=HIDDEN_ACL)
+        wait_until(lambda: d.snapshot(service).malformed, 10, message="the unreadable znode was not reported")
+        dying.crash()  # killed: its znode goes when its session expires
+        wait_members(d, service, ["127.0.0.1:10000"], timeout=20)
+        registrar.register("127.0.0.1", 10003, namespace=zk_namespace)  # more passes: still one warning
+        wait_members(d, service, ["127.0.0.1:10000", "127.0.0.1:10003"])
+    snapshot = d.snapshot(service)
+    assert not snapshot.stale
+    assert [(znode, "not authorised" in why) for znode, why in snapshot.malformed] == [(hidden, True)]
+    status = next(s for s in d.status()["services"] if s["path"] == zk_namespace)
+    assert [m["znode"] for m in status["malformed"]] == [hidden]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("hive_ha")]
+    assert len(warnings) == 1 and hidden in warnings[0] and "not authorised" in warnings[0], warnings
+
+
+def test_an_unreadable_child_is_read_again_once_its_acl_allows_it(zk_server, zk_namespace, registrar, zk_client):
+    """An ACL change fires no watch: the watcher tries an unreadable child again every ``unreadable_recheck`` s."""
+    from hive_ha.core.cache import EndpointCache
+    from hive_ha.io.watcher import RegistryWatcher
+
+    registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
+    hidden = registrar.register_raw(f"{zk_namespace}/serverUri=127.0.0.1:10002;version=1;sequence=", b"",
+                                    acl=HIDDEN_ACL)
+    service = Service.of("hs2", zk_namespace)
+    cache = EndpointCache()
+    w = RegistryWatcher(zk_client, service, zk_server.hosts, cache.update, lambda stale: None, debounce=0,
+                        unreadable_recheck=0.2).start()
+    try:
+        wait_until(lambda: (s := cache.snapshot(service)) is not None and s.malformed, 10)
+        assert [e.port for e in cache.snapshot(service).endpoints] == [10000]
+        admin = KazooClient(hosts=zk_server.hosts, auth_data=[("digest", "hive:hivepw")])
+        admin.start()
+        try:
+            admin.set_acls(hidden, [make_digest_acl("hive", "hivepw", all=True),
+                                    *zk_client.get_acls(zk_namespace)[0]])
+        finally:
+            admin.stop()
+            admin.close()
+        wait_until(lambda: [e.port for e in cache.snapshot(service).endpoints] == [10000, 10002], 10,
+                   message=lambda: cache.snapshot(service))
+        assert cache.snapshot(service).malformed == () and w.last_error is None
+    finally:
+        w.stop()
+
+
 class VanishingClient:
     """A real kazoo client whose first read of a child deletes that child first (the list/read race)."""
 
@@ -270,6 +330,48 @@ def test_unreachable_and_nothing_known(make_discovery):
     with pytest.raises(RegistryUnavailable, match="unreachable"):
         d.endpoint(Service.of("hs2"))
     assert len(waits) == 2 and waits[0] > 0 and waits[1] == 0  # the first caller waited; later ones fail fast
+
+
+def recorded_waits(cache, method):
+    """Wrap ``cache.<method>`` (a real EndpointCache) to record the ``wait``/``timeout`` each call was given."""
+    waits, real = [], getattr(cache, method)
+
+    def recording(service, *args, **kwargs):
+        waits.append(kwargs.get("wait", args[0] if args else None) if method == "get" else args[0])
+        return real(service, *args, **kwargs)
+
+    setattr(cache, method, recording)
+    return waits
+
+
+def test_snapshot_of_a_stopped_zookeeper_fails_fast_once_the_budget_is_spent_and_recovers(
+        zk_server_factory, registrar_factory, make_discovery):
+    server = zk_server_factory(name="zk-stopped")
+    server.terminate()  # its port refuses connections until it starts again
+    d = make_discovery(server.hosts, connect_timeout=0.5)
+    service = Service.of("hs2")
+    waits = recorded_waits(d.cache, "wait_snapshot")
+    errors = []
+    for _ in range(3):
+        with pytest.raises(RegistryUnavailable, match="unreachable") as caught:
+            d.snapshot(service)
+        errors.append(str(caught.value))
+    assert waits[0] > 0 and waits[1:] == [0, 0]  # the first caller waited; later ones were given no wait at all
+    assert len(set(errors)) == 1  # the same clear error each time
+    with pytest.raises(RegistryUnavailable, match="unreachable"):
+        d.snapshot(service, timeout=0.2)
+    assert waits[-1] == 0.2  # a caller's own timeout is honoured
+    server.start()
+    registrar_factory(server.hosts).register("127.0.0.1", 10000)
+
+    def recovered():
+        try:
+            return addresses(d.snapshot(service)) == ["127.0.0.1:10000"]
+        except RegistryUnavailable:
+            return False
+
+    wait_until(recovered, 30, message="no reading after ZooKeeper came back")
+    assert d.endpoint(service).port == 10000
 
 
 def test_session_expiry_rearms_watches(zk_server, zk_namespace, registrar, make_discovery, pool):

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from hive_ha.errors import ConfigError, LoadBalancerConfigRejected
-from hive_ha.lb import ProfileOptions, RuntimePaths, Server, Tls, build, check, render
+from hive_ha.lb import ProfileOptions, RuntimePaths, Server, Tls, build, check, render, write_atomically
 from hive_ha.lb.model import Listener, extra_from_pairs
 from tests.rig.lbrig import TlsFiles, lb_workdir
 
@@ -224,6 +224,59 @@ def test_cli_writes_config_and_client_settings_and_prints_password_once(tmp_path
     again = run_cli("haproxy", "--profile", "impala", "--server", "127.0.0.1", "--stats-password-env", "PW",
                     env={**os.environ, "PW": "s3cret-pw"})
     assert "stats auth admin:s3cret-pw" in again.stdout and "s3cret-pw" not in again.stderr
+
+
+def other_gid():
+    """A group this process may give a file, other than its own (root: any)."""
+    if os.geteuid() == 0:
+        return 65534 if os.getegid() != 65534 else 1
+    others = [gid for gid in os.getgroups() if gid != os.getegid()]
+    if not others:
+        pytest.skip("needs root or a supplementary group to give a file another group")
+    return others[0]
+
+
+def mode_of(path):
+    return oct(os.stat(path).st_mode & 0o777)
+
+
+def test_written_files_are_private_and_a_rewrite_keeps_owner_group_and_never_widens(tmp_path):
+    new = tmp_path / "new.cfg"
+    write_atomically(str(new), "stats auth admin:secret\n")
+    assert mode_of(new) == "0o600"
+    shared = tmp_path / "shared.cfg"  # as an operator prepares it for a load balancer reading it as its group
+    shared.write_text("old\n")
+    os.chmod(shared, 0o644)
+    os.chown(shared, -1, other_gid())
+    before = os.stat(shared)
+    write_atomically(str(shared), "stats auth admin:secret\n")
+    after = os.stat(shared)
+    assert (after.st_uid, after.st_gid, oct(after.st_mode & 0o777)) == (before.st_uid, before.st_gid, "0o600")
+    os.chmod(shared, 0o640)
+    write_atomically(str(shared), "new\n", 0o640)
+    assert (mode_of(shared), os.stat(shared).st_gid) == ("0o640", before.st_gid)
+    os.chmod(shared, 0o600)
+    write_atomically(str(shared), "newer\n", 0o640)  # asking for more than the file gives: never widened
+    assert mode_of(shared) == "0o600" and shared.read_text() == "newer\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.cfg", "shared.cfg"]  # no temporary file left
+
+
+@pytest.mark.process
+@pytest.mark.parametrize("kind", ["haproxy", "nginx", "httpd"])
+def test_cli_mode_flag(tmp_path, kind):
+    args = (kind, "--profile", "hue", "--server", "127.0.0.1:8888", "--runtime-dir", str(tmp_path))
+    out = tmp_path / "lb.cfg"
+    assert run_cli(*args, "-o", str(out)).returncode == 0
+    assert mode_of(out) == "0o600" and mode_of(f"{out}.clients.txt") == "0o644"  # no secret in the client settings
+    os.chmod(out, 0o640)
+    os.chown(out, -1, other_gid())
+    gid = os.stat(out).st_gid
+    assert run_cli(*args, "-o", str(out), "--mode", "0640").returncode == 0
+    assert (mode_of(out), os.stat(out).st_gid) == ("0o640", gid)
+    for refused in ("0644", "0666", "u+r", "0040"):
+        result = run_cli(*args, "-o", str(tmp_path / "other.cfg"), "--mode", refused)
+        assert result.returncode == 2 and "--mode" in result.stderr and refused in result.stderr
+    assert not (tmp_path / "other.cfg").exists()
 
 
 @pytest.mark.process

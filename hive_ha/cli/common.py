@@ -23,6 +23,7 @@ Exit codes (all commands):
   3  no endpoint available (the NoEndpointAvailable message is printed)
   4  ZooKeeper unreachable within --timeout and nothing known
   5  check: the deployment has a problem (each failed item is in the report)
+  130, 143  monitor: its stop was cut short by a second SIGINT/SIGTERM, or did not finish within 10 s
 """
 REGISTRY_EXIT_CODES = "Exit codes: 0 success; 2 bad usage or configuration; 4 ZooKeeper unreachable within --timeout"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hive_ha.cli.lb_flags import add_model_arguments, options_from_args, parse_nginx_version
+from hive_ha.cli.lb_flags import add_mode_argument, add_model_arguments, options_from_args, parse_nginx_version
 from hive_ha.errors import ConfigError
 from hive_ha.lb.client_settings import client_settings
 from hive_ha.lb.model import LB_KINDS
@@ -42,6 +42,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     out.add_argument("-o", "--output", metavar="FILE", help="write here atomically (default stdout)")
     out.add_argument("--snippet", action="store_true", help="only the part to include in an existing config")
     out.add_argument("--check", action="store_true", help="validate with the installed binary before writing")
+    add_mode_argument(out)
     add_model_arguments(p)
     p.set_defaults(func=run)
 
@@ -63,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"hive-ha: warning: {args.lb} is not installed; the config was not checked", file=sys.stderr)
     settings = client_settings(args.lb, model, opts)
     if args.output:
-        write_atomically(args.output, text, key="-o/--output")
-        write_atomically(args.output + ".clients.txt", settings, mode=0o644, key="-o/--output (client settings)")
+        write_atomically(args.output, text, args.mode, key="-o/--output")
+        # No secret in the client settings: readable by all, unless the file that exists gives less.
+        write_atomically(args.output + ".clients.txt", settings, 0o644, key="-o/--output (client settings)")
     else:
         sys.stdout.write(text)
         sys.stderr.write(settings)

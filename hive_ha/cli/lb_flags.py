@@ -58,6 +58,26 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     paths.add_argument("--nginx-version", metavar="X.Y.Z", help="target nginx version (default: the installed one)")
 
 
+def add_mode_argument(group) -> None:
+    """``--mode``: the permissions of the config file written (emit -o, monitor --config); one definition."""
+    group.add_argument("--mode", type=file_mode, default=0o600, metavar="OCTAL",
+                       help="permissions of the config file (default 0600; e.g. 0640 for a load balancer reading it "
+                            "as the file's group). A file that exists keeps its owner and group and is never given "
+                            "more access than it had")
+
+
+def file_mode(text: str) -> int:
+    """An octal file mode giving nothing to others (the config may hold the stats password), readable by its owner."""
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o777 or mode & 0o007 or not mode & 0o400:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an octal mode readable by its owner and giving nothing to "
+                                         "others, such as 0600 or 0640 (the config may hold the stats password)")
+    return mode
+
+
 def _binds(values: List[str]) -> Tuple[str, Tuple[Tuple[str, Tuple[str, int]], ...]]:
     host, named = "0.0.0.0", []
     for value in values:

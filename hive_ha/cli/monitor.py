@@ -5,11 +5,10 @@ import argparse
 import dataclasses
 import logging
 import os
-import signal
 import socket
-import threading
 
-from hive_ha.cli.lb_flags import add_model_arguments, options_from_args
+from hive_ha.cli.lb_flags import add_mode_argument, add_model_arguments, options_from_args
+from hive_ha.cli.shutdown import STOP_TIMEOUT, run_until_stopped
 from hive_ha.core.discovery import Discovery
 from hive_ha.errors import ConfigError
 from hive_ha.io.zookeeper import ClientPool, ZkSettings
@@ -22,8 +21,11 @@ from hive_ha.lb.reload import Reloader
 from hive_ha.lb.runtime_api import RuntimeApi
 from hive_ha.model.layouts import LAYOUTS, Service
 
-EPILOG = """\
-Runs until SIGTERM or SIGINT (exit 0). Exit code 2: invalid flags, or the first config was unusable.
+EPILOG = f"""\
+Runs until SIGTERM or SIGINT, then stops within {STOP_TIMEOUT:g} s: exit 0 once it let go of everything (its election
+lock node included). A second signal, or a stop not finished in {STOP_TIMEOUT:g} s, ends it at once with 128 + the
+signal number (143 SIGTERM, 130 SIGINT); its lock node then goes when its ZooKeeper session expires.
+Exit code 2: invalid flags, or the first config was unusable.
 It logs one line per applied change (what changed, runtime API or reload, time taken), and says when it keeps the
 current config (ZooKeeper unreachable, no servers registered, a candidate the binary refused) or goes standby.
 The load balancer must already run with the same --runtime-dir: haproxy in master-worker mode (haproxy -W), nginx,
@@ -58,6 +60,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     mon.add_argument("--election-path", metavar="ZNODE",
                      help="leader-election znode (default /hive-ha/monitor/<lb>-<name>)")
     mon.add_argument("--no-election", action="store_true", help="act without leader election (a single monitor)")
+    add_mode_argument(mon)
     add_model_arguments(p)
     p.set_defaults(func=run, server=[], shell_server=[], http_server=[])
 
@@ -76,6 +79,14 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("hive_ha.lb").setLevel(logging.INFO)  # the one line per change is the point of this command
     pool = ClientPool()
     discovery = election = None
+
+    def close() -> None:
+        if election is not None:
+            election.stop()  # its lock node goes at once: a standby takes over without waiting for session expiry
+        if discovery is not None:
+            discovery.close()
+        pool.close_all()
+
     try:
         if args.from_zookeeper:
             settings = ZkSettings(hosts=args.from_zookeeper, connect_timeout=args.zk_timeout,
@@ -89,15 +100,8 @@ def run(args: argparse.Namespace) -> int:
             source = FileSource(args.servers_file, IMPALA_HS2_PORT if args.profile == "impala" else None)
         monitor = Monitor(args.lb, make_model, args.config, source, reloader, runtime=runtime,
                           min_reload_interval=args.min_reload_interval, debounce=args.debounce, election=election,
-                          check_config=not args.no_check)
-        stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
-        monitor.run(stop)
-        return 0
-    finally:
-        if election is not None:
-            election.stop()
-        if discovery is not None:
-            discovery.close()
-        pool.close_all()
+                          check_config=not args.no_check, file_mode=args.mode)
+    except BaseException:
+        close()
+        raise
+    return run_until_stopped(monitor.run, close, name=f"hive-ha-monitor {args.lb}")

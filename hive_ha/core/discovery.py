@@ -42,8 +42,8 @@ class Discovery:
     """Watches the services it is asked about and answers lookups from the cache.
 
     The first lookup of a service starts its watcher and waits up to ``settings.connect_timeout``
-    for a first reading; later lookups never wait on ZooKeeper. While ZooKeeper is unreachable the
-    last known endpoints are served (their snapshot is marked stale). After ``close()`` lookups raise
+    for a first reading; later lookups (``endpoint`` and ``snapshot``) never wait on ZooKeeper. While ZooKeeper is
+    unreachable the last known endpoints are served (their snapshot is marked stale). After ``close()`` lookups raise
     ``DiscoveryClosed``.
 
     ``probe`` is how the prober asks a server that is not up whether it answers (default: a TCP connect, which
@@ -110,9 +110,10 @@ class Discovery:
             raise RegistryUnavailable(self.settings.hosts, service.namespace, self._why_unreachable(service)) from None
 
     def snapshot(self, service: Service, timeout: Optional[float] = None) -> Snapshot:
-        """The latest whole snapshot of ``service`` (waits for the first one up to ``timeout``)."""
+        """The latest whole snapshot of ``service``. With nothing known yet it waits, like ``endpoint``, for what is
+        left of the connect budget (spent once per watcher start: a later call fails at once), or ``timeout`` s."""
         self.watch(service)
-        snap = self.cache.wait_snapshot(service, self.settings.connect_timeout if timeout is None else timeout)
+        snap = self.cache.wait_snapshot(service, self._cold_wait(service) if timeout is None else timeout)
         if snap is None:
             raise RegistryUnavailable(self.settings.hosts, service.namespace, self._why_unreachable(service))
         return snap

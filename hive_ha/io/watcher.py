@@ -9,6 +9,10 @@ backoff); a pass that still fails is re-run whole after ``retry_delay``.
 Whatever happens to the namespace znode itself, a watch stays armed: a missing namespace gets an
 existence watch, and a deleted one (``deleteall``, then re-created) is resolved again from scratch.
 A snapshot read while the connection dropped is published as stale, never as live.
+
+A child this session may not read (its ACL denies it: ``NoAuthError``) is skipped like a malformed registration, with
+one warning per state of that znode (its data and ACL versions), and the rest is published. ZooKeeper fires no watch
+when an ACL changes, so such a child is tried again every ``unreadable_recheck`` seconds.
 """
 from __future__ import annotations
 
@@ -44,6 +48,7 @@ class RegistryWatcher:
         max_delay: float = 1.0,
         retry_delay: float = 1.0,
         retry: Optional[Callable] = None,
+        unreadable_recheck: float = 30.0,
     ) -> None:
         self.client = client
         self._retry = retry or client.retry  # kazoo: the client's command_retry policy, a fresh copy per call
@@ -54,6 +59,7 @@ class RegistryWatcher:
         self._debounce = debounce
         self._max_delay = max_delay
         self._retry_delay = retry_delay
+        self._unreadable_recheck = unreadable_recheck
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._flag_lock = threading.Lock()
@@ -61,7 +67,8 @@ class RegistryWatcher:
         self._children_dirty = True
         self._dirty: Set[str] = set()
         self._known: Dict[str, Tuple[int, Parsed]] = {}  # child name -> (mzxid, parsed)
-        self._warned: Set[Tuple[str, int]] = set()
+        self._warned: Set[Tuple] = set()
+        self._unreadable: Set[str] = set()  # known children this session may not read (retried every recheck)
         self._root: Optional[str] = None
         self._path: Optional[str] = None  # the children path of _root (what child events refer to)
         self._epoch = 0  # counts connection losses, so a pass can tell it lost its connection
@@ -123,9 +130,12 @@ class RegistryWatcher:
     # -- the reconcile thread ------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stopped.is_set():
-            self._wake.wait()
+            woken = self._wake.wait(self._unreadable_recheck if self._unreadable else None)
             if self._stopped.is_set():
                 return
+            if not woken:  # an ACL change fires no watch: try the unreadable children again
+                with self._flag_lock:
+                    self._dirty |= self._unreadable
             self._settle()
             self._wake.clear()
             if not self.client.connected:
@@ -193,23 +203,43 @@ class RegistryWatcher:
         if children is not None:
             for gone in set(self._known) - children:
                 del self._known[gone]
+                self._unreadable.discard(gone)
             new = children - set(self._known)
         for name in sorted((dirty & set(self._known)) | new):
             self._read_child(path, name)
         self._publish_snapshot(path, epoch)
 
     def _read_child(self, path: str, name: str) -> None:
-        read = read_child(self.client, self.service, path, name, watch=self._on_watch, retry=self._retry)
+        self._unreadable.discard(name)
+        try:
+            read = read_child(self.client, self.service, path, name, watch=self._on_watch, retry=self._retry)
+        except NoAuthError:
+            read = self._unreadable_child(path, name)
         if read is None:
             # Gone between list and read: the normal race with a server that just stopped.
             self._known.pop(name, None)
             log.debug("znode %s/%s vanished before it could be read", path, name)
             return
         parsed, stat = read
-        if isinstance(parsed, MalformedRegistration) and (parsed.znode, stat.mzxid) not in self._warned:
-            self._warned.add((parsed.znode, stat.mzxid))
-            log.warning("skipping %s", parsed)
+        warned = (parsed.znode, stat.mzxid, stat.aversion) if isinstance(parsed, MalformedRegistration) else None
+        if warned is not None and warned not in self._warned:
+            self._warned.add(warned)
+            if name in self._unreadable:
+                log.warning("skipping the registration %r: %s", parsed.znode, parsed.reason)
+            else:
+                log.warning("skipping %s", parsed)
         self._known[name] = (stat.mzxid, parsed)
+
+    def _unreadable_child(self, path: str, name: str) -> Optional[Tuple[Parsed, object]]:
+        """A child whose ACL denies this session reads, as a skipped registration with its stat (``exists`` needs no
+        permission; its watch fires when the data changes or the znode goes), or None when it is gone."""
+        znode = f"{path}/{name}"
+        stat = self._retry(self.client.exists, znode, watch=self._on_watch)
+        if stat is None:
+            return None
+        self._unreadable.add(name)
+        return MalformedRegistration(znode, "not authorised to read it (NoAuthError): its ACL does not let this "
+                                            "client's ZooKeeper identity read it"), stat
 
     def _publish_snapshot(self, path: str, epoch: int) -> None:
         endpoints = sorted(
@@ -221,6 +251,7 @@ class RegistryWatcher:
 
     def _publish_missing(self, epoch: int) -> None:
         self._known.clear()
+        self._unreadable.clear()
         path = candidate_paths(self.service)[0]
         self._emit(Snapshot(self.service, self.zk_hosts, path, exists=False), epoch)
 

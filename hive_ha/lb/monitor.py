@@ -5,8 +5,8 @@
     monitor.run(stop_event)          # or start() / stop() for a thread
 
 Each round: read the source; after ``debounce`` s without further change, turn the reading into a model, decide
-(``plan.plan``), and apply: runtime-API state changes (HAProxy, servers it already knows), or render, check with the
-binary, write atomically and reload gracefully (at most one reload per ``min_reload_interval`` s; changes in between
+(``decision.decide``), and apply: runtime-API state changes (HAProxy, servers it already knows), or render, check
+with the binary, write atomically and reload gracefully (at most one reload per ``min_reload_interval`` s; changes in between
 are coalesced). The file on disk is always the desired config; the running HAProxy may in addition hold servers the
 monitor put in maintenance. Never an empty backend set; a stale source (ZooKeeper lost) changes nothing. With an
 ``election`` only the active monitor writes or reloads. One log line per applied change.
@@ -23,7 +23,7 @@ from typing import Callable, Dict, FrozenSet, Iterable, Optional, Tuple
 from hive_ha.errors import ConfigError, HiveHAError, LoadBalancerCommandFailed
 from hive_ha.lb import backends
 from hive_ha.lb.model import LoadBalancer
-from hive_ha.lb.plan import NOTHING, REFUSE_EMPTY, RELOAD, RUNTIME, Plan, plan, pools
+from hive_ha.lb.decision import NOTHING, REFUSE_EMPTY, RELOAD, RUNTIME, Decision, decide, pools
 from hive_ha.lb.reload import Reloader
 from hive_ha.lb.render import check_model, render, write_atomically
 from hive_ha.lb.runtime_api import RuntimeApi
@@ -130,11 +130,14 @@ class FileSource:
 
 
 class Monitor:
-    """See the module docstring. ``check_config``: validate each candidate with the binary before it goes live."""
+    """See the module docstring. ``check_config``: validate each candidate with the binary before it goes live.
+    ``file_mode``: the config file's permissions (``render.write_atomically``: an existing file keeps its owner and
+    group and is never given more access than it had)."""
 
     def __init__(self, kind: str, make_model: ModelFactory, config_path: str, source, reloader: Reloader, *,
                  runtime: Optional[RuntimeApi] = None, min_reload_interval: float = 2.0, debounce: float = 0.1,
-                 election=None, check_config: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+                 election=None, check_config: bool = True, file_mode: int = 0o600,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if min_reload_interval < 0 or debounce < 0:
             raise ConfigError("--min-reload-interval/--debounce", min(min_reload_interval, debounce), "seconds >= 0")
         self.kind = kind
@@ -147,6 +150,7 @@ class Monitor:
         self.debounce = debounce
         self.election = election
         self.check_config = check_config
+        self.file_mode = file_mode
         self.clock = clock
         self.current: Optional[LoadBalancer] = None               # what the file on disk holds
         self.running: Optional[Dict[str, FrozenSet[str]]] = None  # servers the running process knows
@@ -219,7 +223,7 @@ class Monitor:
                 self._say(f"keeping the current config: the new backend set is unusable: {exc}", logging.ERROR)
                 self._done_token = reading.token
                 return 0.0
-        decision = plan(self.current, self.running, desired, runtime_api=self.runtime is not None)
+        decision = decide(self.current, self.running, desired, runtime_api=self.runtime is not None)
         if decision.action == NOTHING:
             self._done_token = reading.token
             return 0.0
@@ -246,10 +250,10 @@ class Monitor:
                 return self._applied(reading, decision, "runtime API", started)
         wait = self._last_reload + self.min_reload_interval - self.clock()
         if wait > 0:
-            return wait  # coalesced: the next round re-reads the source and plans again
+            return wait  # coalesced: the next round re-reads the source and decides again
         return self._reload(reading, decision, desired, started)
 
-    def _reload(self, reading: Reading, decision: Plan, desired: LoadBalancer, started: float) -> float:
+    def _reload(self, reading: Reading, decision: Decision, desired: LoadBalancer, started: float) -> float:
         try:
             text = self._write(desired)
         except ConfigError as exc:
@@ -276,13 +280,13 @@ class Monitor:
         self._previous_text = _read(self.config_path)
         if self.check_config:
             check_model(self.kind, desired)
-        write_atomically(self.config_path, text, mode=0o644, key="--config")
+        write_atomically(self.config_path, text, self.file_mode, key="--config")
         return text
 
     def _was_current(self, text: str) -> bool:
         return self._previous_text == text
 
-    def _applied(self, reading: Reading, decision: Plan, how: str, started: float) -> float:
+    def _applied(self, reading: Reading, decision: Decision, how: str, started: float) -> float:
         self.applied += 1
         self._done_token = reading.token
         self._said = None

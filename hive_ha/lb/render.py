@@ -5,6 +5,7 @@ import dataclasses
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 from typing import Optional, Tuple
@@ -83,20 +84,34 @@ def _run_check(kind: str, text: str, workdir: str, timeout: float, secret: Optio
 
 def write_atomically(path: str, text: str, mode: int = 0o600, *, key: str = "output file") -> None:
     """Write ``text`` to a temporary file beside ``path`` and rename it into place (never a half-written config).
-    A path that cannot be written (missing directory, a directory, no permission) is a ConfigError naming it."""
+
+    Permissions (the config may hold the stats password): a new file gets ``mode``. A file that exists keeps its
+    owner and group, and its mode becomes what both it and ``mode`` allow (``existing & mode``): a rewrite never widens
+    access. The content is never readable beyond that, not even for a moment: the temporary file is created 0600.
+    A path that cannot be written (missing directory, a directory, no permission, an owner or group this process
+    cannot give the new file) is a ConfigError naming it."""
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise ConfigError(key, path, "a file path (this is a directory)")
     try:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
+        existing: Optional[os.stat_result] = os.stat(path)
+    except FileNotFoundError:
+        existing = None
+    except OSError as exc:
+        raise ConfigError(key, path, f"a readable file path ({exc.strerror})") from None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)  # 0600, ours
     except OSError as exc:
         raise ConfigError(key, path, f"a file in a writable directory ({directory}: {exc.strerror})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
+            if existing is not None:
+                _keep_owner(handle.fileno(), existing, key, path)
+                mode &= stat.S_IMODE(existing.st_mode)
+            os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException as exc:
         try:
@@ -106,3 +121,17 @@ def write_atomically(path: str, text: str, mode: int = 0o600, *, key: str = "out
         if isinstance(exc, OSError):
             raise ConfigError(key, path, f"a writable file path ({exc.strerror})") from None
         raise
+
+
+def _keep_owner(fd: int, existing: os.stat_result, key: str, path: str) -> None:
+    """Give the new file the owner and group of the one it replaces (root may give any; others their own groups)."""
+    uid = existing.st_uid if existing.st_uid != os.geteuid() else -1
+    gid = existing.st_gid if existing.st_gid != os.fstat(fd).st_gid else -1
+    if uid == -1 and gid == -1:
+        return
+    try:
+        os.fchown(fd, uid, gid)
+    except PermissionError:
+        raise ConfigError(key, path, f"a file this user can replace keeping its owner and group (uid "
+                                     f"{existing.st_uid}, gid {existing.st_gid}): run as that owner, in that group, "
+                                     "or as root") from None

@@ -11,7 +11,8 @@ from hive_ha.model.layouts import Service
 
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
-    """Every endpoint found under ``path`` at one moment, plus what was skipped as malformed.
+    """Every endpoint found under ``path`` at one moment, plus what was skipped: ``malformed`` holds ``(znode, why)``
+    of each znode that is not a valid registration or that this client may not read (its ACL).
 
     ``stale`` is set while the watch behind it is not live (ZooKeeper unreachable): the endpoints are
     the last known ones. ``exists`` is False when the namespace znode itself is missing.

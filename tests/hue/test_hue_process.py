@@ -1,8 +1,11 @@
 """Hue processes configured by a hue.ini alone (``hue`` management commands): what an admin sees at start-up."""
 import json
+import re
+import time
 
 import pytest
 
+from hive_ha.sandbox.zookeeper import free_port
 from hive_ha.testing.waiting import wait_until
 from tests.hue.hue_process import HueHome
 
@@ -39,6 +42,27 @@ def test_hue_check_reports_what_hive_ha_sees_without_stopping_hue(home, zk_serve
     registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
     fine = home.hue("check")
     assert "hive_ha.W" not in fine.stderr and "hive_ha.E" not in fine.stderr
+
+
+def test_hue_check_with_zookeeper_unreachable_says_so_at_once_and_truthfully(home):
+    """Every hue command runs the checks: with nothing listening at the ensemble, W003 comes within a fraction of a
+    second (not after a 5 s wait per service) and says what the watcher knows, not a timeout that did not happen."""
+    home.configure(discovery_ini(f"127.0.0.1:{free_port()}", "/hiveserver2"))  # a free port: connections refused
+    started = time.monotonic()
+    on = home.hue("check")
+    with_hive_ha = time.monotonic() - started
+    w003 = [line for line in on.stderr.splitlines() if "hive_ha.W003" in line]
+    assert len(w003) == 1, on.stderr
+    waited = re.search(r"not connected after this check waited (\d+\.\d) s; nothing is known of hs2:/hiveserver2 yet",
+                       w003[0])
+    assert waited and float(waited.group(1)) < 1, w003[0]  # it says how long it waited, and that is all it waited
+    assert "30 s" not in w003[0] and "within" not in w003[0], w003[0]
+    home.configure("")
+    started = time.monotonic()
+    home.hue("check")
+    without = time.monotonic() - started
+    print(f"hue check: {with_hive_ha:.1f} s with hive-ha on and ZooKeeper unreachable, {without:.1f} s with hive-ha "
+          f"off (the W003 line: {w003[0].strip()})")
 
 
 def test_switched_on_by_hue_ini_alone(home, zk_server, zk_namespace, registrar):
