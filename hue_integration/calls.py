@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Set, Tuple
 
 from hive_ha.core.attempts import EXECUTE, Attempt
 from hive_ha.model.endpoint import Endpoint
@@ -33,6 +33,8 @@ class EditorCall:
     user: Optional[str]
     kind: str = ""
     pin: Optional[Pin] = None
+    #: Registrations (``Endpoint.key``) this call does not go back to: a retry goes elsewhere, whatever their state.
+    skip: Set[Tuple[str, str]] = dataclasses.field(default_factory=set)
     #: The Thrift attempts of the current try of the wrapped method (a retry starts a new list).
     attempts: List[Attempt] = dataclasses.field(default_factory=list)
     #: The last attempt of each RPC: what it came to (a connection that broke and was replaced by a fresh one that

@@ -113,7 +113,7 @@ class Integration:
             built = self.pinned(name, call.pin).query_server
         else:
             try:
-                endpoint = self.discovery.endpoint(service, user)
+                endpoint = self.discovery.endpoint(service, user, skip=call.skip if call is not None else frozenset())
             except DiscoveryError as exc:
                 raise _popup(str(exc)) from exc
             built = self._query_server(name, service, endpoint)

@@ -161,6 +161,7 @@ class _Call:
                 failure = failures[0]  # raised, or swallowed by Hue's own code (create_session)
                 service = self._service_of(failure)
                 dead = self.integration.discovery.health(service, failure.endpoint).state is State.DEAD
+                self.call.skip.add(failure.endpoint.key)  # a retry goes elsewhere, even to a server merely late
                 now = self._now_serving(service)
                 if attempt == 1 and now is not None and self._may_retry():
                     log.info("hive-ha: %s for %s failed on %s (%s, %s); retrying on %s", failure.method, self.user,
@@ -252,7 +253,7 @@ class _Call:
 
     def _now_serving(self, service: Service) -> Optional[Endpoint]:
         try:
-            return self.integration.discovery.endpoint(service, self.user.username)
+            return self.integration.discovery.endpoint(service, self.user.username, skip=self.call.skip)
         except DiscoveryError:
             return None
 

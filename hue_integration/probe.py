@@ -47,6 +47,7 @@ class HueProbe:
         try:
             reply = service.OpenSession(TOpenSessionReq(client_protocol=beeswax_conf.THRIFT_VERSION.get() - 1,
                                                         username=conf.username, configuration={}))
+
             if reply.sessionHandle is not None:
                 service.CloseSession(TCloseSessionReq(sessionHandle=reply.sessionHandle))
         except TApplicationException:

@@ -131,7 +131,7 @@ def discovery():
 def test_a_suspect_server_that_answers_a_probe_is_up_at_once(discovery):
     clock, server = discovery.test_clock, Server("silent")
     prober = prober_for(discovery, server, clock, interval=1.0)
-    assert discovery.report(HS2, A, Evidence.SLOW) == B
+    assert discovery.report(HS2, A, Evidence.SLOW, probed=True) == B
     prober.tick()
     assert server.probes == 1 and discovery.health(HS2, A).state is State.SUSPECT
     prober.tick()  # not due yet: probed every interval
@@ -150,7 +150,7 @@ def test_silence_for_dead_after_is_death_and_a_dead_server_is_probed_with_backof
     prober = prober_for(discovery, server, clock, interval=1.0, backoff=Backoff(base=5, maximum=20))
     seen = []
     discovery.subscribe(lambda t: seen.append((t.endpoint.port, str(t.before), str(t.after))))
-    discovery.report(HS2, A, Evidence.SLOW)
+    discovery.report(HS2, A, Evidence.SLOW, probed=True)
     for _ in range(30):
         prober.tick()
         clock.now += 1
@@ -179,6 +179,21 @@ def test_a_refused_probe_is_death_and_a_local_failure_is_no_evidence(discovery, 
     server.mode = "refuse"
     prober.tick()
     assert discovery.health(HS2, A).state is State.DEAD
+
+
+def test_a_late_call_asks_the_prober_which_decides(discovery):
+    """A call that times out on an up server (a long-polled status, a slow compile) says more about the call than
+    about the server: the server is probed at once; an answer keeps it up, silence makes it suspect."""
+    clock, server = discovery.test_clock, Server("answer")
+    prober = prober_for(discovery, server, clock)
+    assert discovery.report(HS2, A, Evidence.SLOW) == A  # still up, still chosen
+    prober.tick()
+    assert server.probes == 1 and discovery.health(HS2, A).state is State.UP
+    server.mode = "silent"
+    discovery.report(HS2, A, Evidence.SLOW)
+    prober.tick()
+    assert server.probes == 2 and discovery.health(HS2, A).state is State.SUSPECT
+    assert discovery.endpoint(HS2) == B  # new work goes elsewhere while it is late
 
 
 def test_check_probes_an_up_server_once(discovery):

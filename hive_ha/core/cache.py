@@ -430,6 +430,14 @@ class EndpointCache:
             entry = self._entries.get(service)
             return entry.snapshot if entry else None
 
+    def current(self, service: Service, user: Optional[str] = None) -> Optional[Endpoint]:
+        """Where ``user``'s work goes now, without waiting (None when nothing is known or usable)."""
+        with self._cond:
+            entry = self._entries.get(service)
+            if entry is None or entry.snapshot is None:
+                return None
+            return self._resolve(entry, user, self._clock())
+
     def health(self, service: Service, endpoint: Endpoint) -> Health:
         with self._cond:
             entry = self._entries.get(service)

@@ -126,9 +126,16 @@ class Discovery:
         return self.report(service, endpoint, evidence, user, detail)
 
     def report(self, service: Service, endpoint: Endpoint, evidence: Evidence, user: Optional[str] = None,
-               detail: str = "") -> Optional[Endpoint]:
-        """Evidence about ``endpoint`` (``hive_ha.core.health``), from a call or a probe; returns the endpoint now
-        current for ``user``. Subscribers hear of a transition before this returns, on this thread."""
+               detail: str = "", *, probed: bool = False) -> Optional[Endpoint]:
+        """Evidence about ``endpoint`` (``hive_ha.core.health``), from a call or (``probed``) from a probe; returns the
+        endpoint now current for ``user``. Subscribers hear of a transition before this returns, on this thread.
+
+        A call that got no answer in time says more about the call than about the server while the server is up (a
+        long-polled status, a slow compile): the prober asks the server at once, and its answer, or silence, decides.
+        """
+        if evidence is Evidence.SLOW and not probed and self.cache.health(service, endpoint).state is State.UP:
+            self.check(service, endpoint)
+            return self.cache.current(service, user)
         chosen, transitions = self.cache.report(service, endpoint, evidence, user, detail)
         self._announce(transitions)
         return chosen
@@ -148,7 +155,7 @@ class Discovery:
         self._subscribers.append(subscriber)
 
     def _probed(self, service: Service, endpoint: Endpoint, evidence: Evidence, detail: str) -> None:
-        self.report(service, endpoint, evidence, None, detail)
+        self.report(service, endpoint, evidence, None, detail, probed=True)
 
     def _publish(self, snapshot: Snapshot) -> None:
         self._announce(self.cache.update(snapshot))

@@ -26,7 +26,7 @@ import errno
 import http.client
 import socket
 import ssl
-from typing import Callable, Dict, Iterator, Optional, Tuple, TypeVar
+from typing import Callable, Dict, Iterator, Optional, Set, Tuple, TypeVar
 
 from hive_ha.core.health import Evidence
 from hive_ha.errors import (ConfigError, DiscoveryError, NoEndpointAvailable, ServerConnectionError,
@@ -165,12 +165,15 @@ def with_failover(
     policy = policy or FailoverPolicy()
     last: Optional[ServerConnectionError] = None
     skipped: Dict[Tuple[str, str], UnusableEndpoint] = {}
+    failed: Set[Tuple[str, str]] = set()  # not tried again in this call, whatever their state (a timeout is late)
     while True:
         try:
-            endpoint = discovery.endpoint(service, user, skip=skipped.keys())
+            endpoint = discovery.endpoint(service, user, skip=skipped.keys() | failed)
         except DiscoveryError as exc:
             if last is not None and exhausted is not None:
                 raise exhausted(policy.history + _skipped(skipped), last.error) from last.error
+            if last is not None:  # every server left was tried in this call
+                raise last from last.error
             if not skipped:
                 raise
             raise _with_skipped(exc, skipped) from exc
@@ -181,6 +184,7 @@ def with_failover(
             skipped[endpoint.key] = exc
             continue
         except ServerConnectionError as exc:
+            failed.add(endpoint.key)
             discovery.report_failure(service, endpoint, user, evidence=evidence_of(exc.error) or Evidence.BROKEN,
                                      detail=_entry(CONNECT, endpoint, exc.error)[2])
             try:

@@ -194,8 +194,8 @@ def test_a_suspect_server_whose_registration_leaves_zookeeper_is_dead(gray, edit
     a.running_polls = 100000
     snippet = alice.execute(WHO)
     a.hang()
-    assert alice.check_status(snippet) == {"status": "running"}  # timed out once: suspect
-    assert state_of(integration, a) is State.SUSPECT
+    assert alice.check_status(snippet) == {"status": "running"}  # timed out: the prober asks hs2-a ...
+    wait_until(lambda: state_of(integration, a) is State.SUSPECT, 10)  # ... and gets no answer either
     reg_a.deregister()  # gone from ZooKeeper, and no answer: dead
     wait_until(lambda: state_of(integration, a) is State.DEAD, 15, message="not declared dead")
     with pytest.raises(EditorError) as lost:
@@ -233,3 +233,49 @@ def test_a_restarted_server_is_not_punished_for_its_old_registration(gray, edito
     assert alice.run(WHO) == [["hs2-a"]]
     assert integration.discovery.health(service, new_endpoint).state is State.UP
     del new_reg
+
+
+@pytest.mark.slow
+def test_a_paused_spark_thrift_server_keeps_its_running_query(hue, enable, editors, zk_namespace, spark_factory):
+    """The issue's measurement, as a test: Spark Thrift Server (a real HiveServer2 JVM), alice's 20 s query on the
+    first server, which is SIGSTOPped for 2.5 x server_conn_timeout and SIGCONTed; bob starts a statement during the
+    pause."""
+    from beeswax import conf as beeswax_conf
+
+    timeout = 3
+    hue(beeswax_conf.SERVER_CONN_TIMEOUT, timeout)
+    servers = spark_factory("spark-a", "spark-b", namespace=zk_namespace)
+    integration = enable(zk_namespace, **PROBES)
+    alice, bob = editors("alice", "bob")
+    alice.create_session()
+    bob.create_session()
+    assert bob.run("SELECT 1", timeout=120) == [[1]]
+    snippet = alice.execute("SELECT java_method('java.lang.Thread', 'sleep', 20000L)")
+    serving = snippet["result"]["handle"][SERVER_KEY]
+    paused = next(s for s in servers if s.address == serving)
+    other = next(s for s in servers if s is not paused)
+    assert alice.check_status(snippet)["status"] == "running"
+    alice_rows = rows_of("alice")
+
+    paused.pause()
+    try:
+        pause_ends = time.monotonic() + 2.5 * timeout
+        with ThreadPoolExecutor(1) as pool:
+            bob_during = pool.submit(timed, bob.execute, "SELECT 2")
+            polls = []
+            while time.monotonic() < pause_ends:
+                polls.append(timed(alice.check_status, snippet))
+            bobs, bobs_seconds = bob_during.result(120)
+    finally:
+        paused.resume()
+    assert [p[0] for p in polls] == [{"status": "running"}] * len(polls), polls
+    assert max(seconds for _, seconds in polls) < 2 * timeout, polls
+    assert not isinstance(bobs, EditorError), bobs
+    assert bobs["result"]["handle"][SERVER_KEY] == other.address and bobs_seconds < timeout + 3, bobs_seconds
+    bob.wait(bobs, timeout=120)
+    assert bob.fetch_result_data(bobs)["data"] == [[2]]
+    alice.wait(snippet, timeout=120)  # polled to the end ...
+    assert alice.fetch_result_data(snippet)["data"] == [["null"]]  # ... and fetched (Thread.sleep returns void)
+    assert rows_of("alice") == alice_rows  # no new session, nothing invalidated
+    assert integration.discovery.cache.failovers() == []
+    assert alice.run("SELECT 3", timeout=120) == [[3]]
