@@ -20,7 +20,8 @@ from hive_ha.core.discovery import Discovery
 from hive_ha.errors import (AllServersFailed, ConfigError, DiscoveryClosed, DiscoveryError, ExtraRequired, HiveHAError,
                             KerberosLoginFailed, LoadBalancerCommandFailed, LoadBalancerConfigRejected,
                             MalformedRegistration, NoEndpointAvailable, RegistryUnavailable, ServerConnectionError,
-                            ServerConnectionLost, ServerUnreachable, UnusableEndpoint, ZooKeeperAuthFailed)
+                            ServerConnectionLost, ServerUnreachable, UnsafeTicketCache, UnusableEndpoint,
+                            ZooKeeperAuthFailed)
 from hive_ha.io.zookeeper import ZkSettings
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import HS2, HSI, HSI_HA, Service
@@ -44,5 +45,5 @@ __all__ = [
     "AllServersFailed", "ConfigError", "DiscoveryClosed", "DiscoveryError", "ExtraRequired", "HiveHAError",
     "KerberosLoginFailed", "LoadBalancerCommandFailed", "LoadBalancerConfigRejected", "MalformedRegistration",
     "NoEndpointAvailable", "RegistryUnavailable", "ServerConnectionError", "ServerConnectionLost",
-    "ServerUnreachable", "UnusableEndpoint", "ZooKeeperAuthFailed",
+    "ServerUnreachable", "UnsafeTicketCache", "UnusableEndpoint", "ZooKeeperAuthFailed",
 ]
