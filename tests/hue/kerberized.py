@@ -1,0 +1,200 @@
+"""A Kerberized cluster for the Hue tests and ``benchmarks/hue_failover.py --kerberos``: an MIT KDC, a ZooKeeper that
+requires SASL GSSAPI, HiveServer2s accepting only GSSAPI that register themselves (Hive's secure ACL, their own
+ZooKeeper session and identity), the cluster's hive-site.xml, and Hue's own side: its keytab and ``hue kt_renewer``.
+
+    cluster = KerberizedCluster().start()            # KDC + ZooKeeper; two host names of this machine
+    a = cluster.hs2("hs2-a", cluster.hosts[0], "/hiveserver2")   # hive/<host>@EXAMPLE.TEST, registered by name
+    ini = cluster.hue_ini("/hiveserver2", ccache)    # what a Kerberized cluster's hue.ini says (docs/kerberos.md)
+    renewer = KtRenewer(HueHome(ini)).start()        # `hue kt_renewer`, its own process, writing Hue's cache
+
+Nothing is mocked. The servers run on two names of this machine, ``localhost`` and its host name, both found in
+/etc/hosts as on any Debian machine (each may resolve to a different loopback address, or to the same one): a
+client must ask the KDC for ``hive/<the host it dials>``, and each server accepts only its own principal. Hue's
+tickets are short (``TICKET_LIFETIME``, renewable) and ``hue kt_renewer`` renews them every ``REINIT_FREQUENCY``
+seconds, so every test outlives the ticket it started with.
+"""
+import os
+import signal
+import socket
+import subprocess
+import textwrap
+import time
+
+from hive_ha.io import kerberos
+from hive_ha.sandbox.hs2server import HS2ServerProcess
+from hive_ha.sandbox.kdc import KerberosRig
+from hive_ha.sandbox.zookeeper import ZooKeeperServer
+from hive_ha.testing.waiting import wait_until
+from tests.hue.hue_process import HUE
+
+REALM = "EXAMPLE.TEST"
+TICKET_LIFETIME = 12  # seconds: Hue's tickets, shorter than every test that uses them
+REINIT_FREQUENCY = 4  # seconds: [desktop] [[kerberos]] reinit_frequency (Hue's default: 1 h for 10 h tickets)
+REGISTRATION_SESSION = 4.0  # seconds: a killed server's znode is gone this long after the kill
+#: The published principal: _HOST stands for the host of each registration (Hive's hive-site.xml default form).
+HIVE_PRINCIPAL = f"hive/_HOST@{REALM}"
+#: Hue's service user, allowed to impersonate (hadoop.proxyuser.hue.*), as the servers check it.
+HUE_USER = "hue"
+
+
+def machine_names():
+    """``[(name, IPv4 address)]`` for two names of this machine a server can listen on: ``localhost`` and the host
+    name (or FQDN) from /etc/hosts. Servers registered under each have principals of their own."""
+    found = {}
+    for name in ("localhost", socket.gethostname(), socket.getfqdn()):
+        if name.lower() in found:
+            continue
+        try:
+            address = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+            with socket.socket() as probe:
+                probe.bind((address, 0))
+        except OSError:
+            continue
+        found[name.lower()] = address
+    if len(found) < 2:
+        raise RuntimeError(f"this machine needs a host name besides localhost that resolves to a local address "
+                           f"(/etc/hosts); found only {sorted(found)}")
+    return list(found.items())[:2]
+
+
+class KerberizedCluster:
+    """KDC (``rig``), ZooKeeper requiring GSSAPI (``zk_hosts``), server principals for ``hosts``, Hue's keytab."""
+
+    def __init__(self):
+        self.names = machine_names()
+        self.hosts = tuple(name for name, _ in self.names)
+        self.rig = KerberosRig(users=(), short_lived=(), hosts=self.hosts)
+        self.zk = None
+        self.hue_principal = f"{HUE_USER}/{self.hosts[0]}@{REALM}"
+
+    def start(self):
+        self.rig.start()
+        self.hue_keytab = os.path.join(self.rig.dir, "hue-service.keytab")
+        self.rig.kdc.add_principal(self.hue_principal, self.hue_keytab, max_life=f"{TICKET_LIFETIME} seconds",
+                                   max_renew="1 hour")
+        os.chmod(self.hue_keytab, 0o600)  # Hue's own check wants it private
+        # As a Kerberized Hive cluster's ZooKeeper: the SASL identity of hive/<host>@REALM is "hive", so every
+        # HiveServer2 may register under the namespace node another one created (Hive's secure ACL: creator-all).
+        kwargs = self.rig.zookeeper_kwargs()
+        kwargs["extra_config"] = kwargs["extra_config"] + [("kerberos.removeHostFromPrincipal", "true"),
+                                                           ("kerberos.removeRealmFromPrincipal", "true")]
+        try:
+            self.zk = ZooKeeperServer(**kwargs).start()
+        except BaseException:
+            self.rig.stop()
+            raise
+        return self
+
+    def stop(self):
+        if self.zk is not None:
+            self.zk.stop()
+        self.rig.stop()
+
+    @property
+    def env(self):
+        """KRB5_CONFIG & co: what /etc/krb5.conf is on a real cluster's hosts."""
+        return dict(self.rig.env)
+
+    @property
+    def zk_hosts(self):
+        return self.rig.zookeeper_hosts(self.zk)  # by the name in ZooKeeper's principal
+
+    def address_of(self, host):
+        return dict(self.names)[host]
+
+    # -- HiveServer2 ------------------------------------------------------------------------------------------
+    def hs2(self, name, host, namespace, **kw):
+        """A Kerberized HiveServer2 on ``host`` (its own process, started; the caller stops it), accepting only
+        ``hive/<host>``, letting ``hue`` impersonate, registered by itself under ``namespace`` with
+        ``hive/<host>``'s ZooKeeper identity: after a ``kill()`` its znode goes when that session expires."""
+        principal, keytab = self.rig.hive_principal_for(host), self.rig.hive_keytab_for(host)
+        env = dict(self.env, KRB5_CLIENT_KTNAME=keytab, KRB5CCNAME=f"MEMORY:{name}")
+        registration = {
+            "zk_hosts": self.zk_hosts, "session_timeout": REGISTRATION_SESSION, "secure_acl": True, "host": host,
+            "sasl_options": {"mechanism": "GSSAPI", "service": "zookeeper", "principal": principal},
+            "register": {"namespace": namespace.strip("/"), "authentication": "KERBEROS",
+                         "principal": HIVE_PRINCIPAL}}
+        server = HS2ServerProcess(name, host=self.address_of(host), auth="KERBEROS", kerberos=(principal, keytab),
+                                  env=env, registration=registration, proxy_users={HUE_USER}, ready_timeout=30.0, **kw)
+        return server.start()
+
+    # -- Hue -------------------------------------------------------------------------------------------------
+    def write_hive_site(self, directory):
+        """The cluster's hive-site.xml, as Hue reads it from ``[beeswax] hive_conf_dir``."""
+        os.makedirs(directory, exist_ok=True)
+        properties = {"hive.server2.authentication": "KERBEROS",
+                      "hive.server2.authentication.kerberos.principal": HIVE_PRINCIPAL,
+                      "hive.server2.enable.doAs": "true"}
+        body = "".join(f"  <property><name>{k}</name><value>{v}</value></property>\n" for k, v in properties.items())
+        with open(os.path.join(directory, "hive-site.xml"), "w") as f:
+            f.write(f"<?xml version=\"1.0\"?>\n<configuration>\n{body}</configuration>\n")
+        return directory
+
+    def hue_ini(self, namespace, ccache, hive_conf_dir):
+        """The hue.ini keys of a Kerberized cluster's Hue with hive-ha switched on (docs/kerberos.md, "Hue"): starts
+        inside ``[desktop]`` (``HueHome`` writes that section's first keys)."""
+        return textwrap.dedent(f"""\
+            [[kerberos]]
+            hue_keytab={self.hue_keytab}
+            hue_principal={self.hue_principal}
+            ccache_path={ccache}
+            reinit_frequency={REINIT_FREQUENCY}
+            [beeswax]
+            hive_conf_dir={hive_conf_dir}
+            hive_discovery_hs2=true
+            hive_discovery_hiveserver2_znode={namespace}
+            [libzookeeper]
+            ensemble={self.zk_hosts}
+            principal_name=zookeeper
+            [hive_ha]
+            zookeeper_auth=sasl
+            zookeeper_sasl_mechanism=GSSAPI
+            """)
+
+
+class KtRenewer:
+    """``hue kt_renewer`` in its own process group, configured by a ``HueHome``'s hue.ini: Hue's renewer, the only
+    writer of Hue's ticket cache (``kinit -k -t <hue_keytab> -c <ccache_path> <hue_principal>`` every
+    ``reinit_frequency`` s, then ``kinit -R``)."""
+
+    def __init__(self, home, ccache, env=None):
+        self.home, self.ccache = home, ccache
+        self.env = dict(home.env, **(env or {}))
+        self.process = None
+
+    @property
+    def log_path(self):
+        return os.path.join(self.home.log_dir, "kt_renewer.out")
+
+    def start(self, timeout=120):
+        """Start it and wait for its first ticket."""
+        with open(self.log_path, "w") as out:
+            self.process = subprocess.Popen([HUE, "kt_renewer"], env=self.env, cwd=self.home.home, stdout=out,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+
+        def ticket():
+            assert self.process.poll() is None, f"hue kt_renewer exited {self.process.returncode}: {self.output()}"
+            return self.valid_until() is not None
+
+        wait_until(ticket, timeout, interval=0.1, message=lambda: f"no ticket from hue kt_renewer: {self.output()}")
+        return self
+
+    def valid_until(self):
+        """The end of the valid TGT in Hue's cache, or None."""
+        ticket = kerberos.read_cache(self.ccache)
+        if ticket is None or ticket.ends is None or ticket.ends <= time.time():
+            return None
+        return ticket.ends
+
+    def output(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()[-3000:]
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
