@@ -1346,8 +1346,8 @@ class HS2ServerProcess:
             cmd += ["--user", "%s:%s" % (user, password)]
         if self.kerberos:
             cmd += ["--kerberos-principal", self.kerberos[0], "--kerberos-keytab", self.kerberos[1]]
-        for user in self.proxy_users or ():
-            cmd += ["--proxy-user", user]
+        if self.proxy_users is not None:
+            cmd += ["--proxy-users", ",".join(sorted(self.proxy_users))]
         if self.registration:
             cmd += ["--register-json", json.dumps(self.registration)]
         return cmd
@@ -1482,8 +1482,9 @@ def _parse_args(argv):
     parser.add_argument("--exit-on-stdin-eof", action="store_true", help="exit when the parent closes stdin")
     parser.add_argument("--kerberos-principal", help="with --auth KERBEROS: the server principal (hive/host@REALM)")
     parser.add_argument("--kerberos-keytab", help="with --auth KERBEROS: the keytab holding its key")
-    parser.add_argument("--proxy-user", action="append", metavar="USER",
-                        help="an authenticated user that may impersonate others (repeatable; hadoop.proxyuser.USER)")
+    parser.add_argument("--proxy-users", metavar="USER[,USER...]",
+                        help="the authenticated users that may impersonate others (hadoop.proxyuser.USER; empty: "
+                             "nobody); without it, hive.server2.proxy.user is recorded only")
     parser.add_argument("--register-json", metavar="JSON",
                         help="register in ZooKeeper from this process (see HS2ServerProcess's registration)")
     return parser.parse_args(argv)
@@ -1543,7 +1544,7 @@ def main(argv=None):
     server = HS2Server(args.name, host=args.host, port=args.port, auth=args.auth, transport=args.transport,
                        http_path=args.http_path, users=users, delay=args.delay, running_polls=args.running_polls,
                        kerberos=(args.kerberos_principal, args.kerberos_keytab) if args.kerberos_principal else None,
-                       proxy_users=args.proxy_user)
+                       proxy_users=None if args.proxy_users is None else [u for u in args.proxy_users.split(",") if u])
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: done.set())

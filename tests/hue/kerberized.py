@@ -103,19 +103,23 @@ class KerberizedCluster:
         return dict(self.names)[host]
 
     # -- HiveServer2 ------------------------------------------------------------------------------------------
-    def hs2(self, name, host, namespace, **kw):
+    def hs2(self, name, host, namespace, published_host=None, **kw):
         """A Kerberized HiveServer2 on ``host`` (its own process, started; the caller stops it), accepting only
         ``hive/<host>``, letting ``hue`` impersonate, registered by itself under ``namespace`` with
-        ``hive/<host>``'s ZooKeeper identity: after a ``kill()`` its znode goes when that session expires."""
+        ``hive/<host>``'s ZooKeeper identity: after a ``kill()`` its znode goes when that session expires.
+        ``published_host``: register another host (an address) than the one of the principal; ``proxy_users``: who
+        may impersonate (default: Hue)."""
         principal, keytab = self.rig.hive_principal_for(host), self.rig.hive_keytab_for(host)
         env = dict(self.env, KRB5_CLIENT_KTNAME=keytab, KRB5CCNAME=f"MEMORY:{name}")
         registration = {
-            "zk_hosts": self.zk_hosts, "session_timeout": REGISTRATION_SESSION, "secure_acl": True, "host": host,
+            "zk_hosts": self.zk_hosts, "session_timeout": REGISTRATION_SESSION, "secure_acl": True,
+            "host": published_host or host,
             "sasl_options": {"mechanism": "GSSAPI", "service": "zookeeper", "principal": principal},
             "register": {"namespace": namespace.strip("/"), "authentication": "KERBEROS",
                          "principal": HIVE_PRINCIPAL}}
+        kw.setdefault("proxy_users", {HUE_USER})
         server = HS2ServerProcess(name, host=self.address_of(host), auth="KERBEROS", kerberos=(principal, keytab),
-                                  env=env, registration=registration, proxy_users={HUE_USER}, ready_timeout=30.0, **kw)
+                                  env=env, registration=registration, ready_timeout=30.0, **kw)
         return server.start()
 
     # -- Hue -------------------------------------------------------------------------------------------------
@@ -167,8 +171,10 @@ class KtRenewer:
         return os.path.join(self.home.log_dir, "kt_renewer.out")
 
     def start(self, timeout=120):
-        """Start it and wait for its first ticket."""
-        with open(self.log_path, "w") as out:
+        """Start it (unless it runs) and wait for its first ticket."""
+        if self.process is not None and self.process.poll() is None:
+            return self
+        with open(self.log_path, "a") as out:
             self.process = subprocess.Popen([HUE, "kt_renewer"], env=self.env, cwd=self.home.home, stdout=out,
                                             stderr=subprocess.STDOUT, start_new_session=True)
 

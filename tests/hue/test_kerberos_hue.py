@@ -179,3 +179,63 @@ def test_an_expired_ticket_is_an_error_for_the_user_not_a_failover(kerberized_hu
     assert integration.discovery.endpoint(service).port == b.port  # hs2-b is not blamed for the ticket
     renewer_paused.start()
     assert alice.run(WHO) == [["hs2-b", "alice", cluster.hue_principal]]
+
+
+def test_no_ticket_yet_is_one_clear_error_until_the_renewer_writes_one(kerberized_hue, kerberized_hs2, editors,
+                                                                       kerberized_cluster, renewer_paused):
+    import os
+
+    cluster = kerberized_cluster
+    kerberized_hs2("hs2-a", 0)
+    os.unlink(renewer_paused.ccache)  # Hue started before its renewer wrote the cache
+    integration = kerberized_hue()
+    (alice,) = editors("alice")
+    with pytest.raises(EditorError) as failed:
+        alice.create_session()
+        alice.run(WHO)
+    text = failed.value.message
+    assert f"SASL GSSAPI login to ZooKeeper at {cluster.zk_hosts} failed for client principal " \
+           f"{cluster.hue_principal}" in text
+    assert "No credentials cache found" in text and "hue kt_renewer" in text
+    assert integration.discovery.cache.failover_counts() == {}
+    renewer_paused.start()
+    wait_until(lambda: _answers(alice) == [["hs2-a", "alice", cluster.hue_principal]], 60, interval=0.5,
+               message="hive-ha did not log in to ZooKeeper once the ticket was there")
+
+
+def _answers(editor):
+    try:
+        editor.create_session()
+        return editor.run(WHO)
+    except EditorError:
+        return None
+
+
+def test_impersonation_refused_by_the_new_server_is_the_servers_words_not_a_failover(
+        kerberized_hue, kerberized_hs2, editors, kerberized_cluster):
+    cluster = kerberized_cluster
+    a = kerberized_hs2("hs2-a", 0)
+    kerberized_hs2("hs2-b", 1, proxy_users=())  # nobody may impersonate there (no hadoop.proxyuser.hue.*)
+    integration = kerberized_hue()
+    (alice,) = editors("alice")
+    alice.create_session()
+    assert alice.run(WHO) == [["hs2-a", "alice", cluster.hue_principal]]
+    a.kill()
+    with pytest.raises(EditorError) as refused:
+        alice.run(WHO)
+    assert "Failed to validate proxy privilege of hue for alice" in refused.value.message
+    assert integration.discovery.cache.failover_counts() == {str(integration.config.hive_service): 1}  # a's death
+
+
+def test_a_server_registered_by_address_is_the_kdcs_words_not_a_failover(kerberized_hue, kerberized_hs2, editors,
+                                                                         kerberized_cluster):
+    cluster = kerberized_cluster
+    address = cluster.address_of(cluster.hosts[0])
+    kerberized_hs2("hs2-ip", 0, published_host=address)  # principal hive/<host>, registered as <address>:<port>
+    integration = kerberized_hue()
+    (alice,) = editors("alice")
+    with pytest.raises(EditorError) as failed:
+        alice.create_session()
+        alice.run(WHO)
+    assert f"Server hive/{address}@{REALM} not found in Kerberos database" in failed.value.message
+    assert integration.discovery.cache.failover_counts() == {}
