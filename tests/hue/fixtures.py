@@ -6,7 +6,7 @@ import pytest
 
 from tests.hue.editor import DjangoTransport, Editor
 from tests.hue.hue_process import HueHome
-from tests.hue.kerberized import REINIT_FREQUENCY, KerberizedCluster, KtRenewer
+from tests.hue.kerberized import KerberizedCluster, KtRenewer, configure_hue, kt_renewer_ini
 
 PASSWORD = "hive-ha-test-password"
 
@@ -142,14 +142,8 @@ def hue_kt_renewer(kerberized_cluster):
     from desktop.conf import KERBEROS
 
     ccache = KERBEROS.CCACHE_PATH.get()
-    home = HueHome(f"""\
-        [[kerberos]]
-        hue_keytab={kerberized_cluster.hue_keytab}
-        hue_principal={kerberized_cluster.hue_principal}
-        ccache_path={ccache}
-        reinit_frequency={REINIT_FREQUENCY}
-        """)
-    renewer = KtRenewer(home, ccache)
+    home = HueHome(kt_renewer_ini(kerberized_cluster, ccache))
+    renewer = KtRenewer.for_home(home, ccache)
     try:
         yield renewer.start()
     finally:
@@ -159,33 +153,14 @@ def hue_kt_renewer(kerberized_cluster):
 
 @pytest.fixture
 def kerberized_hue(hue, kerberized_cluster, hue_kt_renewer, zk_namespace, tmp_path, monkeypatch):
-    """``switch_on(**hive_ha_keys) -> integration``: this Hue configured as a Kerberized cluster's Hue with the keys of
-    ``KerberizedCluster.hue_ini`` (``[desktop] [[kerberos]]``, ``[beeswax]`` with the cluster's hive-site.xml,
-    ``[libzookeeper] principal_name``, ``[hive_ha]`` SASL GSSAPI) and hive-ha installed; ``hue_kt_renewer`` keeps its
-    ticket fresh. Servers: ``kerberized_hs2``."""
-    from beeswax import conf as beeswax_conf
-    from beeswax import hive_site
+    """``switch_on(**hive_ha_keys) -> integration``: this Hue configured as a Kerberized cluster's Hue
+    (``kerberized.configure_hue``) and hive-ha installed; ``hue_kt_renewer`` keeps its ticket fresh. Servers:
+    ``kerberized_hs2``."""
     from desktop.conf import KERBEROS
-    from hue_integration import conf as our_conf
-    from hue_integration import install
-    from libzookeeper import conf as zk_conf
 
     def switch_on(**keys):
-        cluster = kerberized_cluster
-        hue(KERBEROS.HUE_KEYTAB, cluster.hue_keytab)
-        hue(KERBEROS.HUE_PRINCIPAL, cluster.hue_principal)
-        hue(KERBEROS.REINIT_FREQUENCY, str(REINIT_FREQUENCY))
-        monkeypatch.setenv("KRB5CCNAME", KERBEROS.CCACHE_PATH.get())  # as Hue's desktop/settings.py does at start
-        hue(beeswax_conf.HIVE_CONF_DIR, cluster.write_hive_site(str(tmp_path / "hive-conf")))
-        hive_site.reset()
-        hue(zk_conf.ENSEMBLE, cluster.zk_hosts)
-        hue(zk_conf.PRINCIPAL_NAME, "zookeeper")
-        hue(beeswax_conf.ZOOKEEPER_CONN_TIMEOUT, "20")
-        hue(beeswax_conf.HIVE_DISCOVERY_HS2, "true")
-        hue(beeswax_conf.HIVE_DISCOVERY_HIVESERVER2_ZNODE, zk_namespace)
-        for key, value in dict({"zookeeper_auth": "sasl", "zookeeper_sasl_mechanism": "GSSAPI"}, **keys).items():
-            hue(getattr(our_conf, key.upper()), str(value))
-        return install.install_if_enabled()
+        monkeypatch.setenv("KRB5CCNAME", KERBEROS.CCACHE_PATH.get())  # as Hue's desktop/settings.py did at start
+        return configure_hue(kerberized_cluster, zk_namespace, str(tmp_path / "hive-conf"), hue, **keys)
 
     return switch_on
 

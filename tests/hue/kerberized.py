@@ -4,8 +4,8 @@ ZooKeeper session and identity), the cluster's hive-site.xml, and Hue's own side
 
     cluster = KerberizedCluster().start()            # KDC + ZooKeeper; two host names of this machine
     a = cluster.hs2("hs2-a", cluster.hosts[0], "/hiveserver2")   # hive/<host>@EXAMPLE.TEST, registered by name
-    ini = cluster.hue_ini("/hiveserver2", ccache)    # what a Kerberized cluster's hue.ini says (docs/kerberos.md)
-    renewer = KtRenewer(HueHome(ini)).start()        # `hue kt_renewer`, its own process, writing Hue's cache
+    renewer = KtRenewer.for_home(HueHome(kt_renewer_ini(cluster, ccache)), ccache).start()  # `hue kt_renewer`: its
+    configure_hue(cluster, "/hiveserver2", hive_conf_dir, set_value)  # own process; this Hue as the cluster's
 
 Nothing is mocked. The servers run on two names of this machine, ``localhost`` and its host name, both found in
 /etc/hosts as on any Debian machine (each may resolve to a different loopback address, or to the same one): a
@@ -17,15 +17,14 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import textwrap
 import time
 
 from hive_ha.io import kerberos
-from hive_ha.sandbox.hs2server import HS2ServerProcess
 from hive_ha.sandbox.kdc import KerberosRig
 from hive_ha.sandbox.zookeeper import ZooKeeperServer
 from hive_ha.testing.waiting import wait_until
-from tests.hue.hue_process import HUE
 
 REALM = "EXAMPLE.TEST"
 TICKET_LIFETIME = 12  # seconds: Hue's tickets, shorter than every test that uses them
@@ -109,6 +108,8 @@ class KerberizedCluster:
         ``hive/<host>``'s ZooKeeper identity: after a ``kill()`` its znode goes when that session expires.
         ``published_host``: register another host (an address) than the one of the principal; ``proxy_users``: who
         may impersonate (default: Hue)."""
+        from hive_ha.sandbox.hs2server import HS2ServerProcess  # Thrift code: Hue's, once Hue has started
+
         principal, keytab = self.rig.hive_principal_for(host), self.rig.hive_keytab_for(host)
         env = dict(self.env, KRB5_CLIENT_KTNAME=keytab, KRB5CCNAME=f"MEMORY:{name}")
         registration = {
@@ -134,48 +135,67 @@ class KerberizedCluster:
             f.write(f"<?xml version=\"1.0\"?>\n<configuration>\n{body}</configuration>\n")
         return directory
 
-    def hue_ini(self, namespace, ccache, hive_conf_dir):
-        """The hue.ini keys of a Kerberized cluster's Hue with hive-ha switched on (docs/kerberos.md, "Hue"): starts
-        inside ``[desktop]`` (``HueHome`` writes that section's first keys)."""
-        return textwrap.dedent(f"""\
-            [[kerberos]]
-            hue_keytab={self.hue_keytab}
-            hue_principal={self.hue_principal}
-            ccache_path={ccache}
-            reinit_frequency={REINIT_FREQUENCY}
-            [beeswax]
-            hive_conf_dir={hive_conf_dir}
-            hive_discovery_hs2=true
-            hive_discovery_hiveserver2_znode={namespace}
-            [libzookeeper]
-            ensemble={self.zk_hosts}
-            principal_name=zookeeper
-            [hive_ha]
-            zookeeper_auth=sasl
-            zookeeper_sasl_mechanism=GSSAPI
-            """)
+
+def configure_hue(cluster, namespace, hive_conf_dir, set_value, **hive_ha_keys):
+    """Configure this Hue process as the Kerberized cluster's Hue and install hive-ha (what ``AppConfig.ready()``
+    does); returns the integration. The keys are those of docs/kerberos.md's Hue section: ``[desktop] [[kerberos]]``
+    (Hue's ``ccache_path`` stays what Hue exported as ``KRB5CCNAME`` at start-up), ``[beeswax]`` with the cluster's
+    hive-site.xml, ``[libzookeeper] principal_name``, ``[hive_ha]`` SASL GSSAPI. ``set_value(config, value)`` sets a
+    Hue ``Config`` (``set_for_testing``)."""
+    from beeswax import conf as beeswax_conf
+    from beeswax import hive_site
+    from desktop.conf import KERBEROS
+    from hue_integration import conf as our_conf
+    from hue_integration import install
+    from libzookeeper import conf as zk_conf
+
+    set_value(KERBEROS.HUE_KEYTAB, cluster.hue_keytab)
+    set_value(KERBEROS.HUE_PRINCIPAL, cluster.hue_principal)
+    set_value(KERBEROS.REINIT_FREQUENCY, str(REINIT_FREQUENCY))
+    set_value(beeswax_conf.HIVE_CONF_DIR, cluster.write_hive_site(hive_conf_dir))
+    hive_site.reset()
+    set_value(zk_conf.ENSEMBLE, cluster.zk_hosts)
+    set_value(zk_conf.PRINCIPAL_NAME, "zookeeper")
+    set_value(beeswax_conf.ZOOKEEPER_CONN_TIMEOUT, "20")
+    set_value(beeswax_conf.HIVE_DISCOVERY_HS2, "true")
+    set_value(beeswax_conf.HIVE_DISCOVERY_HIVESERVER2_ZNODE, namespace)
+    for key, value in dict({"zookeeper_auth": "sasl", "zookeeper_sasl_mechanism": "GSSAPI"}, **hive_ha_keys).items():
+        set_value(getattr(our_conf, key.upper()), str(value))
+    return install.install_if_enabled()
+
+
+def kt_renewer_ini(cluster, ccache):
+    """A hue.ini for ``hue kt_renewer`` alone (inside ``[desktop]``, see ``HueHome``)."""
+    return textwrap.dedent(f"""\
+        [[kerberos]]
+        hue_keytab={cluster.hue_keytab}
+        hue_principal={cluster.hue_principal}
+        ccache_path={ccache}
+        reinit_frequency={REINIT_FREQUENCY}
+        """)
 
 
 class KtRenewer:
-    """``hue kt_renewer`` in its own process group, configured by a ``HueHome``'s hue.ini: Hue's renewer, the only
-    writer of Hue's ticket cache (``kinit -k -t <hue_keytab> -c <ccache_path> <hue_principal>`` every
-    ``reinit_frequency`` s, then ``kinit -R``)."""
+    """``hue kt_renewer`` in its own process group, configured by the hue.ini in ``env["HUE_CONF_DIR"]``: Hue's
+    renewer, the only writer of Hue's ticket cache (``kinit -k -t <hue_keytab> -c <ccache_path> <hue_principal>``
+    every ``reinit_frequency`` s, then ``kinit -R``). ``for_home(HueHome, ccache)`` for a ``HueHome``'s hue.ini."""
 
-    def __init__(self, home, ccache, env=None):
-        self.home, self.ccache = home, ccache
-        self.env = dict(home.env, **(env or {}))
+    def __init__(self, env, workdir, ccache):
+        self.env, self.workdir, self.ccache = dict(env), workdir, ccache
+        self.log_path = os.path.join(workdir, "kt_renewer.out")
         self.process = None
 
-    @property
-    def log_path(self):
-        return os.path.join(self.home.log_dir, "kt_renewer.out")
+    @classmethod
+    def for_home(cls, home, ccache):
+        return cls(home.env, home.log_dir, ccache)
 
     def start(self, timeout=120):
         """Start it (unless it runs) and wait for its first ticket."""
         if self.process is not None and self.process.poll() is None:
             return self
+        hue = os.path.join(os.path.dirname(sys.executable), "hue")  # the Hue virtualenv's command
         with open(self.log_path, "a") as out:
-            self.process = subprocess.Popen([HUE, "kt_renewer"], env=self.env, cwd=self.home.home, stdout=out,
+            self.process = subprocess.Popen([hue, "kt_renewer"], env=self.env, cwd=self.workdir, stdout=out,
                                             stderr=subprocess.STDOUT, start_new_session=True)
 
         def ticket():

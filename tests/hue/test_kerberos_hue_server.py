@@ -80,7 +80,7 @@ def test_the_documented_kerberized_hue_answers_and_fails_over(documented_hue, ke
     listed = subprocess.run(["klist", "-k", cluster.hue_keytab], capture_output=True, text=True, check=True).stdout
     assert cluster.hue_principal in listed
     # Step 4: Hue's renewer, its own process, reading the same hue.ini.
-    renewer = KtRenewer(home, home.ccache)
+    renewer = KtRenewer.for_home(home, home.ccache)
     try:
         renewer.start()
         assert kerberos.read_cache(home.ccache).principal == cluster.hue_principal
