@@ -1,8 +1,9 @@
 """Read hive-ha's settings where Hue keeps them, into one validated ``HiveHAConfig``.
 
 Inside Hue: ``beeswax.conf`` / ``libzookeeper.conf`` Config objects (so ``set_for_testing`` and Hue's
-conf dir merging apply) plus our ``[hive_ha]`` section (``hue_integration.conf``). In a plain Django
-project: ``settings.HIVE_HA`` (sections as dicts) and/or ``settings.HIVE_HA_CONFIG_FILES``.
+conf dir merging apply), our ``[hive_ha]`` section (``hue_integration.conf``) and, in a Kerberized Hue, Hue's own
+login (``desktop.conf.KERBEROS``: whose ticket hive-ha uses). In a plain Django project: ``settings.HIVE_HA``
+(sections as dicts) and/or ``settings.HIVE_HA_CONFIG_FILES``.
 """
 from __future__ import annotations
 
