@@ -63,7 +63,8 @@ def hue_kerberos() -> Optional[HueKerberos]:
     (its own process) keeps that cache fresh."""
     from desktop.conf import KERBEROS
 
-    return HueKerberos.from_keys({"hue_keytab": KERBEROS.HUE_KEYTAB.get(), "hue_principal": KERBEROS.HUE_PRINCIPAL.get(),
+    return HueKerberos.from_keys({"hue_keytab": KERBEROS.HUE_KEYTAB.get(),
+                                  "hue_principal": KERBEROS.HUE_PRINCIPAL.get(),
                                   "ccache_path": KERBEROS.CCACHE_PATH.get()})
 
 

@@ -161,6 +161,40 @@ def test_settings_validation(tmp_path):
     assert cfg.zookeeper.sasl_service == "zoo"
 
 
+def test_whose_ticket_in_a_kerberized_hue(tmp_path):
+    """docs/kerberos.md "Whose ticket": Hue's cache and principal unless [hive_ha] names a ticket of its own; never
+    a keytab login writing Hue's cache."""
+    keytab = tmp_path / "hive-ha.keytab"
+    keytab.write_bytes(b"\x05\x02")
+    hue_ini = {"desktop": {"kerberos": {"hue_keytab": "/etc/hue/hue.keytab", "hue_principal": "hue/h1@R",
+                                        "ccache_path": "/var/run/hue/cc"}},
+               "libzookeeper": {"ensemble": "zk1:2181"},
+               "hive_ha": {"zookeeper_auth": "sasl", "zookeeper_sasl_mechanism": "GSSAPI"}}
+    ini = tmp_path / "hue.ini"
+    ini.write_text("[desktop]\n  [[kerberos]]\n    hue_keytab=/etc/hue/hue.keytab\n    hue_principal=hue/h1@R\n"
+                   "    ccache_path=/var/run/hue/cc\n[libzookeeper]\n  ensemble=zk1:2181\n[hive_ha]\n"
+                   "  zookeeper_auth=sasl\n  zookeeper_sasl_mechanism=GSSAPI\n")
+    config = load_config(str(ini))
+    assert config.hue_kerberos == kerberos.HueKerberos("hue/h1@R", "/var/run/hue/cc")
+    zk = config.zookeeper
+    assert (zk.sasl_principal, zk.kerberos_keytab, zk.ticket_cache) == ("hue/h1@R", None, "FILE:/var/run/hue/cc")
+
+    def with_keys(**keys):
+        return load_config([hue_ini, {"hive_ha": keys}]).zookeeper
+
+    assert with_keys(zookeeper_sasl_principal="other@R").sasl_principal == "other@R"
+    assert with_keys(kerberos_ccache="/tmp/x").ticket_cache == "FILE:/tmp/x"
+    own = with_keys(kerberos_keytab=str(keytab), zookeeper_sasl_principal="hive-ha@R")  # its own login, own cache
+    assert own.ticket_cache.startswith("FILE:" + kerberos.private_cache_dir())
+    with pytest.raises(ConfigError, match=r"\[hive_ha\] kerberos_ccache.*hue kt_renewer writes that one"):
+        with_keys(kerberos_keytab=str(keytab), zookeeper_sasl_principal="hive-ha@R", kerberos_ccache="/var/run/hue/cc")
+    # Hue not Kerberized (no hue_keytab), or no GSSAPI toward ZooKeeper: nothing of Hue's is used.
+    plain = load_config([dict(hue_ini, desktop={"kerberos": {"ccache_path": "/var/run/hue/cc"}})])
+    assert plain.hue_kerberos is None and plain.zookeeper.ticket_cache is None
+    assert load_config([dict(hue_ini, hive_ha={})]).zookeeper.ticket_cache is None
+    assert kerberos.HueKerberos.from_keys({"hue_keytab": "/k"}).ccache == "/var/run/hue/hue_krb5_ccache"
+
+
 def test_kinit_failure_names_principal_and_keytab(krb_rig, tmp_path):
     login = kerberos.KerberosLogin("nobody@EXAMPLE.TEST", krb_rig.keytab("hue"), str(tmp_path / "cc"))
     with pytest.raises(KerberosLoginFailed) as info:
@@ -191,6 +225,37 @@ def test_connect_kerberos_with_failover_to_the_new_servers_principal(krb_rig, kr
     a.kill()  # SIGKILL; its registration lingers until its session expires
     reg_a.crash()
     assert query()[0] == "hs2-b"
+
+
+def test_a_keytab_login_serves_hive_ha_and_nothing_else_in_the_process(krb_rig, krb_zk_hosts, krb_registrar,
+                                                                       krb_hs2_factory, zk_namespace, tmp_path):
+    """hive_ha.connect and hive-ha check log in to ZooKeeper and HiveServer2 with hive-ha's ticket; the rest of the
+    process, whose own cache is empty, has none."""
+    from pyhive import hive
+
+    from hive_ha.clients.deployment_check import OK, Credentials, run_check
+
+    server = krb_hs2_factory("hs2-k", process=True)
+    register(krb_registrar, zk_namespace, server.port)
+    os.environ["KRB5CCNAME"] = "MEMORY:nothing-here"
+    os.environ.pop("KRB5_CLIENT_KTNAME")  # no ticket for the process from here on
+    settings = gssapi_settings(krb_zk_hosts, krb_rig.principal("hue"), kerberos_keytab=krb_rig.keytab("hue"),
+                               kerberos_ccache=str(tmp_path / "hue.ccache"))
+    conn = hive_ha.connect(zookeeper=settings, namespace=zk_namespace, auth="KERBEROS")
+    try:
+        cursor = conn.cursor()
+        cursor.execute("select current_user()")
+        assert cursor.fetchall() == [("hue@EXAMPLE.TEST",)]
+    finally:
+        conn.close()
+    report = run_check(settings, Service.of("hs2", zk_namespace), Credentials("hue"))
+    (ticket,) = [f for f in report.findings if f.item == "kerberos"]
+    assert (ticket.status, ticket.subject) == (OK, "hue@EXAMPLE.TEST")
+    assert "from hive-ha's keytab login, renewed by hive-ha" in ticket.detail and "valid until" in ticket.detail
+    assert [f.status for f in report.findings if f.item == "session"] == [OK]
+    with pytest.raises(Exception, match="No Kerberos credentials available"):
+        hive.connect("localhost", server.port, auth="KERBEROS", kerberos_service_name="hive")
+    assert os.environ["KRB5CCNAME"] == "MEMORY:nothing-here"
 
 
 def test_clients_without_kerberos_are_refused(krb_rig, krb_zk_hosts, krb_registrar, krb_hs2_factory, zk_namespace):

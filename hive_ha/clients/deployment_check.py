@@ -20,8 +20,8 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import hive_ha.extras as extras
 from hive_ha.clients.transport import thrift_transport
 from hive_ha.errors import ZooKeeperAuthFailed
-from hive_ha.io.registry import candidate_paths, locate, read_all
 from hive_ha.io import kerberos
+from hive_ha.io.registry import candidate_paths, locate, read_all
 from hive_ha.io.zookeeper import ZkSettings, new_client, ticket_in_use
 from hive_ha.model.addressing import service_name
 from hive_ha.model.endpoint import Endpoint

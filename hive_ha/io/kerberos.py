@@ -105,7 +105,8 @@ class KerberosLogin:
         if not os.path.isfile(self.keytab):
             raise ConfigError("kerberos_keytab", self.keytab, "the path of a readable keytab file")
         if self.ccache and file_path(self.ccache) is None:
-            raise ConfigError("kerberos_ccache", self.ccache, "a FILE: ticket cache (or a plain path) for keytab logins")
+            raise ConfigError("kerberos_ccache", self.ccache,
+                              "a FILE: ticket cache (or a plain path) for keytab logins")
 
     @property
     def cache_path(self) -> str:
@@ -193,7 +194,8 @@ def kinit(login: KerberosLogin) -> None:
     """Get a fresh TGT from the keytab into the login's ticket cache; ``KerberosLoginFailed`` says why not."""
     binary = shutil.which("kinit")
     if binary is None:
-        raise KerberosLoginFailed(login.principal, login.keytab, "kinit not found on PATH (install krb5-user / krb5-workstation)")
+        raise KerberosLoginFailed(login.principal, login.keytab,
+                                  "kinit not found on PATH (install krb5-user / krb5-workstation)")
     try:
         result = subprocess.run([binary, "-k", "-t", login.keytab, "-c", login.cache_name, login.principal],
                                 stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=KINIT_TIMEOUT)

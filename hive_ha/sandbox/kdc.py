@@ -301,7 +301,8 @@ class KerberosRig(Startable):
         self.kdc.start()
         self.kdc.add_principal("zookeeper/%s" % SERVER_HOST, self._keytab_path("zookeeper"))
         for host in self.hosts:
-            self.kdc.add_principal("hive/%s" % host, self._keytab_path("hive" if host == SERVER_HOST else "hive/" + host))
+            key = "hive" if host == SERVER_HOST else "hive/" + host
+            self.kdc.add_principal("hive/%s" % host, self._keytab_path(key))
         for user in self.users:
             self.kdc.add_principal(user, self._keytab_path(user))
         for user in self.short_lived:
