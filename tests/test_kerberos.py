@@ -349,3 +349,16 @@ def test_a_hung_kinit_blocks_no_other_login_nor_client(krb_rig, krb_zk_hosts, hu
         release()
         blocked.join(30)  # its client is in the pool before the pool fixture closes it
         kerberos.stop_logins()
+
+
+def test_the_ticket_state_names_neither_the_cache_nor_the_keytab(tmp_path):
+    keytab = tmp_path / "hue.keytab"
+    keytab.write_bytes(b"\x05\x02")
+    login = kerberos.KerberosLogin("hue@EXAMPLE.TEST", str(keytab), str(tmp_path / "hue.ccache"))
+    renewer = kerberos.TicketRenewer(login)  # not started: what a failed renewal leaves behind
+    renewer.last_error = str(kerberos.UnsafeTicketCache(login.principal, login.keytab, login.cache_path + ".lock",
+                                                        f"made by another user; keytab {keytab}"))
+    state = kerberos.ticket_state("keytab", "hive-ha", login.cache_name, login.principal, renewer)
+    text = repr(state.as_dict())
+    assert str(tmp_path) not in text
+    assert "refusing the Kerberos ticket cache the ticket cache.lock" in state.problem and "keytab the keytab" in text

@@ -662,11 +662,21 @@ def ticket_state(source: str, renewed_by: str, ccache: str, expected: Optional[s
             problem = f"the ticket of {ticket.principal} expired"
     own = None
     if renewer is not None:
+        error = _without_paths(renewer.last_error, ccache, renewer.login.keytab)
         own = {"writer": renewer.writer, "renewals": renewer.renewals, "last_renewal": renewer.last_renewal,
-               "next_renewal": renewer.next_renewal, "last_error": renewer.last_error}
-        problem = problem or renewer.last_error
+               "next_renewal": renewer.next_renewal, "last_error": error}
+        problem = error or problem  # why the renewal fails says more than its consequence
     return TicketState(source, renewed_by, expected, ticket.principal if ticket else None,
                        ticket.starts if ticket else None, ticket.ends if ticket else None, problem, own)
+
+
+def _without_paths(text: Optional[str], ccache: str, keytab: str) -> Optional[str]:
+    """``text`` with the ticket cache's and the keytab's paths replaced by what they are (diagnostics name neither)."""
+    path = file_path(ccache)
+    for secret, word in ((path, "the ticket cache"), (keytab, "the keytab")):
+        if text and secret:
+            text = text.replace(secret, word)
+    return text
 
 
 # -- diagnoses -------------------------------------------------------------------------------------------------
