@@ -148,7 +148,7 @@ def ticket_in_use(settings: ZkSettings, hue=None):
         return kerberos.ticket_state("keytab", "hive-ha (kinit from kerberos_keytab)", cache, settings.sasl_principal,
                                      kerberos.renewer_of(login))
     if cache and hue is not None and hue.is_cache(cache):
-        return kerberos.ticket_state("hue", "Hue's kt_renewer (hue kt_renewer)", cache, settings.sasl_principal)
+        return kerberos.ticket_state("hue", "Hue's kt_renewer", cache, settings.sasl_principal)
     if cache:
         return kerberos.ticket_state("cache", "not hive-ha: whoever writes kerberos_ccache", cache,
                                      settings.sasl_principal)
