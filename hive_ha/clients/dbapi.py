@@ -35,6 +35,7 @@ from hive_ha.clients.transport import thrift_transport
 from hive_ha.core.discovery import Discovery
 from hive_ha.core.failover import FailoverPolicy, map_connection_errors, with_failover
 from hive_ha.errors import AllServersFailed, ConfigError, NoEndpointAvailable, ServerConnectionError, UnusableEndpoint
+from hive_ha.io import kerberos
 from hive_ha.io.zookeeper import ZkSettings
 from hive_ha.model.addressing import DEFAULT_HTTP_PATH, host_principal, resolve_principal, service_name, split_principal
 from hive_ha.model.endpoint import Endpoint
@@ -303,7 +304,7 @@ def connect_with(options: ConnectOptions, settings: Optional[ZkSettings] = None,
                  driver_args: Optional[Mapping[str, Any]] = None):
     """``connect`` for already validated options (the SQLAlchemy dialect's entry)."""
     settings = settings or ZkSettings(options.zookeeper)
-    open_fn = _opener(options, dict(driver_args or {}))
+    open_fn = _opener(options, dict(driver_args or {}), settings.ticket_cache)
     discovery = _discovery(settings, options.policy)
     service = options.service
     candidates = discovery.snapshot(service).candidates
@@ -350,9 +351,12 @@ def connect_with(options: ConnectOptions, settings: Optional[ZkSettings] = None,
     raise AllServersFailed(settings.hosts, service.namespace, tried) from last
 
 
-def _opener(options: ConnectOptions, driver_args: Dict[str, Any]) -> Callable[[Endpoint], Any]:
+def _opener(options: ConnectOptions, driver_args: Dict[str, Any],
+            ticket_cache: Optional[str] = None) -> Callable[[Endpoint], Any]:
     """``open(endpoint)``: resolve what the server published (``UnusableEndpoint`` if this client cannot use it),
-    then open a connection with the chosen driver, every socket with a timeout."""
+    then open a connection with the chosen driver, every socket with a timeout. A Kerberos handshake uses
+    ``ticket_cache`` (the ticket hive-ha uses toward ZooKeeper: ``kerberos_keytab``/``kerberos_ccache``) when one is
+    set, in the calling thread only; else the process's ticket cache."""
     if options.ssl_ca or options.ssl_cert:
         check_files(options.tls)  # a bad file is this client's ConfigError now, not a reason to skip every server
     if options.driver == "impyla":
@@ -391,7 +395,8 @@ def _opener(options: ConnectOptions, driver_args: Dict[str, Any]) -> Callable[[E
         except ConfigError as exc:
             raise UnusableEndpoint({endpoint.address: exc}) from exc
         try:
-            return open_driver(target)
+            with kerberos.thread_ccache(ticket_cache if target.auth == Authentication.KERBEROS else None):
+                return open_driver(target)
         except Exception as exc:
             explained = _kerberos_host_error(exc, target) or (
                 verification_error(exc, target.address, target.host, options.tls) if target.ssl else None)
