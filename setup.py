@@ -15,8 +15,9 @@ EXTRAS = {
     # SQLAlchemy: Hue 4.11 pins 1.3.8; PyHive 0.7's dialect also runs on 2.0 (checked). No impyla here: its
     # top-level package "impala" would collide with Hue's Impala app in Hue's virtualenv (install it yourself
     # for driver="impyla" in standalone programs).
-    # SASL toward ZooKeeper (kazoo's client is pure-sasl) and GSSAPI toward HiveServer2 (builds with libkrb5-dev + gcc)
-    "kerberos": ["kerberos>=1.3.0", "pure-sasl>=0.6.2"],
+    # SASL toward ZooKeeper (kazoo's client is pure-sasl) and GSSAPI toward HiveServer2 (builds with libkrb5-dev + gcc);
+    # gssapi (same build needs) keeps a ticket cache of hive-ha's own to hive-ha's threads (hive_ha/io/kerberos.py).
+    "kerberos": ["kerberos>=1.3.0", "pure-sasl>=0.6.2", "gssapi>=1.6"],
     "dbapi": ["PyHive>=0.7.0", "SQLAlchemy>=1.3.8,<2.1"] + THRIFT,
     # `hive-ha sandbox`: HiveServer2-protocol test servers (PyHive's TCLIService over thrift). With --kerberos also
     # the kerberos extra and gssapi (the servers' GSSAPI acceptor).

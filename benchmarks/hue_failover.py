@@ -2,6 +2,14 @@
 notebook API (the same calls as the editor), for 2 and for 50 users with open editor sessions.
 
     $(cat .hue/python) benchmarks/hue_failover.py [--quick] [--json FILE]
+    $(cat .hue/python) benchmarks/hue_failover.py --kerberos [--users 2] [--rounds N]
+
+``--kerberos``: the same in a Kerberized cluster (tests/hue/kerberized.py): an MIT KDC, ZooKeeper requiring SASL
+GSSAPI, HiveServer2 processes accepting only GSSAPI on two host names of this machine, Hue's keytab with 12 s
+tickets and ``hue kt_renewer`` in its own process, impersonation on. Each user's recovery is the time from the first
+call after the kill to their answer from the survivor, minus the median statement time before it; the last line is
+``kerberized_recovery_p50_ms=<ms> auth_errors=<n>`` (the median over every user and round, and the answers that
+were a Kerberos/GSSAPI/SASL error).
 
 All users run ``select current_server()`` at the same time before the kill (the baseline: the statement's own run,
 under the same load), then again right after it. Recovery is the time from the first call after the kill to the last
@@ -13,12 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict
+from typing import Dict, List, Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -36,8 +45,12 @@ def main(argv=None) -> int:
                         "50-user figure varies from round to round, so compare medians of several")
     parser.add_argument("--users", default="2,50", metavar="N,N", help="user counts to run (default 2,50)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--kerberos", action="store_true", help="in a Kerberized cluster (default: 2 users)")
     args = parser.parse_args(argv)
     rounds = args.rounds or (1 if args.quick else 3)
+    if args.kerberos:
+        return kerberized(rounds, [int(n) for n in (args.users if args.users != "2,50" else "2").split(",")],
+                          args.json)
     user_counts = [int(n) for n in args.users.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="hive-ha-bench-failover-") as home:
@@ -130,6 +143,118 @@ def main(argv=None) -> int:
     for users in user_counts:
         print(f"recovery_ms_{users}_users={results[f'{users}/median']['recovery_ms']:.0f}")
     return 0
+
+
+AUTH_ERROR = re.compile(r"GSS|Kerberos|SASL|credential|ticket", re.I)
+
+
+def kerberized(rounds: int, user_counts: List[int], json_file: Optional[str]) -> int:
+    """The --kerberos run: ``rounds`` kill -9s per user count, each on fresh servers; see the module docstring."""
+    from tests.hue.kerberized import KerberizedCluster, KtRenewer, configure_hue, kt_renewer_ini
+
+    with tempfile.TemporaryDirectory(prefix="hive-ha-bench-krb-") as home:
+        cluster = KerberizedCluster().start()
+        ccache = os.path.join(home, "hue_krb5_ccache")
+        renewer = None
+        try:
+            os.environ.update(cluster.env)  # this Hue host's krb5.conf
+            # Hue's start-up exports ccache_path as KRB5CCNAME; hue kt_renewer fills it.
+            start_hue(home, f"[[kerberos]]\nccache_path={ccache}\n")
+            from django.core.management import call_command
+            from django.db import connection
+
+            connection.settings_dict["ATOMIC_REQUESTS"] = False  # as in the run without Kerberos (sqlite)
+            connection.settings_dict["OPTIONS"]["timeout"] = 120
+            call_command("migrate", verbosity=0, interactive=False)
+            from desktop.lib.django_test_util import make_logged_in_client
+            from desktop.lib.test_utils import grant_access
+            from django.core.cache import cache
+
+            from hue_integration import install
+            from tests.hue.editor import DjangoTransport, Editor
+
+            renewer_conf = os.path.join(home, "kt_renewer")  # its own hue.ini: Hue's [desktop] [[kerberos]] keys
+            os.makedirs(renewer_conf)
+            with open(os.path.join(renewer_conf, "hue.ini"), "w") as f:
+                f.write(f"[desktop]\nsecret_key=benchmark-not-a-secret-0123456789\n[[database]]\nengine=sqlite3\n"
+                        f"name={home}/desktop.db\n{kt_renewer_ini(cluster, ccache)}")
+            env = dict(os.environ, HUE_CONF_DIR=renewer_conf, DESKTOP_LOG_DIR=renewer_conf)
+            env.pop("DJANGO_SETTINGS_MODULE")  # the hue command sets its own
+            renewer = KtRenewer(env, renewer_conf, ccache).start()
+            print(f"{'users':>6}{'round':>7}{'recovery p50 ms':>17}{'max ms':>9}{'statement ms':>14}"
+                  f"{'auth errors':>13}{'other errors':>14}")
+            recoveries: List[float] = []
+            auth_errors = 0
+            results: Dict[str, Dict[str, float]] = {}
+            for users in user_counts:
+                for round_ in range(rounds):
+                    namespace = f"/bench_krb_{users}_{round_}"
+                    a = cluster.hs2("hs2-a", cluster.hosts[0], namespace)
+                    b = cluster.hs2("hs2-b", cluster.hosts[1], namespace)
+                    try:
+                        configure_hue(cluster, namespace, os.path.join(home, "hive-conf"),
+                                      lambda config, value: config.set_for_testing(value))
+                        names = [f"k{users}_{round_}_{i}" for i in range(users)]
+                        editors = []
+                        for name in names:
+                            client = make_logged_in_client(username=name, password="pw", is_superuser=False,
+                                                           groupname="default")
+                            for app in ("beeswax", "hive", "notebook"):
+                                grant_access(name, "default", app)
+                            editors.append(Editor(DjangoTransport(client)))
+                        cache.delete("perms")
+                        for name, editor in zip(names, editors):  # one at a time (sqlite: see above)
+                            editor.create_session()
+                            assert editor.run(WHO_KRB) == [["hs2-a", name, cluster.hue_principal]]
+
+                        def one(editor, start):
+                            try:
+                                return editor.run(WHO_KRB, timeout=120), time.monotonic() - start
+                            except AssertionError as exc:
+                                return str(exc), time.monotonic() - start
+                            finally:
+                                connection.close()
+
+                        def everyone():
+                            start = time.monotonic()
+                            with ThreadPoolExecutor(max_workers=min(users, 16)) as pool:
+                                return list(pool.map(lambda e: one(e, start), editors))
+
+                        before = everyone()
+                        assert [answer for answer, _ in before] == \
+                            [[["hs2-a", name, cluster.hue_principal]] for name in names], before
+                        statement = statistics.median(took for _, took in before)
+                        a.kill()
+                        after = everyone()
+                        expected = [[["hs2-b", name, cluster.hue_principal]] for name in names]
+                        bad = [answer for (answer, _), want in zip(after, expected) if answer != want]
+                        auth = sum(1 for answer in bad if AUTH_ERROR.search(str(answer)))
+                        per_user = [max(0.0, took - statement) for _, took in after]
+                        recoveries += per_user
+                        auth_errors += auth
+                        print(f"{users:>6}{round_ + 1:>7}{statistics.median(per_user) * 1000:>17.0f}"
+                              f"{max(per_user) * 1000:>9.0f}{statement * 1000:>14.1f}{auth:>13}{len(bad) - auth:>14}")
+                        results[f"{users}/{round_}"] = {
+                            "recovery_p50_ms": statistics.median(per_user) * 1000,
+                            "recovery_max_ms": max(per_user) * 1000, "statement_ms": statement * 1000,
+                            "auth_errors": auth, "other_errors": len(bad) - auth}
+                        install.uninstall()
+                    finally:
+                        a.kill()
+                        b.kill()
+        finally:
+            if renewer is not None:
+                renewer.stop()
+            cluster.stop()
+    if json_file:
+        with open(json_file, "w") as fh:
+            json.dump(results, fh, indent=2)
+    print(f"kerberized_recovery_p50_ms={statistics.median(recoveries) * 1000:.0f} auth_errors={auth_errors}")
+    return 0
+
+
+#: Which server answered, the session's (impersonated) user and who authenticated: Hue's principal.
+WHO_KRB = "select current_server(), current_user(), logged_in_user()"
 
 
 if __name__ == "__main__":

@@ -26,13 +26,14 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 from lookup import pct, zk_packets  # noqa: E402  (the lookup benchmark's helpers)
 
 
-def start_hue(home: str) -> None:
-    """Hue's start-up from a hue.ini with discovery off (each side switches it on with Hue's set_for_testing)."""
+def start_hue(home: str, desktop: str = "") -> None:
+    """Hue's start-up from a hue.ini with discovery off (each side switches it on with Hue's set_for_testing);
+    ``desktop``: more ``[desktop]`` subsections (``[[kerberos]]``)."""
     conf = os.path.join(home, "conf")
     os.makedirs(conf)
     with open(os.path.join(conf, "hue.ini"), "w") as f:
         f.write(f"[desktop]\nsecret_key=benchmark-not-a-secret-0123456789\n[[database]]\nengine=sqlite3\n"
-                f"name={home}/desktop.db\n")
+                f"name={home}/desktop.db\n{desktop}")
     os.environ.update(HUE_CONF_DIR=conf, DESKTOP_LOG_DIR=os.path.join(home, "logs"),
                       DJANGO_SETTINGS_MODULE="desktop.settings", DESKTOP_LOGLEVEL="WARNING")
     import django

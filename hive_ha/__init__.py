@@ -20,7 +20,8 @@ from hive_ha.core.discovery import Discovery
 from hive_ha.errors import (AllServersFailed, CertificateNotVerified, ConfigError, DiscoveryClosed, DiscoveryError,
                             ExtraRequired, HiveHAError, KerberosLoginFailed, LoadBalancerCommandFailed,
                             LoadBalancerConfigRejected, MalformedRegistration, NoEndpointAvailable, RegistryUnavailable,
-                            ServerConnectionError, ServerConnectionLost, ServerUnreachable, UnusableEndpoint,
+                            ServerConnectionError, ServerConnectionLost, ServerUnreachable, UnsafeTicketCache,
+                            UnusableEndpoint,
                             ZooKeeperAuthFailed)
 from hive_ha.io.zookeeper import ZkSettings
 from hive_ha.model.endpoint import Endpoint
@@ -45,5 +46,5 @@ __all__ = [
     "AllServersFailed", "CertificateNotVerified", "ConfigError", "DiscoveryClosed", "DiscoveryError", "ExtraRequired",
     "HiveHAError", "KerberosLoginFailed", "LoadBalancerCommandFailed", "LoadBalancerConfigRejected",
     "MalformedRegistration", "NoEndpointAvailable", "RegistryUnavailable", "ServerConnectionError",
-    "ServerConnectionLost", "ServerUnreachable", "UnusableEndpoint", "ZooKeeperAuthFailed",
+    "ServerConnectionLost", "ServerUnreachable", "UnsafeTicketCache", "UnusableEndpoint", "ZooKeeperAuthFailed",
 ]

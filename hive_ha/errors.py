@@ -252,6 +252,17 @@ class KerberosLoginFailed(HiveHAError):
                          f"(check 'klist -k {keytab}' lists {principal}, and the KDC in krb5.conf is reachable)")
 
 
+class UnsafeTicketCache(KerberosLoginFailed):
+    """A ticket cache (or its directory or lock) that another local user could have made or can change: hive-ha
+    neither writes its ticket there nor adopts a ticket found there. ``path`` is the file, ``detail`` why."""
+
+    def __init__(self, principal: str, keytab: str, path: str, detail: str) -> None:
+        self.principal = principal
+        self.keytab = keytab
+        self.path = path
+        HiveHAError.__init__(self, f"refusing the Kerberos ticket cache {path} for {principal}: {detail}")
+
+
 class ZooKeeperAuthFailed(RegistryUnavailable):
     """ZooKeeper's SASL login failed (no/expired ticket, wrong principal or service name, host-name mismatch).
 

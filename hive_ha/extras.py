@@ -20,8 +20,9 @@ MODULES: Dict[str, Tuple[str, ...]] = {
     "sandbox": ("TCLIService", "thrift"),
     # A real OpenSession (hive_ha.connect, check's session probe): the same plus SASL over Thrift.
     "dbapi": ("pyhive", "TCLIService", "thrift", "thrift_sasl", "puresasl"),
-    # kazoo's SASL client (DIGEST-MD5 and GSSAPI) and, for GSSAPI, the Kerberos bindings.
-    "kerberos": ("puresasl", "kerberos"),
+    # kazoo's SASL client (DIGEST-MD5 and GSSAPI) and, for GSSAPI, the Kerberos bindings: pykerberos (pure-sasl's)
+    # and python-gssapi (keeps a ticket cache of hive-ha's own to hive-ha's threads).
+    "kerberos": ("puresasl", "kerberos", "gssapi"),
 }
 
 

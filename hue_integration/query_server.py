@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
+from hive_ha.model.addressing import resolve_principal
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
 from hive_ha.model.values import format_hostport
@@ -25,9 +26,9 @@ class HueSettings:
     close_sessions: bool = False
     has_session_pool: bool = False
     max_number_of_sessions: int = -1
-    #: host -> HiveServer2's Kerberos principal for it (Hue's own rule: hive-site's principal with ``_HOST`` replaced
-    #: by the host's FQDN), or None when hive-site has none.
-    principal_for: Callable[[str], Optional[str]] = dataclasses.field(default=lambda host: None, compare=False)
+    #: hive-site.xml's ``hive.server2.authentication.kerberos.principal`` (``hive/_HOST@REALM``), for servers that
+    #: published none; ``principal_for`` resolves it for the host dialled.
+    hive_site_principal: Optional[str] = None
     transport_mode: str = "socket"
     use_ssl: bool = False
     http_path: str = "cliservice"
@@ -41,7 +42,6 @@ class HueSettings:
         from beeswax.common import is_compute
         from desktop.conf import has_connectors
 
-        has_principal = bool(hive_site.get_conf().get(hive_site._CNF_HIVESERVER2_KERBEROS_PRINCIPAL))
         return cls(
             auth_username=conf.AUTH_USERNAME.get(),
             auth_password=conf.AUTH_PASSWORD.get(),
@@ -49,13 +49,20 @@ class HueSettings:
             close_sessions=conf.CLOSE_SESSIONS.get(),
             has_session_pool=conf.has_session_pool(),
             max_number_of_sessions=conf.MAX_NUMBER_OF_SESSIONS.get(),
-            principal_for=hive_site.get_hiveserver2_kerberos_principal if has_principal else (lambda host: None),
+            hive_site_principal=hive_site.get_conf().get(hive_site._CNF_HIVESERVER2_KERBEROS_PRINCIPAL) or None,
             transport_mode="http" if hive_site.hiveserver2_transport_mode() == "HTTP" else "socket",
             use_ssl=bool(hive_site.hiveserver2_use_ssl()),
             http_path=hive_site.hiveserver2_thrift_http_path() or "cliservice",
             has_connectors=bool(has_connectors()),
             is_compute=is_compute,
         )
+
+
+    def principal_for(self, host: str) -> Optional[str]:
+        """HiveServer2's principal on ``host``, the host Hue dials: ``_HOST`` becomes that host, lower-cased, which is
+        what a GSSAPI client asks the KDC for. (Hue's own rule looks the host up in reverse DNS and turns
+        ``localhost`` into this machine's name: another host than the one dialled.)"""
+        return resolve_principal(self.hive_site_principal, host)
 
 
 class QueryServer(QueryServerConfig):

@@ -132,8 +132,9 @@ def test_keytab_login_from_config_and_bad_keytab(krb_rig, krb_zk_hosts, krb_regi
     discovery = Discovery(settings, pool=pool)
     try:
         assert discovery.endpoint(Service.of("hs2", zk_namespace)).port == 10002
-        assert os.environ["KRB5CCNAME"] == "FILE:%s" % ccache
-        assert kerberos.tgt_end_time(str(ccache)) is not None
+        # The ticket is in hive-ha's cache and used by its ZooKeeper client's threads; the process's stays as it was.
+        assert os.environ["KRB5CCNAME"] == "MEMORY:nothing-here"
+        assert kerberos.read_cache(str(ccache)).principal == "hue@EXAMPLE.TEST"
     finally:
         discovery.close()
     bad = dataclasses.replace(settings, sasl_principal="alice@EXAMPLE.TEST")  # not in hue's keytab
@@ -158,6 +159,40 @@ def test_settings_validation(tmp_path):
     assert cfg.zookeeper.sasl_service == "zk"
     cfg = load_config({"libzookeeper": {"principal_name": "zk"}, "hive_ha": {"zookeeper_kerberos_service": "zoo"}})
     assert cfg.zookeeper.sasl_service == "zoo"
+
+
+def test_whose_ticket_in_a_kerberized_hue(tmp_path):
+    """docs/kerberos.md "Whose ticket": Hue's cache and principal unless [hive_ha] names a ticket of its own; never
+    a keytab login writing Hue's cache."""
+    keytab = tmp_path / "hive-ha.keytab"
+    keytab.write_bytes(b"\x05\x02")
+    hue_ini = {"desktop": {"kerberos": {"hue_keytab": "/etc/hue/hue.keytab", "hue_principal": "hue/h1@R",
+                                        "ccache_path": "/var/run/hue/cc"}},
+               "libzookeeper": {"ensemble": "zk1:2181"},
+               "hive_ha": {"zookeeper_auth": "sasl", "zookeeper_sasl_mechanism": "GSSAPI"}}
+    ini = tmp_path / "hue.ini"
+    ini.write_text("[desktop]\n  [[kerberos]]\n    hue_keytab=/etc/hue/hue.keytab\n    hue_principal=hue/h1@R\n"
+                   "    ccache_path=/var/run/hue/cc\n[libzookeeper]\n  ensemble=zk1:2181\n[hive_ha]\n"
+                   "  zookeeper_auth=sasl\n  zookeeper_sasl_mechanism=GSSAPI\n")
+    config = load_config(str(ini))
+    assert config.hue_kerberos == kerberos.HueKerberos("hue/h1@R", "/var/run/hue/cc")
+    zk = config.zookeeper
+    assert (zk.sasl_principal, zk.kerberos_keytab, zk.ticket_cache) == ("hue/h1@R", None, "FILE:/var/run/hue/cc")
+
+    def with_keys(**keys):
+        return load_config([hue_ini, {"hive_ha": keys}]).zookeeper
+
+    assert with_keys(zookeeper_sasl_principal="other@R").sasl_principal == "other@R"
+    assert with_keys(kerberos_ccache="/tmp/x").ticket_cache == "FILE:/tmp/x"
+    own = with_keys(kerberos_keytab=str(keytab), zookeeper_sasl_principal="hive-ha@R")  # its own login, own cache
+    assert own.ticket_cache.startswith("FILE:" + kerberos.private_cache_dir())
+    with pytest.raises(ConfigError, match=r"\[hive_ha\] kerberos_ccache.*hue kt_renewer writes that one"):
+        with_keys(kerberos_keytab=str(keytab), zookeeper_sasl_principal="hive-ha@R", kerberos_ccache="/var/run/hue/cc")
+    # Hue not Kerberized (no hue_keytab), or no GSSAPI toward ZooKeeper: nothing of Hue's is used.
+    plain = load_config([dict(hue_ini, desktop={"kerberos": {"ccache_path": "/var/run/hue/cc"}})])
+    assert plain.hue_kerberos is None and plain.zookeeper.ticket_cache is None
+    assert load_config([dict(hue_ini, hive_ha={})]).zookeeper.ticket_cache is None
+    assert kerberos.HueKerberos.from_keys({"hue_keytab": "/k"}).ccache == "/var/run/hue/hue_krb5_ccache"
 
 
 def test_kinit_failure_names_principal_and_keytab(krb_rig, tmp_path):
@@ -190,6 +225,37 @@ def test_connect_kerberos_with_failover_to_the_new_servers_principal(krb_rig, kr
     a.kill()  # SIGKILL; its registration lingers until its session expires
     reg_a.crash()
     assert query()[0] == "hs2-b"
+
+
+def test_a_keytab_login_serves_hive_ha_and_nothing_else_in_the_process(krb_rig, krb_zk_hosts, krb_registrar,
+                                                                       krb_hs2_factory, zk_namespace, tmp_path):
+    """hive_ha.connect and hive-ha check log in to ZooKeeper and HiveServer2 with hive-ha's ticket; the rest of the
+    process, whose own cache is empty, has none."""
+    from pyhive import hive
+
+    from hive_ha.clients.deployment_check import OK, Credentials, run_check
+
+    server = krb_hs2_factory("hs2-k", process=True)
+    register(krb_registrar, zk_namespace, server.port)
+    os.environ["KRB5CCNAME"] = "MEMORY:nothing-here"
+    os.environ.pop("KRB5_CLIENT_KTNAME")  # no ticket for the process from here on
+    settings = gssapi_settings(krb_zk_hosts, krb_rig.principal("hue"), kerberos_keytab=krb_rig.keytab("hue"),
+                               kerberos_ccache=str(tmp_path / "hue.ccache"))
+    conn = hive_ha.connect(zookeeper=settings, namespace=zk_namespace, auth="KERBEROS")
+    try:
+        cursor = conn.cursor()
+        cursor.execute("select current_user()")
+        assert cursor.fetchall() == [("hue@EXAMPLE.TEST",)]
+    finally:
+        conn.close()
+    report = run_check(settings, Service.of("hs2", zk_namespace), Credentials("hue"))
+    (ticket,) = [f for f in report.findings if f.item == "kerberos"]
+    assert (ticket.status, ticket.subject) == (OK, "hue@EXAMPLE.TEST")
+    assert "from hive-ha's keytab login, renewed by hive-ha" in ticket.detail and "valid until" in ticket.detail
+    assert [f.status for f in report.findings if f.item == "session"] == [OK]
+    with pytest.raises(Exception, match="No Kerberos credentials available"):
+        hive.connect("localhost", server.port, auth="KERBEROS", kerberos_service_name="hive")
+    assert os.environ["KRB5CCNAME"] == "MEMORY:nothing-here"
 
 
 def test_clients_without_kerberos_are_refused(krb_rig, krb_zk_hosts, krb_registrar, krb_hs2_factory, zk_namespace):
@@ -225,7 +291,7 @@ def test_hue_query_server_carries_the_servers_principal(krb_registrar, krb_zk_ho
     try:
         service = Service.of("hs2", zk_namespace)
         qs = build("beeswax", discovery.endpoint(service), service,
-                   HueSettings(use_sasl=True, principal_for=lambda host: f"hive/{host}@OTHER.REALM"))
+                   HueSettings(use_sasl=True, hive_site_principal="hive/_HOST@OTHER.REALM"))
     finally:
         discovery.close()
     assert (qs["server_host"], qs["principal"], qs["use_sasl"]) == ("localhost", "hive/localhost@EXAMPLE.TEST", True)
@@ -283,3 +349,16 @@ def test_a_hung_kinit_blocks_no_other_login_nor_client(krb_rig, krb_zk_hosts, hu
         release()
         blocked.join(30)  # its client is in the pool before the pool fixture closes it
         kerberos.stop_logins()
+
+
+def test_the_ticket_state_names_neither_the_cache_nor_the_keytab(tmp_path):
+    keytab = tmp_path / "hue.keytab"
+    keytab.write_bytes(b"\x05\x02")
+    login = kerberos.KerberosLogin("hue@EXAMPLE.TEST", str(keytab), str(tmp_path / "hue.ccache"))
+    renewer = kerberos.TicketRenewer(login)  # not started: what a failed renewal leaves behind
+    renewer.last_error = str(kerberos.UnsafeTicketCache(login.principal, login.keytab, login.cache_path + ".lock",
+                                                        f"made by another user; keytab {keytab}"))
+    state = kerberos.ticket_state("keytab", "hive-ha", login.cache_name, login.principal, renewer)
+    text = repr(state.as_dict())
+    assert str(tmp_path) not in text
+    assert "refusing the Kerberos ticket cache the ticket cache.lock" in state.problem and "keytab the keytab" in text

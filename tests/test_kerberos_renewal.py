@@ -71,7 +71,7 @@ def _follower(login, conn):
 def test_forked_workers_leave_the_ticket_cache_to_one_writer(krb_rig, tmp_path, monkeypatch):
     import multiprocessing
 
-    monkeypatch.setenv("KRB5CCNAME", os.environ.get("KRB5CCNAME", ""))  # restored afterwards
+    monkeypatch.setenv("KRB5CCNAME", "MEMORY:parent")  # the process's cache, which the logins leave alone
     ccache = str(tmp_path / "shared.ccache")
     login = kerberos.KerberosLogin(krb_rig.principal("renewer"), krb_rig.keytab("renewer"), ccache)
     parent = kerberos.ensure_login(login)  # gunicorn's master logging in before forking its workers
@@ -94,14 +94,15 @@ def test_forked_workers_leave_the_ticket_cache_to_one_writer(krb_rig, tmp_path, 
         wait_until(lambda: time.time() > first_end + 1 and kerberos.tgt_end_time(ccache) > time.time(), timeout=30,
                    interval=0.2, message="the ticket was not renewed")
         assert parent.renewals >= 2
-        assert reports() == [(0, False, True, "FILE:" + ccache)] * 2  # followers: no kinit of their own
+        # followers: no kinit of their own; and nobody moved the process's KRB5CCNAME to the cache
+        assert reports() == [(0, False, True, "MEMORY:parent")] * 2
         parent.stop()  # the writer goes away (its lease with it): one follower takes over
         end = kerberos.tgt_end_time(ccache)
         wait_until(lambda: time.time() > end + 1 and kerberos.tgt_end_time(ccache) > time.time(), timeout=30,
                    interval=0.2, message="no follower took over the renewal")
         after = sorted(reports())
-        assert after[0] == (0, False, True, "FILE:" + ccache)
-        assert after[1][0] >= 1 and after[1][1:] == (True, True, "FILE:" + ccache)
+        assert after[0] == (0, False, True, "MEMORY:parent")
+        assert after[1][0] >= 1 and after[1][1:] == (True, True, "MEMORY:parent")
     finally:
         for proc, conn in workers:
             conn.send("exit")

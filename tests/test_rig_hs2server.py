@@ -150,6 +150,21 @@ def test_sasl_ldap_checks_credentials(hs2_server_factory):
     assert server.calls["OpenSession"] == 1
 
 
+def test_impersonation_as_hiveserver2_checks_it(hs2_server_factory):
+    """hive.server2.proxy.user: the session runs as that user when the authenticated one may impersonate
+    (hadoop.proxyuser.<user>.*), else OpenSession fails with HiveServer2's words."""
+    server = hs2_server_factory(auth="CUSTOM", users={"hue": "pw", "mallory": "pw"}, proxy_users={"hue"})
+    proxied = {"hive.server2.proxy.user": "alice"}
+    with hive.connect(server.host, server.port, auth="CUSTOM", username="hue", password="pw",
+                      configuration=proxied) as conn:
+        assert query(conn, "select current_user(), logged_in_user()") == [("alice", "hue")]
+    with pytest.raises(Exception, match="Failed to validate proxy privilege of mallory for alice"):
+        hive.connect(server.host, server.port, auth="CUSTOM", username="mallory", password="pw",
+                     configuration=proxied)
+    with hive.connect(server.host, server.port, auth="CUSTOM", username="mallory", password="pw") as conn:
+        assert query(conn, "select current_user(), logged_in_user()") == [("mallory", "mallory")]
+
+
 def test_bad_sql_raises_operational_error_like_hive(hs2_server):
     with connect(hs2_server) as conn:
         with pytest.raises(OperationalError) as excinfo:

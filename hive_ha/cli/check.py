@@ -11,6 +11,7 @@ from hive_ha.cli.common import (EXIT_OK, EXIT_PROBLEMS, EXIT_UNREACHABLE, REGIST
                                 password_from_env, positive_float, zk_settings)
 from hive_ha.clients.deployment_check import FAIL, OK, SKIP, WARN, Credentials, Report, run_check
 from hive_ha.clients.tls import TlsSettings, check_files
+from hive_ha.core.config import load_config
 from hive_ha.errors import ConfigError
 from hive_ha.model.layouts import Service
 
@@ -68,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
     settings = zk_settings(args)
     password = password_from_env("--password-env", args.password_env) if args.password_env else None
     creds = Credentials(args.user or _login_name(), password, _tls(args))
-    report = run_check(settings, service, creds, zk_timeout=args.timeout, probe_timeout=args.probe_timeout)
+    hue_kerberos = load_config(args.config).hue_kerberos if args.config else None  # a Kerberized Hue's hue.ini
+    report = run_check(settings, service, creds, zk_timeout=args.timeout, probe_timeout=args.probe_timeout,
+                       hue_kerberos=hue_kerberos)
     render = render_json if args.json else render_text
     sys.stdout.write(render(report, args.strict))
     if report.findings[0].item == "zookeeper" and report.findings[0].status != "ok":

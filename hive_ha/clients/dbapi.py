@@ -37,6 +37,7 @@ from hive_ha.clients.transport import thrift_transport
 from hive_ha.core.discovery import Discovery
 from hive_ha.core.failover import FailoverPolicy, map_connection_errors, with_failover
 from hive_ha.errors import AllServersFailed, ConfigError, NoEndpointAvailable, ServerConnectionError, UnusableEndpoint
+from hive_ha.io import kerberos
 from hive_ha.io.zookeeper import ZkSettings
 from hive_ha.model.addressing import DEFAULT_HTTP_PATH, host_principal, resolve_principal, service_name, split_principal
 from hive_ha.model.endpoint import Endpoint
@@ -311,9 +312,9 @@ def connect_with(options: ConnectOptions, settings: Optional[ZkSettings] = None,
                  driver_args: Optional[Mapping[str, Any]] = None):
     """``connect`` for already validated options (the SQLAlchemy dialect's entry)."""
     settings = settings or ZkSettings(options.zookeeper)
-    open_fn = _opener(options, dict(driver_args or {}))
+    open_fn = _opener(options, dict(driver_args or {}), settings.ticket_cache)
     discovery, probe = _discovery(settings, options.policy)
-    probe.use(functools.partial(_probe_transport, options=options), options.username)
+    probe.use(functools.partial(_probe_transport, options=options), options.username, settings.ticket_cache)
     service = options.service
     candidates = discovery.snapshot(service).candidates
     failures: List[Tuple[str, str]] = []
@@ -371,9 +372,12 @@ def _probe_transport(endpoint: Endpoint, timeout: float, *, options: ConnectOpti
     return transport
 
 
-def _opener(options: ConnectOptions, driver_args: Dict[str, Any]) -> Callable[[Endpoint], Any]:
+def _opener(options: ConnectOptions, driver_args: Dict[str, Any],
+            ticket_cache: Optional[str] = None) -> Callable[[Endpoint], Any]:
     """``open(endpoint)``: resolve what the server published (``UnusableEndpoint`` if this client cannot use it),
-    then open a connection with the chosen driver, every socket with a timeout."""
+    then open a connection with the chosen driver, every socket with a timeout. A Kerberos handshake uses
+    ``ticket_cache`` (the ticket hive-ha uses toward ZooKeeper: ``kerberos_keytab``/``kerberos_ccache``) when one is
+    set, in the calling thread only; else the process's ticket cache."""
     if options.ssl_ca or options.ssl_cert:
         check_files(options.tls)  # a bad file is this client's ConfigError now, not a reason to skip every server
     if options.driver == "impyla":
@@ -412,7 +416,8 @@ def _opener(options: ConnectOptions, driver_args: Dict[str, Any]) -> Callable[[E
         except ConfigError as exc:
             raise UnusableEndpoint({endpoint.address: exc}) from exc
         try:
-            return open_driver(target)
+            with kerberos.thread_ccache(ticket_cache if target.auth == Authentication.KERBEROS else None):
+                return open_driver(target)
         except Exception as exc:
             explained = _kerberos_host_error(exc, target) or (
                 verification_error(exc, target.address, target.host, options.tls) if target.ssl else None)

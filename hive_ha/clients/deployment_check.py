@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import os
 import shutil
 import socket
 import subprocess
@@ -22,8 +21,9 @@ from hive_ha.clients.probe import session_round_trip
 from hive_ha.clients.tls import TlsSettings, verification_error
 from hive_ha.clients.transport import thrift_transport
 from hive_ha.errors import ZooKeeperAuthFailed
+from hive_ha.io import kerberos
 from hive_ha.io.registry import candidate_paths, locate, read_all
-from hive_ha.io.zookeeper import ZkSettings, new_client
+from hive_ha.io.zookeeper import ZkSettings, new_client, ticket_in_use
 from hive_ha.model.addressing import service_name
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
@@ -234,14 +234,45 @@ def probe_tcp(endpoint: Endpoint, timeout: float) -> Finding:
 
 
 def _kerberos_ticket_missing() -> Optional[str]:
-    """A reason when there is visibly no Kerberos ticket, else None (klist absent: we cannot tell)."""
+    """A reason when there is visibly no Kerberos ticket in the cache this thread uses, else None (not a FILE cache
+    and klist absent: we cannot tell)."""
+    ccache = kerberos.current_ccache()
+    if kerberos.file_path(ccache) is not None:
+        problem = kerberos.ticket_state("process", "", ccache, None).problem
+        return f"no valid Kerberos ticket: {problem}" if problem else None
     klist = shutil.which("klist")
     if klist is None:
         return None
-    if subprocess.run([klist, "-s"], stdin=subprocess.DEVNULL, capture_output=True, timeout=10).returncode != 0:
-        cache = os.environ.get("KRB5CCNAME", "the default credential cache")
-        return f"no valid Kerberos ticket in {cache}"
+    if subprocess.run([klist, "-s", "-c", ccache], stdin=subprocess.DEVNULL, capture_output=True,
+                      timeout=10).returncode != 0:
+        return f"no valid Kerberos ticket in {ccache}"
     return None
+
+
+def kerberos_finding(state: kerberos.TicketState, now: Optional[float] = None) -> Finding:
+    """The ticket the check (and hive-ha with these settings) uses: whose, renewed by whom, until when."""
+    now = time.time() if now is None else now
+    who = state.principal or state.expected or "(no principal)"
+    what = {"keytab": "hive-ha's keytab login", "hue": "Hue's ticket cache", "cache": "the kerberos_ccache given",
+            "process": "the process's ticket cache"}[state.source]
+    detail = f"ticket of {who} from {what}, renewed by {state.renewed_by}"
+    if state.ends:
+        detail += f"; valid until {_utc(state.ends)} ({_ago(state.ends - now)})"
+    if state.starts:
+        detail += f", last renewed {_utc(state.starts)} ({_ago(state.starts - now)})"
+    if state.problem:
+        return Finding("kerberos", FAIL, who, f"{detail}: {state.problem}",
+                       "in a Kerberized Hue: is 'hue kt_renewer' running ([desktop] [[kerberos]])? Else kinit, or set "
+                       "[hive_ha] kerberos_keytab; 'klist' shows the cache")
+    return Finding("kerberos", OK, who, detail)
+
+
+def _utc(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _ago(seconds: float) -> str:
+    return f"in {seconds:.0f} s" if seconds >= 0 else f"{-seconds:.0f} s ago"
 
 
 def _transport(endpoint: Endpoint, creds: Credentials, timeout: float):
@@ -334,11 +365,17 @@ def probe_endpoint(endpoint: Endpoint, creds: Credentials, timeout: float) -> Li
 # -- the whole check ---------------------------------------------------------------------------------------------
 def run_check(settings: ZkSettings, service: Service, creds: Credentials, *, zk_timeout: float = 10.0,
               probe_timeout: float = 5.0,
-              endpoint_probe: Callable[[Endpoint, Credentials, float], List[Finding]] = probe_endpoint) -> Report:
-    """Run every probe in order; later probes are skipped when an earlier one makes them meaningless."""
+              endpoint_probe: Callable[[Endpoint, Credentials, float], List[Finding]] = probe_endpoint,
+              hue_kerberos: Optional[kerberos.HueKerberos] = None) -> Report:
+    """Run every probe in order; later probes are skipped when an earlier one makes them meaningless. With Kerberos,
+    the sessions are opened with the ticket hive-ha uses toward ZooKeeper (``hue_kerberos``: the Kerberized Hue's
+    own login, when the settings came from its hue.ini)."""
     findings: List[Finding] = []
     client, zk = probe_zookeeper(settings, zk_timeout)
     findings.append(zk)
+    ticket = ticket_in_use(settings, hue_kerberos)
+    if ticket is not None:
+        findings.append(kerberos_finding(ticket))
     if client is None:
         return Report(service, settings.hosts, tuple(findings))
     try:
@@ -354,7 +391,15 @@ def run_check(settings: ZkSettings, service: Service, creds: Credentials, *, zk_
     finally:
         _close(client)
     if endpoints:
+        if ticket is None and any(e.authentication == Authentication.KERBEROS for e in endpoints):
+            findings.append(kerberos_finding(kerberos.ticket_state(
+                "process", "not hive-ha: the process's ticket cache (KRB5CCNAME)", kerberos.process_ccache(), None)))
+
+        def probe(endpoint: Endpoint) -> List[Finding]:
+            with kerberos.thread_ccache(settings.ticket_cache):  # the same ticket as toward ZooKeeper
+                return endpoint_probe(endpoint, creds, probe_timeout)
+
         with concurrent.futures.ThreadPoolExecutor(min(_MAX_PARALLEL, len(endpoints))) as pool:
-            for result in pool.map(lambda e: endpoint_probe(e, creds, probe_timeout), endpoints):
+            for result in pool.map(probe, endpoints):
                 findings.extend(result)
     return Report(service, settings.hosts, tuple(findings))

@@ -11,6 +11,7 @@ import threading
 from typing import Any, Callable, Optional, Tuple
 
 from hive_ha.errors import ConfigError
+from hive_ha.io import kerberos
 from hive_ha.io.probe import tcp_probe
 from hive_ha.model.endpoint import Endpoint
 
@@ -44,11 +45,13 @@ class ThriftProbe:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # a leaf
-        self._how: Optional[Tuple[TransportFactory, Optional[str]]] = None
+        self._how: Optional[Tuple[TransportFactory, Optional[str], Optional[str]]] = None
 
-    def use(self, factory: TransportFactory, user: Optional[str]) -> None:
+    def use(self, factory: TransportFactory, user: Optional[str], ticket_cache: Optional[str] = None) -> None:
+        """Probe as the latest connection is made: ``factory`` builds its transport, ``user`` opens the session, and a
+        Kerberos handshake uses ``ticket_cache`` (in the probing thread only; None: the process's cache)."""
         with self._lock:
-            self._how = (factory, user)
+            self._how = (factory, user, ticket_cache)
 
     def __call__(self, endpoint: Endpoint, timeout: float) -> None:
         from thrift.Thrift import TApplicationException
@@ -58,14 +61,15 @@ class ThriftProbe:
         if how is None:
             tcp_probe(endpoint, timeout)
             return
-        factory, user = how
+        factory, user, ticket_cache = how
         try:
             transport = factory(endpoint, timeout)
         except ConfigError:  # this client cannot speak what that server publishes: it answers TCP, or not
             tcp_probe(endpoint, timeout)
             return
         try:
-            session_round_trip(transport, user)
+            with kerberos.thread_ccache(ticket_cache):
+                session_round_trip(transport, user)
         except TApplicationException:
             pass  # the server answered, with an error of its own
 

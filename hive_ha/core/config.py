@@ -9,16 +9,35 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Callable, Dict, Iterable, Mapping, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Union
 
 from hive_ha.core.backoff import Backoff
 from hive_ha.core.cache import DEAD_AFTER
 from hive_ha.core.prober import PROBE_INTERVAL, PROBE_TIMEOUT
 from hive_ha.core.selection import POLICIES
 from hive_ha.errors import ConfigError
+from hive_ha.io.kerberos import HueKerberos
 from hive_ha.io.zookeeper import AUTH_SCHEMES, SASL_MECHANISMS, ZkSettings
 from hive_ha.model.layouts import Service, normalize_path
 from hive_ha.model.values import INI_BOOLEANS, choice, parse_bool
+
+
+def use_hue_ticket(zk: ZkSettings, hue: Optional[HueKerberos]) -> ZkSettings:
+    """Whose ticket hive-ha uses toward ZooKeeper (docs/kerberos.md, "Whose ticket"). In a Kerberized Hue, with GSSAPI
+    and neither ``kerberos_keytab`` nor ``kerberos_ccache`` set: Hue's cache, kept fresh by Hue's ``kt_renewer``, and
+    Hue's principal unless ``zookeeper_sasl_principal`` names another. A keytab login of hive-ha's own must not
+    write Hue's cache (two writers would race; ``kt_renewer`` takes no lock)."""
+    if hue is None or not zk.uses_gssapi:
+        return zk
+    if zk.kerberos_keytab:
+        if hue.is_cache(zk.ticket_cache):
+            raise ConfigError("[hive_ha] kerberos_ccache", zk.kerberos_ccache,
+                              f"another cache than Hue's [desktop] [[kerberos]] ccache_path {hue.ccache} (hue "
+                              "kt_renewer writes that one), or leave kerberos_keytab empty to use Hue's ticket")
+        return zk
+    if zk.kerberos_ccache:
+        return zk
+    return dataclasses.replace(zk, kerberos_ccache=hue.ccache, sasl_principal=zk.sasl_principal or hue.principal)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +59,8 @@ class HiveHAConfig:
     dead_after: float = DEAD_AFTER
     probe_interval: float = PROBE_INTERVAL
     probe_timeout: float = PROBE_TIMEOUT
+    #: The Kerberized Hue hive-ha runs in (or whose hue.ini it read), if any.
+    hue_kerberos: Optional[HueKerberos] = None
 
     @property
     def hive_service(self) -> Service:
@@ -172,16 +193,25 @@ def load_config(sources: Union[str, os.PathLike, Mapping, Iterable[Union[str, os
     if isinstance(sources, (str, os.PathLike, Mapping)):
         sources = [sources]
     merged: Dict[str, Dict[str, Any]] = {s: {} for s in SECTIONS}
+    kerberos: Dict[str, Any] = {}
     for source in sources:
         for section, values in _read(source).items():
             if section in merged and isinstance(values, Mapping):
-                # configobj splits "a,b" into a list; Hue's coerce_string joins it back, and so do we.
-                merged[section].update({k: ",".join(v) if isinstance(v, list) else v
-                                        for k, v in values.items() if not isinstance(v, Mapping)})
-    return from_sections(merged)
+                merged[section].update(_flat(values))
+            elif section == "desktop" and isinstance(values, Mapping) and isinstance(values.get("kerberos"), Mapping):
+                kerberos.update(_flat(values["kerberos"]))  # a Kerberized Hue's hue.ini: [desktop] [[kerberos]]
+    return from_sections(merged, HueKerberos.from_keys(kerberos))
 
 
-def from_sections(sections: Mapping[str, Mapping[str, Any]]) -> HiveHAConfig:
+def _flat(values: Mapping) -> Dict[str, Any]:
+    # configobj splits "a,b" into a list; Hue's coerce_string joins it back, and so do we.
+    return {k: ",".join(v) if isinstance(v, list) else v for k, v in values.items() if not isinstance(v, Mapping)}
+
+
+def from_sections(sections: Mapping[str, Mapping[str, Any]],
+                  hue_kerberos: Optional[HueKerberos] = None) -> HiveHAConfig:
+    """The validated settings from hue.ini-style sections; ``hue_kerberos``: the Kerberized Hue's own login (its
+    ticket is the one hive-ha uses toward ZooKeeper unless the ``[hive_ha]`` keys name another, ``use_hue_ticket``)."""
     top: Dict[str, Any] = {}
     zk: Dict[str, Any] = {}
     backoff: Dict[str, Any] = {}
@@ -206,7 +236,8 @@ def from_sections(sections: Mapping[str, Mapping[str, Any]]) -> HiveHAConfig:
     bo = Backoff(**backoff)
     if bo.maximum < bo.base:
         raise ConfigError("[hive_ha] exclusion_backoff_max", bo.maximum, f"at least exclusion_backoff ({bo.base:g})")
-    return HiveHAConfig(zookeeper=zk_settings, backoff=bo, **top)
+    return HiveHAConfig(zookeeper=use_hue_ticket(zk_settings, hue_kerberos), backoff=bo, hue_kerberos=hue_kerberos,
+                        **top)
 
 
 def _read(source: Union[str, os.PathLike, Mapping]) -> Mapping:

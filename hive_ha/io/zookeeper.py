@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Dict, Optional, Tuple
 
-from hive_ha.errors import ConfigError, KerberosLoginFailed, ZooKeeperAuthFailed
+from hive_ha.errors import ConfigError, KerberosLoginFailed, UnsafeTicketCache, ZooKeeperAuthFailed
 from hive_ha.model.addressing import host_principal
 from hive_ha.model.values import choice
 
@@ -113,12 +113,47 @@ class ZkSettings:
 
         return KerberosLogin(self.sasl_principal or "", self.kerberos_keytab, self.kerberos_ccache)
 
+    @property
+    def ticket_cache(self) -> Optional[str]:
+        """The ticket cache hive-ha's GSSAPI threads use (``FILE:...``): the keytab login's, or ``kerberos_ccache``;
+        None: the process's default cache, whatever ``KRB5CCNAME`` names."""
+        if not self.uses_gssapi:
+            return None
+        login = self.kerberos_login()
+        if login is not None:
+            return login.cache_name
+        if self.kerberos_ccache:
+            from hive_ha.io.kerberos import cache_name
+
+            return cache_name(self.kerberos_ccache)
+        return None
+
     def first_host(self) -> str:
         """The host of the first server in the connect string: what GSSAPI builds ``<service>/<host>`` from."""
         first = self.hosts.split("/", 1)[0].split(",", 1)[0].strip()
         if first.startswith("["):  # [v6]:port
             return first[1:first.find("]")]
         return first.rsplit(":", 1)[0] if first.count(":") == 1 else first
+
+
+def ticket_in_use(settings: ZkSettings, hue=None):
+    """The ticket hive-ha's GSSAPI clients use with ``settings`` (a ``kerberos.TicketState``; None without GSSAPI),
+    read for diagnostics; ``hue``: the Kerberized Hue's own login (``kerberos.HueKerberos``), if any."""
+    if not settings.uses_gssapi:
+        return None
+    from hive_ha.io import kerberos
+
+    login, cache = settings.kerberos_login(), settings.ticket_cache
+    if login is not None:
+        return kerberos.ticket_state("keytab", "hive-ha (kinit from kerberos_keytab)", cache, settings.sasl_principal,
+                                     kerberos.renewer_of(login))
+    if cache and hue is not None and hue.is_cache(cache):
+        return kerberos.ticket_state("hue", "Hue's kt_renewer", cache, settings.sasl_principal)
+    if cache:
+        return kerberos.ticket_state("cache", "not hive-ha: whoever writes kerberos_ccache", cache,
+                                     settings.sasl_principal)
+    return kerberos.ticket_state("process", "not hive-ha: the process's ticket cache (KRB5CCNAME)",
+                                 kerberos.process_ccache(), settings.sasl_principal)
 
 
 class ClientPool:
@@ -211,26 +246,55 @@ class ClientPool:
 def new_client(settings: ZkSettings, **overrides):
     """A new, unstarted kazoo client for ``settings`` (``kazoo_kwargs()``, ``overrides`` replacing some of them): the
     one place a client is built. With SASL GSSAPI it logs in first (``kinit`` from the keytab, up to 60 s, or the
-    configured ticket cache), raising ``ZooKeeperAuthFailed`` when that fails."""
+    configured ticket cache), raising ``ZooKeeperAuthFailed`` when that fails; the client's threads then use that
+    ticket cache (``settings.ticket_cache``), and the rest of the process keeps its own."""
     from kazoo.client import KazooClient  # imported here: parsing and the cache need no kazoo
 
+    kwargs = {**settings.kazoo_kwargs(), **overrides}
     if settings.uses_gssapi:
         _kerberos_login(settings)
-    return KazooClient(logger=logging.getLogger("hive_ha.kazoo"), **{**settings.kazoo_kwargs(), **overrides})
+        if settings.ticket_cache:
+            kwargs.setdefault("handler", _ticket_cache_handler(settings.ticket_cache))
+    return KazooClient(logger=logging.getLogger("hive_ha.kazoo"), **kwargs)
 
 
 def _kerberos_login(settings: ZkSettings) -> None:
-    """Use the configured ticket cache; with a keytab, log in and keep the ticket fresh."""
+    """With a keytab, log in and keep the ticket fresh; with a given ticket cache, check it may be used."""
+    from hive_ha import extras
     from hive_ha.io import kerberos
 
     login = settings.kerberos_login()
+    if settings.ticket_cache:  # kept to hive-ha's own threads, which needs python-gssapi
+        extras.require("a Kerberos ticket cache of hive-ha's own (kerberos_keytab, kerberos_ccache)", "kerberos",
+                       only=("gssapi",))
     try:
         if login is not None:
             kerberos.ensure_login(login)
         elif settings.kerberos_ccache:
-            kerberos.use_ccache(settings.kerberos_ccache)
+            problem = kerberos.cache_problem(settings.kerberos_ccache, settings.sasl_principal)
+            if problem:
+                raise UnsafeTicketCache(settings.sasl_principal or "(any principal)", "(no keytab)",
+                                        settings.kerberos_ccache, problem)
     except KerberosLoginFailed as exc:
         raise ZooKeeperAuthFailed(settings.hosts, settings.sasl_principal, settings.sasl_service, str(exc)) from None
+
+
+def _ticket_cache_handler(ccache: str):
+    """kazoo's threading handler, whose threads (the connection loop, which runs SASL, and the callback workers) use
+    ``ccache`` as their default ticket cache: the process's ``KRB5CCNAME`` stays what it is."""
+    from kazoo.handlers.threading import SequentialThreadingHandler
+
+    from hive_ha.io import kerberos
+
+    class TicketCacheHandler(SequentialThreadingHandler):
+        def spawn(self, func, *args, **kwargs):
+            def run():
+                kerberos.use_in_this_thread(ccache)
+                return func(*args, **kwargs)
+
+            return super().spawn(run)
+
+    return TicketCacheHandler()
 
 
 class _SaslGuard:
@@ -255,8 +319,12 @@ class _SaslGuard:
         client.add_listener(self._on_state)
 
     def _dead(self) -> bool:
-        # kazoo 2.8 internals: the connection loop ended while nobody asked the client to stop.
-        return self.client._connection.connection_stopped.is_set() and not self.client._stopped.is_set()
+        # kazoo 2.8 internals: the connection loop ended while nobody asked the client to stop. Its event is also set
+        # from start_async() until the new thread enters the loop, so the thread itself must be gone too.
+        connection = self.client._connection
+        routine = getattr(connection, "_connection_routine", None)
+        return (connection.connection_stopped.is_set() and not self.client._stopped.is_set()
+                and not (routine is not None and routine.is_alive()))
 
     def check(self, first: bool = False) -> None:
         """Raise ZooKeeperAuthFailed if the login failed; on ``first`` wait for proof of a working login."""
@@ -295,12 +363,14 @@ class _SaslGuard:
 
         host = self.settings.first_host()
         service, principal = self.settings.sasl_service, self.settings.sasl_principal
-        gss = kerberos.initiate_error(service, host, principal)
+        ccache = self.settings.ticket_cache
+        with kerberos.thread_ccache(ccache):  # the ticket the client's own threads use
+            gss = kerberos.initiate_error(service, host, principal)
         wanted = host_principal(service, host)
         reason = f"{what}; GSSAPI says: {gss}" if gss else (
             f"{what} although a ticket for {wanted} was obtained: check the server's keytab, its JAAS "
             f"principal (must be {wanted}@<realm>) and its zookeeper.sasl settings")
-        return f"{reason}. To check: {kerberos.hints(gss, service, host, principal)}"
+        return f"{reason}. To check: {kerberos.hints(gss, service, host, principal, ccache)}"
 
     def _record(self, message: str) -> None:
         with self._lock:

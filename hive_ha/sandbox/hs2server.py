@@ -23,6 +23,9 @@ Wire formats (``auth`` / ``transport``; the client arguments that match them):
     ``users={"name": "password"}`` is given (Hive's NONE accepts anything, too).
   * ``auth="KERBEROS", kerberos=(principal, keytab)``: SASL GSSAPI (binary only; ``gssapi_sasl.py``) -- PyHive
     ``auth="KERBEROS", kerberos_service_name="hive"`` dialling the host of the principal (``localhost``).
+  * ``proxy_users={"hue"}``: impersonation as HiveServer2 checks it (``hadoop.proxyuser.<user>.*``): a session asking
+    for ``hive.server2.proxy.user`` runs as that user when the authenticated user may impersonate, else OpenSession
+    fails ("Failed to validate proxy privilege of hue for alice"); without ``proxy_users`` the setting is recorded only.
   * ``transport="http"``: TBinaryProtocol in the body of ``POST /<http_path>`` (default ``cliservice``; a trailing
     slash is accepted, PyHive sends one) -- PyHive ``scheme="http"`` or thrift's THttpClient. HTTP Basic
     credentials are optional and checked only when ``users`` is given.
@@ -31,7 +34,8 @@ Wire formats (``auth`` / ``transport``; the client arguments that match them):
     ``hive_ha.sandbox.certs``.
 
 SQL: ``SELECT <literal or function>[, ...]`` with ints, quoted strings, ``current_server()`` / ``server()`` (the
-server's ``name``), ``current_user()``, ``current_database()``; ``SHOW DATABASES|SCHEMAS [LIKE '...']``,
+server's ``name``), ``current_user()`` (the session's user), ``logged_in_user()`` (who authenticated, or the user
+name the client sent), ``current_database()``; ``SHOW DATABASES|SCHEMAS [LIKE '...']``,
 ``SHOW TABLES [IN db]``, ``USE db``, ``SET k=v``, ``SET k``, ``SET``. Anything else fails like Hive's compiler
 (``ParseException``, SQLState 42000, error code 40000).
 """
@@ -81,6 +85,7 @@ MODULE = "hive_ha.sandbox.hs2server"
 LOOPBACK = "127.0.0.1"
 V6 = ttypes.TProtocolVersion.HIVE_CLI_SERVICE_PROTOCOL_V6
 AUTH_MODES = ("NOSASL", "NONE", "LDAP", "CUSTOM", "KERBEROS")  # KERBEROS: binary only, kerberos=(principal, keytab)
+PROXY_USER = "hive.server2.proxy.user"
 TRANSPORTS = ("binary", "http")
 
 _State = ttypes.TOperationState
@@ -217,11 +222,15 @@ class Session:
     protocol: int
     opened_at: float
     guid: bytes = dataclasses.field(default=b"", repr=False)  # the raw handle id
-
+    proxy_user: str = None  # hive.server2.proxy.user, when the authenticated user may impersonate (proxy_users)
 
     @property
     def user(self):
-        """The effective user, as Hive picks it: the authenticated identity first."""
+        """The effective user, as Hive picks it: the impersonated user, else the authenticated identity."""
+        return self.proxy_user or self.auth_user or self.username or "anonymous"
+
+    @property
+    def logged_in_user(self):
         return self.auth_user or self.username or "anonymous"
 
 
@@ -293,7 +302,7 @@ _ITEM = re.compile(r"""
         (?P<int>[-+]?\d+)(?![\w.])
       | '(?P<sq>(?:[^'\\]|\\.)*)'
       | "(?P<dq>(?:[^"\\]|\\.)*)"
-      | (?P<fn>current_server|server|current_user|current_database)\s*\(\s*\)
+      | (?P<fn>current_server|server|current_user|logged_in_user|current_database)\s*\(\s*\)
     )
     (?:\s+(?:as\s+)?(?!from\b|where\b)`?(?P<alias>[A-Za-z_]\w*)`?)?
     \s*(?P<sep>,|\Z)""", re.I | re.X)
@@ -359,7 +368,8 @@ class _Engine:
         function = match.group("fn").lower()
         if function in ("current_server", "server"):
             return "STRING", self._server_name()
-        return "STRING", session.user if function == "current_user" else session.database
+        values = {"current_user": session.user, "logged_in_user": session.logged_in_user}
+        return "STRING", values.get(function, session.database)
 
     def _show_databases(self, session, pattern):
         return _Result([("database_name", "STRING")], [(db,) for db in self.catalog.schemas(pattern)])
@@ -434,6 +444,7 @@ class _Handler:
     def OpenSession(self, req):
         server, config = self._server, dict(req.configuration or {})
         database = config.pop("use:database", "default")
+        proxy_user = server._proxy_user(self._conn.auth_user, config.get(PROXY_USER))
         with self._cond:
             server._engine.require_database(database)
             handle = ttypes.TSessionHandle(sessionId=_new_handle_id())
@@ -442,7 +453,7 @@ class _Handler:
             server._sessions[guid] = Session(
                 id=_guid_text(handle.sessionId), username=req.username, auth_user=self._conn.auth_user,
                 config=_session_config(config), database=database.lower(), protocol=protocol, opened_at=time.time(),
-                guid=guid)
+                guid=guid, proxy_user=proxy_user)
             if server.transport == "binary":
                 self._conn.session_guids.add(guid)
             self._cond.notify_all()
@@ -907,12 +918,13 @@ class HS2Server:
     def __init__(self, name=None, *, host=LOOPBACK, port=0, auth="NONE", transport="binary",
                  http_path="cliservice", users=None, databases=("default",), tables=None, version="3.1.3",
                  protocol_version=V6, delay=0.0, running_polls=0, close_sessions_on_disconnect=True, kerberos=None,
-                 tls=None, tls_client_ca=None):
+                 tls=None, tls_client_ca=None, proxy_users=None):
         if auth not in AUTH_MODES:
             raise ValueError("auth must be one of %s, got %r" % (AUTH_MODES, auth))
         if (auth == "KERBEROS") != (kerberos is not None) or (kerberos and transport != "binary"):
             raise ValueError("auth='KERBEROS' needs kerberos=(principal, keytab) and the binary transport")
         self.kerberos = tuple(kerberos) if kerberos else None  # SASL GSSAPI acceptor: see gssapi_sasl.py
+        self.proxy_users = frozenset(proxy_users) if proxy_users is not None else None
         if transport not in TRANSPORTS:
             raise ValueError("transport must be one of %s, got %r" % (TRANSPORTS, transport))
         self._name, self._host, self._port = name, host, port
@@ -1292,6 +1304,16 @@ class HS2Server:
         if conn.closed:
             raise _Dropped(message="connection closed during a delayed statement")
 
+    def _proxy_user(self, auth_user, requested):
+        """Whom a session asking for ``requested`` runs as (HiveServer2's proxy-privilege check), or None."""
+        if not requested or self.proxy_users is None:
+            return None
+        real = (auth_user or "").split("@", 1)[0].split("/", 1)[0]  # hue/host@REALM -> hue, as auth_to_local does
+        if real not in self.proxy_users:
+            raise _SQLError("Failed to validate proxy privilege of %s for %s" % (real or "anonymous", requested),
+                            "08S01")
+        return requested
+
     def _close_session(self, guid):
         if self._sessions.pop(guid, None) is None:
             return
@@ -1351,13 +1373,14 @@ class HS2ServerProcess:
 
     def __init__(self, name=None, *, host=LOOPBACK, port=0, auth="NONE", transport="binary",
                  http_path="cliservice", users=None, delay=0.0, running_polls=0, ready_timeout=15.0, kerberos=None,
-                 env=None, registration=None):
+                 env=None, registration=None, proxy_users=None):
         self._name, self.host, self.port = name, host, port
         self.kerberos, self.env = kerberos, dict(env or {})  # env: e.g. KRB5_CONFIG for a Kerberos test realm
         self.auth, self.transport, self.http_path = auth, transport, http_path
         self.users, self.delay, self.running_polls = users, delay, running_polls
         self.ready_timeout = ready_timeout
         self.registration = registration
+        self.proxy_users = proxy_users
         self.znode = None
         self._proc = self._stderr = None
 
@@ -1371,6 +1394,8 @@ class HS2ServerProcess:
             cmd += ["--user", "%s:%s" % (user, password)]
         if self.kerberos:
             cmd += ["--kerberos-principal", self.kerberos[0], "--kerberos-keytab", self.kerberos[1]]
+        if self.proxy_users is not None:
+            cmd += ["--proxy-users", ",".join(sorted(self.proxy_users))]
         if self.registration:
             cmd += ["--register-json", json.dumps(self.registration)]
         return cmd
@@ -1516,6 +1541,9 @@ def _parse_args(argv):
     parser.add_argument("--exit-on-stdin-eof", action="store_true", help="exit when the parent closes stdin")
     parser.add_argument("--kerberos-principal", help="with --auth KERBEROS: the server principal (hive/host@REALM)")
     parser.add_argument("--kerberos-keytab", help="with --auth KERBEROS: the keytab holding its key")
+    parser.add_argument("--proxy-users", metavar="USER[,USER...]",
+                        help="the authenticated users that may impersonate others (hadoop.proxyuser.USER; empty: "
+                             "nobody); without it, hive.server2.proxy.user is recorded only")
     parser.add_argument("--register-json", metavar="JSON",
                         help="register in ZooKeeper from this process (see HS2ServerProcess's registration)")
     return parser.parse_args(argv)
@@ -1574,7 +1602,8 @@ def main(argv=None):
     users = dict(u.split(":", 1) for u in args.user) if args.user else None
     server = HS2Server(args.name, host=args.host, port=args.port, auth=args.auth, transport=args.transport,
                        http_path=args.http_path, users=users, delay=args.delay, running_polls=args.running_polls,
-                       kerberos=(args.kerberos_principal, args.kerberos_keytab) if args.kerberos_principal else None)
+                       kerberos=(args.kerberos_principal, args.kerberos_keytab) if args.kerberos_principal else None,
+                       proxy_users=None if args.proxy_users is None else [u for u in args.proxy_users.split(",") if u])
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: done.set())

@@ -133,13 +133,15 @@ class Kdc(Startable):
 
 
     # -- principals
-    def add_principal(self, name, keytab=None, *, max_life=None, password=None):
+    def add_principal(self, name, keytab=None, *, max_life=None, max_renew=None, password=None):
         """Create ``name`` (random key unless ``password``); export its keys to ``keytab`` (appended) if given.
 
-        ``max_life`` (e.g. ``"8 seconds"``) caps the principal's tickets (renewal tests)."""
+        ``max_life`` (e.g. ``"8 seconds"``) caps the principal's tickets (renewal tests); ``max_renew`` (e.g.
+        ``"1 hour"``) how long they stay renewable with ``kinit -R`` (default: the realm's 7 days)."""
         principal = self.principal(name)
         flags = ("-pw %s" % password) if password else "-randkey"
         life = ' -maxlife "%s"' % max_life if max_life else ""
+        life += ' -maxrenewlife "%s"' % max_renew if max_renew else ""
         self.kadmin("addprinc %s%s %s" % (flags, life, principal))
         if keytab:
             self.export(principal, keytab)
@@ -197,6 +199,7 @@ class Kdc(Startable):
                 "    udp_preference_limit = 1\n"  # TCP (Java honours it too)
                 "    clockskew = %d\n"
                 "    ticket_lifetime = %s\n"
+                "    renew_lifetime = 7d\n"  # renewable tickets (kinit -R), as Hue's kt_renewer expects
                 "    forwardable = false\n"
                 "[realms]\n"
                 "    %s = {\n        kdc = 127.0.0.1:%d\n    }\n"
@@ -215,6 +218,7 @@ class Kdc(Startable):
                 "        key_stash_file = %s\n"
                 "        acl_file = %s\n"
                 "        max_life = 1d\n"
+                "        max_renewable_life = 7d\n"
                 "        supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal\n"
                 "    }\n"
                 "[logging]\n"
@@ -240,12 +244,14 @@ class KerberosRig(Startable):
     Principals (realm ``EXAMPLE.TEST``): ``zookeeper/localhost`` (keytab ``zk_keytab``), ``hive/localhost``
     (keytab ``hive_keytab``: the HiveServer2 acceptors and the servers' own ZooKeeper identity), and the client
     users ``hue`` and ``alice`` (keytabs ``keytab("hue")``, ``keytab("alice")``). ``short_lived`` users get
-    tickets of ``short_lifetime`` (renewal tests).
+    tickets of ``short_lifetime`` (renewal tests). ``hosts``: more server host names, each with its own
+    ``hive/<host>`` (``hive_principal_for(host)``, keytab ``hive_keytab_for(host)``).
     """
 
     def __init__(self, directory=None, *, realm=DEFAULT_REALM, users=("hue", "alice"), short_lived=("renewer",),
-                 short_lifetime="8 seconds", clockskew=2):
+                 short_lifetime="8 seconds", clockskew=2, hosts=()):
         self.kdc = Kdc(realm, directory=directory, clockskew=clockskew)
+        self.hosts = tuple(dict.fromkeys((SERVER_HOST,) + tuple(h.lower() for h in hosts)))
         self.users = tuple(users)
         self.short_lived = tuple(short_lived)
         self.short_lifetime = short_lifetime
@@ -282,13 +288,21 @@ class KerberosRig(Startable):
     def keytab(self, user):
         return self.keytabs[user]
 
+    def hive_principal_for(self, host):
+        return self.kdc.principal("hive/%s" % host.lower())
+
+    def hive_keytab_for(self, host):
+        return self.keytabs["hive" if host.lower() == SERVER_HOST else "hive/%s" % host.lower()]
+
     def principal(self, name):
         return self.kdc.principal(name)
 
     def start(self):
         self.kdc.start()
-        for key, name in (("zookeeper", "zookeeper/%s" % SERVER_HOST), ("hive", "hive/%s" % SERVER_HOST)):
-            self.kdc.add_principal(name, self._keytab_path(key))
+        self.kdc.add_principal("zookeeper/%s" % SERVER_HOST, self._keytab_path("zookeeper"))
+        for host in self.hosts:
+            key = "hive" if host == SERVER_HOST else "hive/" + host
+            self.kdc.add_principal("hive/%s" % host, self._keytab_path(key))
         for user in self.users:
             self.kdc.add_principal(user, self._keytab_path(user))
         for user in self.short_lived:

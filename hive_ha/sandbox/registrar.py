@@ -154,13 +154,27 @@ def service_record(configs, host, port, active, pretty=False):
 
 # ---------------------------------------------------------------------------------------------- crashable kazoo handler
 class _CrashableHandler(SequentialThreadingHandler):
-    """Kazoo's threading handler with a kill switch on its sockets (see the module docstring)."""
+    """Kazoo's threading handler with a kill switch on its sockets (see the module docstring); with
+    ``ticket_cache``, its threads use that Kerberos ticket cache (a server's identity, apart from the process's)."""
 
-    def __init__(self):
+    def __init__(self, ticket_cache=None):
         super().__init__()
+        self._ticket_cache = ticket_cache
         self._crash_lock = threading.Lock()
         self._crashed = False
         self._sockets = []
+
+    def spawn(self, func, *args, **kwargs):
+        if not self._ticket_cache:
+            return super().spawn(func, *args, **kwargs)
+
+        def run():
+            from hive_ha.io import kerberos
+
+            kerberos.use_in_this_thread(self._ticket_cache)
+            return func(*args, **kwargs)
+
+        return super().spawn(run)
 
     def create_connection(self, *args, **kwargs):
         with self._crash_lock:
@@ -352,12 +366,15 @@ class Registrar:
     zk_hosts: connect string (optionally with a chroot). auth: kazoo auth_data, e.g. ``[("digest", "user:pw")]``.
     sasl_options: kazoo sasl_options (e.g. DIGEST-MD5). acl: ACL list for every znode created (None = kazoo's open
     ACL; ``hive_secure_acl()`` = Hive's secure mode). session_timeout: seconds, of each server's session (small so a
-    crash expires quickly). client_kwargs: anything else for KazooClient (use_ssl, ca, certfile, keyfile, ...).
+    crash expires quickly). ticket_cache: a Kerberos ticket cache for SASL GSSAPI, used by the registrar's own
+    threads only (a process whose default cache holds another identity). client_kwargs: anything else for
+    KazooClient (use_ssl, ca, certfile, keyfile, ...).
     """
 
     def __init__(self, zk_hosts, *, auth=None, sasl_options=None, acl=None, session_timeout=3.0,
-                 connect_timeout=15.0, **client_kwargs):
+                 connect_timeout=15.0, ticket_cache=None, **client_kwargs):
         self.hosts = zk_hosts
+        self.ticket_cache = ticket_cache
         self.auth = list(auth or [])
         self.sasl_options = dict(sasl_options) if sasl_options else None
         self.acl = acl
@@ -376,6 +393,8 @@ class Registrar:
             kwargs["auth_data"] = list(self.auth)
         if self.sasl_options:
             kwargs["sasl_options"] = dict(self.sasl_options)
+        if handler is None and self.ticket_cache:
+            handler = _CrashableHandler(self.ticket_cache)
         client = KazooClient(hosts=self.hosts, timeout=session_timeout, handler=handler, **kwargs)
         try:
             client.start(timeout=self.connect_timeout)
@@ -481,7 +500,7 @@ class Registrar:
         data = data.encode("utf-8")
 
         timeout = self.session_timeout if session_timeout is None else float(session_timeout)
-        handler = _CrashableHandler()
+        handler = _CrashableHandler(self.ticket_cache)
         client = self._new_client(timeout, handler)
         try:
             self._ensure_path(client, parent)
@@ -524,7 +543,7 @@ class Registrar:
             path = "/" + path
         acl = self.acl if acl is None else acl
         parent = path.rsplit("/", 1)[0] or "/"
-        handler = _CrashableHandler()
+        handler = _CrashableHandler(self.ticket_cache)
         if ephemeral:
             timeout = self.session_timeout if session_timeout is None else float(session_timeout)
             client = self._new_client(timeout, handler)

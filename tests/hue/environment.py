@@ -21,6 +21,10 @@ LOG_DIR = os.path.join(HOME, "logs")
 HUE_INI = """\
 [desktop]
 secret_key=hive-ha-tests-not-a-secret-0123456789
+# Hue exports ccache_path as KRB5CCNAME for its whole process at start-up (desktop/settings.py); the Kerberos tests'
+# `hue kt_renewer` writes it (tests/hue/kerberized.py). Without a hue_keytab this Hue is not Kerberized.
+[[kerberos]]
+ccache_path={home}/hue_krb5_ccache
 [[database]]
 engine=sqlite3
 name={home}/desktop.db

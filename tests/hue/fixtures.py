@@ -1,8 +1,12 @@
 """Fixtures for tests inside the real Hue: a clean Hue process state per test, logged-in users, hive-ha switched on
-with Hue's own settings objects."""
+with Hue's own settings objects, and a Kerberized cluster's Hue (tests/hue/kerberized.py)."""
+import os
+
 import pytest
 
 from tests.hue.editor import DjangoTransport, Editor
+from tests.hue.hue_process import HueHome
+from tests.hue.kerberized import KerberizedCluster, KtRenewer, configure_hue, kt_renewer_ini
 
 PASSWORD = "hive-ha-test-password"
 
@@ -109,3 +113,70 @@ def pair(enable, zk_namespace, registrar, hs2_server_factory):
                                            **dict(extra, http_port=s.port) if extra else {}) for s in (a, b))
         return a, b, reg_a, reg_b, enable(zk_namespace, **keys)
     return make
+
+
+# -- a Kerberized cluster's Hue ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def kerberized_cluster():
+    """KDC, ZooKeeper requiring SASL GSSAPI, principals for two host names of this machine; this Hue process gets the
+    realm's krb5.conf (``KRB5_CONFIG``: what /etc/krb5.conf is on a cluster's host) while the session runs."""
+    keys = ("KRB5_CONFIG", "KRB5_KDC_PROFILE", "KRB5RCACHEDIR")
+    saved = {key: os.environ.get(key) for key in keys}
+    cluster = KerberizedCluster().start()
+    os.environ.update(cluster.env)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def hue_kt_renewer(kerberized_cluster):
+    """``hue kt_renewer`` for this Hue process, in its own process: it writes the ``ccache_path`` of this Hue's
+    hue.ini (tests/hue/environment.py), which Hue exported as ``KRB5CCNAME`` at start-up."""
+    from desktop.conf import KERBEROS
+
+    ccache = KERBEROS.CCACHE_PATH.get()
+    home = HueHome(kt_renewer_ini(kerberized_cluster, ccache))
+    renewer = KtRenewer.for_home(home, ccache)
+    try:
+        yield renewer.start()
+    finally:
+        renewer.stop()
+        home.stop()
+
+
+@pytest.fixture
+def kerberized_hue(hue, kerberized_cluster, hue_kt_renewer, zk_namespace, tmp_path, monkeypatch):
+    """``switch_on(**hive_ha_keys) -> integration``: this Hue configured as a Kerberized cluster's Hue
+    (``kerberized.configure_hue``) and hive-ha installed; ``hue_kt_renewer`` keeps its ticket fresh. Servers:
+    ``kerberized_hs2``."""
+    from desktop.conf import KERBEROS
+
+    def switch_on(**keys):
+        monkeypatch.setenv("KRB5CCNAME", KERBEROS.CCACHE_PATH.get())  # as Hue's desktop/settings.py did at start
+        return configure_hue(kerberized_cluster, zk_namespace, str(tmp_path / "hive-conf"), hue, **keys)
+
+    return switch_on
+
+
+@pytest.fixture
+def kerberized_hs2(kerberized_cluster, zk_namespace):
+    """``make(name, host_index, **kw) -> HS2ServerProcess``: a Kerberized server on the cluster's ``hosts[i]``,
+    registered under this test's namespace; stopped at the end of the test."""
+    started = []
+
+    def make(name, host_index=0, namespace=None, **kw):
+        cluster = kerberized_cluster
+        server = cluster.hs2(name, cluster.hosts[host_index], namespace or zk_namespace, **kw)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.kill()

@@ -11,9 +11,9 @@ from tests._pip import ROOT
 pytestmark = pytest.mark.slow
 
 
-def run_benchmark(name):
-    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", name), "--quick"], capture_output=True,
-                          text=True, timeout=600, cwd=ROOT)
+def run_benchmark(name, *args):
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", name), "--quick", *args],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return done.stdout.strip().splitlines()
 
@@ -29,3 +29,11 @@ def test_hue_failover_benchmark_every_user_answered_with_one_new_session():
     rows = [line.split() for line in lines if re.match(r"\s*(2|50)\s+1\s", line)]
     assert [(row[0], row[4], row[5]) for row in rows] == [("2", "1.00", "0"), ("50", "1.00", "0")]
     assert re.fullmatch(r"recovery_ms_50_users=\d+", lines[-1])
+
+
+@pytest.mark.kerberos
+def test_hue_failover_benchmark_in_a_kerberized_cluster_has_no_auth_error():
+    lines = run_benchmark("hue_failover.py", "--kerberos")
+    rows = [line.split() for line in lines if re.match(r"\s*2\s+1\s", line)]
+    assert [(row[5], row[6]) for row in rows] == [("0", "0")]  # neither Kerberos errors nor others
+    assert re.fullmatch(r"kerberized_recovery_p50_ms=\d+ auth_errors=0", lines[-1])

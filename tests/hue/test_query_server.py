@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 HIVE = Service.of("hs2")
 HUE = qs.HueSettings(auth_username="hue", auth_password="pw", use_sasl=True, close_sessions=False,
                      has_session_pool=False, max_number_of_sessions=-1,
-                     principal_for=lambda host: f"hive/{host}@EXAMPLE.TEST")
+                     hive_site_principal="hive/_HOST@EXAMPLE.TEST")
 
 
 def test_same_keys_and_value_types_as_hues_own(hue, enable, zk_namespace, registrar):
@@ -100,6 +100,13 @@ def test_pure_build_ipv6_nosasl_and_legacy():
     assert legacy["transport_mode"] == "http" and legacy["http_url"] == "https://h:1/p"
     kerberized = qs.build("beeswax", Endpoint("hs2-a.example.com", 1, "/z"), HIVE, HUE)
     assert kerberized["principal"] == "hive/hs2-a.example.com@EXAMPLE.TEST"
+    # hive-site's _HOST is the host dialled, lower-cased, as a GSSAPI client asks for it (Hue's own rule would turn
+    # "localhost" into this machine's name through reverse DNS); a published principal wins.
+    for host in ("localhost", "HS2-B.Example.COM"):
+        assert qs.build("beeswax", Endpoint(host, 1, "/z"), HIVE, HUE)["principal"] == \
+            f"hive/{host.lower()}@EXAMPLE.TEST"
+    published = Endpoint("hs2-c", 1, "/z", principal="hive/hs2-c@OTHER.TEST")
+    assert qs.build("beeswax", published, HIVE, HUE)["principal"] == "hive/hs2-c@OTHER.TEST"
 
 
 def test_each_caller_gets_its_own_copy_that_pickles_as_a_plain_dict():
