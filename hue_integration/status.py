@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import time
 from typing import TYPE_CHECKING, Dict, List, Optional
 
@@ -40,6 +41,7 @@ def report(integration: Integration) -> Dict[str, object]:
         })
     return {
         "enabled": True,
+        "process": os.getpid(),  # every Hue worker process has its own choices and health (one view per process)
         "policy": type(discovery.cache.policy).__name__,
         "zookeeper": {
             "hosts": settings.hosts,
