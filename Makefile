@@ -34,7 +34,7 @@ test-core: system venv
 # The development loop: the tests that need nothing but this Python process (no ZooKeeper, no HiveServer2 test
 # servers, KDC, Spark, load-balancer binary or child process; markers in setup.cfg, set by tests/conftest.py).
 # Seconds; no apt-get. `make test` still runs everything.
-FAST_TESTS := not (zookeeper or hs2 or kerberos or spark or lb or process or slow)
+FAST_TESTS := not (zookeeper or hs2 or kerberos or spark or database or lb or process or slow)
 
 test-fast: venv
 	$(PY) -m pytest -m "$(FAST_TESTS)" $(PYTEST_ARGS)
