@@ -29,7 +29,7 @@ def test_invalidate_matches_the_server_exactly(login):
     mentions_a = row(user, B.address, note=f"moved from {A.address}")  # the address as part of another value
     not_ours = row(user, None)
     closed_on_a = row(user, A.address, status=sessions.INVALID_HANDLE_STATUS)
-    assert sessions.invalidate(A) == 1
+    assert sessions.invalidate(A) == sessions.Invalidated(marked=1, busy=0)
     for r in (on_a, on_b, mentions_a, not_ours, closed_on_a):
         r.refresh_from_db()
     assert [r.status_code for r in (on_a, on_b, mentions_a, not_ours)] == [sessions.INVALID_HANDLE_STATUS, 0, 0, 0]

@@ -21,6 +21,7 @@ superuser (PostgreSQL ``trust`` on the socket only; MariaDB's ``root@localhost``
 with a password.
 """
 import atexit
+import contextlib
 import dataclasses
 import glob
 import json
@@ -118,6 +119,12 @@ class DatabaseServer(Startable):
     def _database_sql(self, name: str) -> str:
         raise NotImplementedError
 
+    def _drop_sql(self, name: str) -> str:
+        raise NotImplementedError
+
+    def _refuse_sql(self, refuse: bool) -> str:
+        raise NotImplementedError
+
     def _options(self) -> Dict[str, object]:
         return {"connect_timeout": 10}
 
@@ -212,6 +219,19 @@ class DatabaseServer(Startable):
         points Hue at it. Django's test database ``test_<name>`` may be created by that user too."""
         self.sql(self._database_sql(name))
         return HueDatabase(self.engine, LOOPBACK, self.port, APP_USER, self.password, name, self._options())
+
+    def drop_database(self, name: str) -> None:
+        self.sql(self._drop_sql(name))
+
+    @contextlib.contextmanager
+    def refusing_new_connections(self):
+        """While inside, the server refuses every new connection of the application user (a fault of the server's
+        own: PostgreSQL's role connection limit, MariaDB's account lock); connections already open keep working."""
+        self.sql(self._refuse_sql(True))
+        try:
+            yield self
+        finally:
+            self.sql(self._refuse_sql(False))
 
     # -- internals ----------------------------------------------------------------------------------------------------
     def _prepare(self) -> None:
@@ -364,6 +384,12 @@ class PostgresServer(DatabaseServer):
     def _database_sql(self, name):
         return f'CREATE DATABASE "{name}" OWNER {APP_USER}'
 
+    def _drop_sql(self, name):
+        return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+
+    def _refuse_sql(self, refuse):
+        return f"ALTER ROLE {APP_USER} CONNECTION LIMIT {0 if refuse else -1}"
+
 
 # ---------------------------------------------------------------------------------------------------------- MariaDB
 class MariaDBServer(DatabaseServer):
@@ -412,6 +438,12 @@ class MariaDBServer(DatabaseServer):
         return (f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci; "
                 f"GRANT ALL PRIVILEGES ON `{name}`.* TO '{APP_USER}'@'{LOOPBACK}'; "
                 f"GRANT ALL PRIVILEGES ON `{test_name}`.* TO '{APP_USER}'@'{LOOPBACK}'")
+
+    def _drop_sql(self, name):
+        return f"DROP DATABASE IF EXISTS `{name}`"
+
+    def _refuse_sql(self, refuse):
+        return f"ALTER USER '{APP_USER}'@'{LOOPBACK}' ACCOUNT {'LOCK' if refuse else 'UNLOCK'}"
 
 
 #: The server classes by the name ``HIVE_HA_HUE_DB`` uses.
