@@ -82,7 +82,7 @@ class Invalidator:
         self._running: Optional[Key] = None
         self._closed = False
 
-    # -- the hand-over ------------------------------------------------------------------------------------------------
+    # -- the hand-over -------------------------------------------------------------------------------------------------
     def submit(self, endpoint: Endpoint) -> bool:
         """Have ``endpoint``'s open rows marked invalid; False when its registration is already done or queued."""
         if self._is_inline():
@@ -124,7 +124,7 @@ class Invalidator:
         thread.join(timeout)
         return not thread.is_alive()
 
-    # -- the thread -----------------------------------------------------------------------------------------------------
+    # -- the thread ----------------------------------------------------------------------------------------------------
     def _run(self) -> None:
         from django.db import connection
 
@@ -200,7 +200,7 @@ class Invalidator:
         while len(self._done) > self._remembered:
             self._done.popitem(last=False)
 
-    # -- sqlite -----------------------------------------------------------------------------------------------------
+    # -- sqlite --------------------------------------------------------------------------------------------------------
     def _is_inline(self) -> bool:
         if self._inline is None:
             from django.db import connection
@@ -241,7 +241,7 @@ def _retryable() -> tuple:
     return (OperationalError, InterfaceError)
 
 
-# -- fork ------------------------------------------------------------------------------------------------------------
+# -- fork --------------------------------------------------------------------------------------------------------------
 _instances: "weakref.WeakSet[Invalidator]" = weakref.WeakSet()
 
 

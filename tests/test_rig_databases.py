@@ -88,3 +88,14 @@ def test_a_server_that_cannot_start_says_why_and_leaves_nothing(tmp_path):
             pass
     assert "install failed" in str(failed.value) or "exited" in str(failed.value)
     assert server.dir is None and not server.running
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_refusing_new_connections_is_the_servers_own_refusal_and_ends(database_server_factory, kind):
+    server = database_server_factory(kind)
+    database = server.create_database("hue")
+    with server.refusing_new_connections():
+        refused = as_application(server, database, "SELECT 1")
+        assert refused.returncode != 0
+        assert "too many connections for role" in refused.stderr or "account is locked" in refused.stderr
+    assert as_application(server, database, "SELECT 1").returncode == 0

@@ -103,7 +103,7 @@ class DatabaseServer(Startable):
         self._initialised = False
         self._lock = threading.RLock()
 
-    # -- what each server defines ------------------------------------------------------------------------------------
+    # -- what each server defines --------------------------------------------------------------------------------------
     def _initialise(self) -> None:
         raise NotImplementedError
 
@@ -131,7 +131,7 @@ class DatabaseServer(Startable):
     #: signal for a clean, quick shutdown
     _stop_signal = signal.SIGTERM
 
-    # -- paths ------------------------------------------------------------------------------------------------------
+    # -- paths ---------------------------------------------------------------------------------------------------------
     @property
     def data_dir(self) -> Optional[str]:
         return os.path.join(self.dir, "data") if self.dir else None
@@ -161,7 +161,7 @@ class DatabaseServer(Startable):
         except (OSError, TypeError):
             return "(no log)"
 
-    # -- lifecycle --------------------------------------------------------------------------------------------------
+    # -- lifecycle -----------------------------------------------------------------------------------------------------
     def start(self) -> "DatabaseServer":
         """Prepare (once), launch and wait until the server answers; again after ``kill()``, on the same port and
         data. The first start retries on a fresh port when another process took the chosen one."""
@@ -205,7 +205,7 @@ class DatabaseServer(Startable):
 
     close = stop
 
-    # -- SQL and databases ------------------------------------------------------------------------------------------
+    # -- SQL and databases ---------------------------------------------------------------------------------------------
     def sql(self, statements: str, database: Optional[str] = None) -> str:
         """Run ``statements`` as the server's superuser through its socket; returns the client's output."""
         done = subprocess.run(self._client_command(statements, database), capture_output=True, text=True,
@@ -233,7 +233,7 @@ class DatabaseServer(Startable):
         finally:
             self.sql(self._refuse_sql(False))
 
-    # -- internals ----------------------------------------------------------------------------------------------------
+    # -- internals -----------------------------------------------------------------------------------------------------
     def _prepare(self) -> None:
         self.dir = tempfile.mkdtemp(prefix=f"hive-ha-{self.name}-")
         with _live_lock:
