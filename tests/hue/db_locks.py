@@ -30,17 +30,17 @@ def _settings():
 
 
 def admin_connection():
-    """The server's superuser on Hue's (test) database, through the server's socket, autocommit."""
-    server, name = environment.DATABASE_SERVER, _settings()["NAME"]
+    """The server's superuser, through the server's socket, autocommit (what it reads is server-wide)."""
+    server = environment.DATABASE_SERVER
     if server.kind == "postgresql":
         import psycopg2
 
-        connection = psycopg2.connect(host=server.run_dir, port=server.port, user="postgres", dbname=name)
+        connection = psycopg2.connect(host=server.run_dir, port=server.port, user="postgres", dbname="postgres")
         connection.autocommit = True
         return connection
     import MySQLdb
 
-    return MySQLdb.connect(unix_socket=server.socket, user="root", database=name, autocommit=True)
+    return MySQLdb.connect(unix_socket=server.socket, user="root", autocommit=True)
 
 
 def application_connection():
