@@ -209,7 +209,7 @@ class Invalidator:
         return self._inline
 
     def _run_inline(self, endpoint: Endpoint) -> bool:
-        from django.db import DatabaseError, transaction
+        from django.db import Error, transaction
 
         key = endpoint.key
         with self._cond:
@@ -218,7 +218,7 @@ class Invalidator:
         try:
             with transaction.atomic():  # a savepoint inside the request's transaction
                 result = self._invalidate(endpoint)
-        except DatabaseError as exc:
+        except Error as exc:
             log.warning("hive-ha: invalidating the sessions of %s failed (%s); the next report of it tries again",
                         endpoint.address, exc)
             return False
@@ -234,8 +234,8 @@ class Invalidator:
 
 
 def _retryable() -> tuple:
-    """What a later attempt may not meet: the server unavailable or restarting, the connection lost, a lock wait
-    timed out. (Other errors are bugs: retrying them changes nothing.)"""
+    """Errors a later attempt may not see again: the server unavailable or restarting, the connection lost, a lock
+    wait timed out. (Any other is a bug: retrying it changes nothing.)"""
     from django.db import InterfaceError, OperationalError
 
     return (OperationalError, InterfaceError)
