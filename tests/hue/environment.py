@@ -103,7 +103,7 @@ if DATABASE != "sqlite":
         DATABASE_SERVER.stop()
         shutil.rmtree(HOME, ignore_errors=True)
         raise
-write_conf_dir(CONF_DIR, HUE_INI.format(database=database_section("hue", HOME)[0]))
+write_conf_dir(CONF_DIR, HUE_INI.format(home=HOME, database=database_section("hue", HOME)[0]))
 os.makedirs(LOG_DIR, exist_ok=True)
 os.environ.update(
     HUE_CONF_DIR=CONF_DIR,
