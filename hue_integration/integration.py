@@ -2,7 +2,8 @@
 when a HiveServer2 fails.
 
 Lock order (outermost first): Hue's ``DBMS_CACHE_LOCK`` -> the endpoint cache's lock. Only dictionary work is done
-under ``DBMS_CACHE_LOCK``; closing sockets and updating Session rows happen after it is released.
+under ``DBMS_CACHE_LOCK``; closing sockets happens after it is released, and Session rows are updated by the
+invalidator (``invalidation.py``), off the request.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from hive_ha.core.discovery import Discovery
 from hive_ha.errors import DiscoveryError
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
-from hue_integration import client_slots, probes, query_server as qs, sessions
+from hue_integration import client_slots, invalidation, probes, query_server as qs
 from hue_integration.thrift_calls import CURRENT, Failure, ObservedClient
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,6 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 HIVE_NAMES = ("beeswax", "hive", "hplsql")
+#: Seconds ``close()`` waits for the session invalidation under way.
+CLOSE_TIMEOUT = 5.0
 
 #: The user a lookup is for (per_user policy): set by the editor wrapper around each call.
 CURRENT_USER: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("hive_ha_user", default=None)
@@ -68,6 +71,7 @@ class Integration:
         self._lookups: Dict[str, int] = {}
         self._lookups_lock = threading.Lock()
         self.prober = probes.Prober(self._probe_failed)
+        self.invalidator = invalidation.Invalidator()
 
     # -- Hue's get_query_server_config -----------------------------------------------------------------
     def service_for(self, name: str) -> Optional[Service]:
@@ -161,14 +165,15 @@ class Integration:
 
     def report_failure(self, service: Service, endpoint: Endpoint, user: Optional[str] = None) -> Optional[Endpoint]:
         """Compare-and-swap in the cache; every user's clients and idle pooled connections to ``endpoint``
-        dropped; its open Session rows invalidated. Idempotent: a second report of one failure finds nothing."""
+        dropped; its open Session rows handed to the invalidator (off this request's transaction, once per
+        registration). Idempotent: a second report of one failure finds nothing."""
         chosen = self.discovery.report_failure(service, endpoint, user)
         clients = client_slots.evict(self.dbms, endpoint)
         connections = client_slots.close_idle_connections(endpoint)
-        invalid = sessions.invalidate(endpoint)
-        if clients or connections or invalid:
-            log.info("hive-ha reset server=%s clients_dropped=%d connections_closed=%d sessions_invalidated=%d",
-                     endpoint.address, clients, connections, invalid)
+        self.invalidator.submit(endpoint)
+        if clients or connections:
+            log.info("hive-ha reset server=%s clients_dropped=%d connections_closed=%d", endpoint.address, clients,
+                     connections)
         return chosen
 
     def reset_ha(self) -> None:
@@ -192,6 +197,7 @@ class Integration:
 
     def close(self) -> None:
         self.prober.close()
+        self.invalidator.close(CLOSE_TIMEOUT)
         self.discovery.close()
 
 
