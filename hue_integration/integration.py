@@ -7,7 +7,8 @@ connections to it closed, its open Session rows invalidated) runs once per regis
 the discovery announces the transition once, to ``_on_transition``.
 
 Lock order (outermost first): Hue's ``DBMS_CACHE_LOCK`` -> the endpoint cache's lock. Only dictionary work is done
-under ``DBMS_CACHE_LOCK``; closing sockets and updating Session rows happen after it is released.
+under ``DBMS_CACHE_LOCK``; closing sockets happens after it is released, and Session rows are updated by the
+invalidator (``invalidation.py``), off the request.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from hive_ha.core.health import State
 from hive_ha.errors import DiscoveryError
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
-from hue_integration import calls, client_slots, query_server as qs, sessions
+from hue_integration import calls, client_slots, invalidation, query_server as qs
 from hue_integration.late_replies import LateReplies
 from hue_integration.probe import HueProbe
 from hue_integration.thrift_client import HAClient
@@ -39,6 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 HIVE_NAMES = ("beeswax", "hive", "hplsql")
+#: Seconds ``close()`` waits for the session invalidation under way.
+CLOSE_TIMEOUT = 5.0
 
 
 class ServerGone(Exception):
@@ -83,6 +86,7 @@ class Integration:
         self._lookups: Dict[str, int] = {}
         self._lookups_lock = threading.Lock()
         self.late = LateReplies(patience=config.dead_after)
+        self.invalidator = invalidation.Invalidator()
         _INSTANCES.add(self)
 
     # -- Hue's get_query_server_config -----------------------------------------------------------------
@@ -183,14 +187,16 @@ class Integration:
 
     # -- the reset, once per dead registration -------------------------------------------------------------
     def _on_transition(self, transition: Transition) -> None:
+        """A registration is dead: every user's clients for it dropped, the idle pooled connections to it closed,
+        its open Session rows handed to the invalidator (off any request's transaction, once per registration)."""
         if transition.after is not State.DEAD:
             return
         endpoint = transition.endpoint
         clients = client_slots.evict(self.dbms, endpoint)
         connections = client_slots.close_idle_connections(endpoint)
-        invalid = sessions.invalidate(endpoint)
-        log.info("hive-ha reset server=%s clients_dropped=%d connections_closed=%d sessions_invalidated=%d",
-                 endpoint.address, clients, connections, invalid)
+        self.invalidator.submit(endpoint)
+        log.info("hive-ha reset server=%s registration=%s clients_dropped=%d connections_closed=%d",
+                 endpoint.address, endpoint.znode, clients, connections)
 
     def reset_ha(self) -> None:
         """Hue calls this after a connection failure without saying which server failed. A failure of a client
@@ -209,6 +215,7 @@ class Integration:
             self.discovery.check(service, endpoint)
 
     def close(self) -> None:
+        self.invalidator.close(CLOSE_TIMEOUT)
         self.discovery.close()
 
     def _after_fork_in_child(self) -> None:

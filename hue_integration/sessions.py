@@ -7,6 +7,8 @@ editor's next statement uses the user's session on the server it goes to.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import threading
 import weakref
@@ -24,8 +26,11 @@ REGISTRATION_KEY = "hive_ha_registration"  # the znode of the registration it wa
 # TStatusCode: SUCCESS, SUCCESS_WITH_INFO, STILL_EXECUTING (the statuses Hue treats as usable); INVALID_HANDLE.
 OPEN_STATUSES = (0, 1, 2)
 INVALID_HANDLE_STATUS = 4
-#: Rows updated per statement (SQLite's limit on the variables of one statement is 999 before 3.32).
-UPDATE_BATCH = 500
+#: Rows marked per transaction: few enough that the transaction is short (SQLite's limit on the variables of one
+#: statement is 999 before 3.32).
+UPDATE_BATCH = 100
+#: Open rows read per query while looking for a server's rows (each page its own query: no long-lived snapshot).
+READ_PAGE = 1000
 
 
 def _model() -> Type[Session]:
@@ -43,34 +48,72 @@ def mark_reply(configuration: Optional[Dict[str, str]], endpoint: Endpoint) -> N
 
 
 def server_of(session: Session) -> Optional[str]:
-    return _property(session, SERVER_KEY)
+    return _properties(session.properties).get(SERVER_KEY)
 
 
-def _property(session: Session, key: str) -> Optional[str]:
+def _properties(text: object) -> Dict[str, str]:
+    """hive-ha's keys in a row's ``properties`` (JSON); nothing for text that is not a JSON object (not one of ours)."""
     try:
-        value = session.get_properties().get(key)
-    except (ValueError, AttributeError):  # properties that are not a JSON object: not one of ours
-        return None
-    return value if isinstance(value, str) else None
+        parsed = json.loads(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {k: v for k in (SERVER_KEY, REGISTRATION_KEY) if isinstance(v := parsed.get(k), str)}
 
 
-def opened_on(session: Session, endpoint: Endpoint) -> bool:
-    """The row was opened on ``endpoint``'s registration (rows written before hive-ha recorded the registration:
-    on its address)."""
-    return server_of(session) == endpoint.address and _property(session, REGISTRATION_KEY) in (None, endpoint.znode)
+def _opened_on(properties: Dict[str, str], endpoint: Endpoint) -> bool:
+    """Opened on ``endpoint``'s registration (rows written before hive-ha recorded the registration: its address)."""
+    return (properties.get(SERVER_KEY) == endpoint.address
+            and properties.get(REGISTRATION_KEY) in (None, endpoint.znode))
 
 
-def invalidate(endpoint: Endpoint) -> int:
-    """Mark every open row opened on ``endpoint``'s registration invalid (every user's); returns how many. A row is
-    matched on its parsed ``properties``, never on their text (the table has no column for the server)."""
-    model = _model()
-    open_rows = model.objects.filter(status_code__in=OPEN_STATUSES).only("id", "properties")
-    ids: List[int] = [row.id for row in open_rows.iterator() if opened_on(row, endpoint)]
-    invalidated = 0
+@dataclasses.dataclass(frozen=True)
+class Invalidated:
+    """What one pass of ``invalidate`` did: rows marked, and rows another transaction held (left for a later pass)."""
+
+    marked: int
+    busy: int
+
+
+def open_rows_on(endpoint: Endpoint) -> List[int]:
+    """Ids, ascending, of the open rows opened on ``endpoint``'s registration (every user's). A row is matched on its
+    parsed ``properties``, never on their text (the table has no column for the server); the text only narrows the
+    read (JSON writes an address, which has no quote or backslash, as it is). Plain reads, page by page: no row is
+    locked."""
+    model, ids, after = _model(), [], 0
+    while True:
+        page = list(model.objects.filter(id__gt=after, status_code__in=OPEN_STATUSES,
+                                         properties__contains=endpoint.address)
+                    .order_by("id").values_list("id", "properties")[:READ_PAGE])
+        ids.extend(row_id for row_id, properties in page if _opened_on(_properties(properties), endpoint))
+        if len(page) < READ_PAGE:
+            return ids
+        after = page[-1][0]
+
+
+def invalidate(endpoint: Endpoint) -> Invalidated:
+    """Mark every open row opened on ``endpoint``'s registration invalid (every user's), ``UPDATE_BATCH`` rows per
+    transaction in id order. Where the database locks rows, a row another transaction holds (a request of its user,
+    saving it) is skipped, not waited for: the transaction never waits, so it holds its locks for the two statements
+    only and can be part of no deadlock; ``busy`` counts the skipped rows."""
+    from django.db import connection, transaction
+
+    model, ids = _model(), open_rows_on(endpoint)
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    marked = busy = 0
     for start in range(0, len(ids), UPDATE_BATCH):
-        invalidated += model.objects.filter(id__in=ids[start:start + UPDATE_BATCH], status_code__in=OPEN_STATUSES) \
-            .update(status_code=INVALID_HANDLE_STATUS)
-    return invalidated
+        batch = mine = ids[start:start + UPDATE_BATCH]
+        with transaction.atomic():
+            if skip_locked:
+                mine = list(model.objects.select_for_update(skip_locked=True)
+                            .filter(id__in=batch, status_code__in=OPEN_STATUSES).order_by("id")
+                            .values_list("id", flat=True))
+            marked += model.objects.filter(id__in=mine, status_code__in=OPEN_STATUSES) \
+                .update(status_code=INVALID_HANDLE_STATUS)
+        if len(mine) < len(batch):  # closed meanwhile, or held: a plain read tells which
+            busy += model.objects.filter(id__in=batch, status_code__in=OPEN_STATUSES).count()
+    return Invalidated(marked, busy)
 
 
 def usable_on(session: Session, address: Optional[str]) -> bool:

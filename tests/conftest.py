@@ -21,10 +21,12 @@ if importlib.util.find_spec("desktop") is not None:  # inside the real Hue venv
 else:
     collect_ignore = ["hue"]
 
-pytest_plugins = ["tests._zk_fixtures", "tests._hs2_fixtures", "tests._krb_fixtures", "tests._spark_fixtures"]
+pytest_plugins = [
+    "tests._zk_fixtures", "tests._hs2_fixtures", "tests._krb_fixtures", "tests._spark_fixtures", "tests._db_fixtures",
+]
 
 #: Markers for what a test needs besides this Python process.
-EXTERNAL = ("zookeeper", "hs2", "kerberos", "spark", "lb", "process")
+EXTERNAL = ("zookeeper", "hs2", "kerberos", "spark", "database", "lb", "process")
 
 #: Shared fixtures (tests/_*_fixtures.py) that start servers, and the marker each gives the tests using it.
 FIXTURE_MARKERS = {
@@ -33,6 +35,7 @@ FIXTURE_MARKERS = {
     "hs2_server_factory": "hs2", "hs2_process_factory": "hs2", "krb_hs2_factory": "hs2",
     "krb_rig": "kerberos",
     "spark_pair": "spark", "spark_factory": "spark",
+    "database_server_factory": "database",
 }
 
 _HUE_TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hue") + os.sep

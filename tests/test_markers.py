@@ -6,7 +6,7 @@ import configparser
 import os
 import re
 
-from tests import _hs2_fixtures, _krb_fixtures, _spark_fixtures, _zk_fixtures
+from tests import _db_fixtures, _hs2_fixtures, _krb_fixtures, _spark_fixtures, _zk_fixtures
 from tests.conftest import EXTERNAL, FIXTURE_MARKERS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,7 +37,7 @@ def fixtures_defined_in(module):
 
 def test_every_server_fixture_gives_a_marker():
     defined = {}
-    for module in (_zk_fixtures, _hs2_fixtures, _krb_fixtures, _spark_fixtures):
+    for module in (_zk_fixtures, _hs2_fixtures, _krb_fixtures, _spark_fixtures, _db_fixtures):
         defined.update(fixtures_defined_in(module))
     # start nothing: a path, Registrar(hosts) for given hosts, certificate files
     namers = {"zk_namespace", "registrar_factory", "hs2_tls"}

@@ -3,28 +3,37 @@ import os
 
 import pytest
 
-from tests.hue.environment import cleanup
+from tests.hue import environment
 from tests.hue.fixtures import *  # noqa: F401,F403
 
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
-    """Two adjustments of Hue's sqlite test database, so concurrent editor requests behave as on the MySQL/PostgreSQL
-    database a multi-user Hue runs on:
-
-    - Hue names its test database with the pre-Django-1.7 ``TEST_NAME`` key, which Django 4.2 ignores (it would use a
-      shared in-memory database); use the file Hue meant, as its own desktop.db is a file.
-    - Hue wraps each request in one transaction (``ATOMIC_REQUESTS``). On sqlite a transaction that read and then
-      writes fails at once with "database is locked" when another one writes (a server database waits on row
-      locks instead), so with many users Hue-on-sqlite fails requests that have nothing to do with hive-ha. Each
-      statement commits on its own here, and waits up to the hue.ini ``timeout`` for the write lock.
-    """
+    """On sqlite, Hue names its test database with the pre-Django-1.7 ``TEST_NAME`` key, which Django 4.2 ignores
+    (it would use a shared in-memory database): use the file Hue meant, as its own desktop.db is a file. On the
+    server databases Django's test database is ``test_<name>`` on the same server. Hue's settings stay as they are."""
     from django.db import connections
 
-    settings = connections["default"].settings_dict
-    settings["TEST"]["NAME"] = os.environ["DESKTOP_DB_TEST_NAME"]
-    settings["ATOMIC_REQUESTS"] = False
+    if environment.DATABASE == "sqlite":
+        connections["default"].settings_dict["TEST"]["NAME"] = os.environ["DESKTOP_DB_TEST_NAME"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``server_database`` need what sqlite cannot give Hue: several users' requests at once, each one
+    transaction (a sqlite transaction that read cannot write while another connection writes, so Hue fails such a
+    request with "database is locked"; docs/hue.md). They run on PostgreSQL and MariaDB only."""
+    if environment.DATABASE != "sqlite":
+        return
+    kept = [item for item in items if item.get_closest_marker("server_database") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
+def pytest_report_header(config):
+    server = environment.DATABASE_SERVER
+    return f"Hue database: {environment.DATABASE}" + (f" ({server!r})" if server else "")
 
 
 def pytest_unconfigure(config):
-    cleanup()
+    environment.cleanup()

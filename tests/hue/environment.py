@@ -3,10 +3,15 @@ imports this module when it runs inside the real Hue venv; `make test-hue`, scri
 
 Everything Hue does at start-up happens for real: ``desktop.settings`` reads the ``hue.ini`` and ``log.conf`` written
 below from ``HUE_CONF_DIR`` with Hue's own config loader and logging set-up, loads every Hue app (and hive-ha
-through its ``desktop.sdk.application`` entry point), and pytest-django migrates Hue's sqlite test database with
-Hue's own migrations. Tests change settings with Hue's ``set_for_testing``, as Hue's own tests do, and switch
-hive-ha on with ``install.install_if_enabled()``, which is what ``AppConfig.ready()`` runs; the processes started
-by ``test_hue_process.py`` and ``test_hue_server.py`` read everything from a hue.ini instead.
+through its ``desktop.sdk.application`` entry point), and pytest-django migrates Hue's test database with Hue's own
+migrations. Tests change settings with Hue's ``set_for_testing``, as Hue's own tests do, and switch hive-ha on with
+``install.install_if_enabled()``, which is what ``AppConfig.ready()`` runs; the processes started by
+``test_hue_process.py`` and ``test_hue_server.py`` read everything from a hue.ini instead.
+
+The database is the one ``HIVE_HA_HUE_DB`` names: ``postgresql`` (the default) or ``mysql`` (MariaDB), a server
+started here for the whole run (tests/rig/databases.py) and written into hue.ini's ``[desktop] [[database]]`` with
+the keys an admin writes; or ``sqlite``, a file. Hue's settings stay as they are: each request is one transaction
+(``ATOMIC_REQUESTS``). `make test-hue` runs the suites once per database.
 """
 import os
 import shutil
@@ -25,12 +30,7 @@ secret_key=hive-ha-tests-not-a-secret-0123456789
 # `hue kt_renewer` writes it (tests/hue/kerberized.py). Without a hue_keytab this Hue is not Kerberized.
 [[kerberos]]
 ccache_path={home}/hue_krb5_ccache
-[[database]]
-engine=sqlite3
-name={home}/desktop.db
-# sqlite lets one transaction write at a time and Hue wraps each request in one: concurrent users wait their turn
-options={{"timeout": 120}}
-
+{database}
 [notebook]
 [[interpreters]]
 [[[hive]]]
@@ -79,7 +79,35 @@ def write_conf_dir(conf_dir, hue_ini, log_conf=LOG_CONF):
             f.write(log_conf)
 
 
-write_conf_dir(CONF_DIR, HUE_INI.format(home=HOME))
+#: Which database Hue runs on (``HIVE_HA_HUE_DB``): postgresql, mysql (MariaDB) or sqlite.
+DATABASE = os.environ.get("HIVE_HA_HUE_DB", "postgresql")
+DATABASES = ("postgresql", "mysql", "sqlite")
+if DATABASE not in DATABASES:
+    raise SystemExit(f"HIVE_HA_HUE_DB={DATABASE!r}: one of {', '.join(DATABASES)}")
+#: The database server of this run (tests/rig/databases.py), None on sqlite.
+DATABASE_SERVER = None
+
+
+def database_section(name, home):
+    """hue.ini's ``[[database]]`` section for a new database ``name`` of this run's kind (on sqlite a file in
+    ``home``), and the function that drops it."""
+    if DATABASE_SERVER is None:
+        # sqlite lets one transaction write at a time and Hue wraps each request in one: writers wait their turn.
+        return f'[[database]]\nengine=sqlite3\nname={home}/{name}.db\noptions={{"timeout": 120}}\n', lambda: None
+    return DATABASE_SERVER.create_database(name).hue_ini(), lambda: DATABASE_SERVER.drop_database(name)
+
+
+if DATABASE != "sqlite":
+    from tests.rig.databases import SERVERS  # noqa: E402
+
+    DATABASE_SERVER = SERVERS[DATABASE](name=f"hue-tests-{DATABASE}")
+    try:
+        DATABASE_SERVER.start()
+    except BaseException:
+        DATABASE_SERVER.stop()
+        shutil.rmtree(HOME, ignore_errors=True)
+        raise
+write_conf_dir(CONF_DIR, HUE_INI.format(home=HOME, database=database_section("hue", HOME)[0]))
 os.makedirs(LOG_DIR, exist_ok=True)
 os.environ.update(
     HUE_CONF_DIR=CONF_DIR,
@@ -96,6 +124,8 @@ django.setup()
 
 
 def cleanup():
+    if DATABASE_SERVER is not None:
+        DATABASE_SERVER.stop()
     shutil.rmtree(HOME, ignore_errors=True)
 
 

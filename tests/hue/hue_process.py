@@ -9,17 +9,19 @@ import sys
 import tempfile
 import textwrap
 import urllib.request
+import uuid
 
 from hive_ha.testing.waiting import wait_until
 from hive_ha.sandbox.zookeeper import free_port
-from tests.hue.environment import LOG_CONF, write_conf_dir
+from tests.hue.environment import LOG_CONF, database_section, write_conf_dir
 
 HUE = os.path.join(os.path.dirname(sys.executable), "hue")
 COMMAND_TIMEOUT = 300  # seconds for one management command (migrations take ~10 s on an idle machine)
 
 
 class HueHome:
-    """A conf dir, a log dir and a sqlite database of one Hue installation."""
+    """A conf dir, a log dir and a database of one Hue installation (its own database on the run's database server,
+    or a sqlite file: tests/hue/environment.py)."""
 
     def __init__(self, hue_ini="", workers=2):
         self.home = tempfile.mkdtemp(prefix="hive-ha-hue-process-")
@@ -27,6 +29,7 @@ class HueHome:
         self.port, self.workers = free_port(), workers
         os.makedirs(self.log_dir)
         self.server = None
+        self.database, self._drop_database = database_section("hue_" + uuid.uuid4().hex[:12], self.home)
         self.configure(hue_ini)
 
     def configure(self, hue_ini):
@@ -39,11 +42,7 @@ class HueHome:
             server_user={getpass.getuser()}
             server_group={grp.getgrgid(os.getgid()).gr_name}
             gunicorn_number_of_workers={self.workers}
-            [[database]]
-            engine=sqlite3
-            name={self.home}/desktop.db
-            options={{"timeout": 120}}
-            """) + textwrap.dedent(hue_ini), LOG_CONF)
+            """) + self.database + textwrap.dedent(hue_ini), LOG_CONF)
 
     @property
     def env(self):
@@ -129,6 +128,7 @@ class HueHome:
             for path in (f"/tmp/hue_{self.port}.pid",):
                 if os.path.exists(path):
                     os.unlink(path)
+        self._drop_database()
         subprocess.run(["rm", "-rf", self.home], check=False)
 
 

@@ -53,6 +53,7 @@ def test_every_user_continues_on_the_other_server_with_one_new_session(pair, edi
         assert alice.run(WHO) == [["hs2-b"]]
         assert bob.run(WHO) == [["hs2-b"]]
     assert generation(integration) == 1
+    assert integration.invalidator.idle(30)  # the dead server's rows, off the requests
     # One new HiveServer2 session per user on hs2-b, used by every statement (Hue alone: one per statement).
     assert proxy_users(b) == ["alice", "bob"]
     for name, editor in (("alice", alice), ("bob", bob)):
@@ -213,6 +214,7 @@ def test_zookeeper_down_keeps_the_last_known_servers_without_a_zookeeper_client(
     assert created == []  # Hue alone: one ZooKeeper client per lookup, each blocking 30 s here
 
 
+@pytest.mark.server_database  # 50 users at once, each request one transaction: not on sqlite (docs/hue.md)
 def test_fifty_users_one_crash(pair, editors):
     """50 users with running queries on hs2-a, which is killed hard. Concurrently every user's running query gets the
     clear message, a safe call succeeds, and a new query runs on hs2-b; exactly one reselection; no deadlock."""

@@ -58,6 +58,7 @@ def test_two_users_over_http_kill_9_of_the_serving_python_server(hue_server, zk_
     assert a.address in hue_server.log()
 
 
+@pytest.mark.spark  # marked by hand: the tests in tests/hue get no markers from their fixtures
 def test_two_users_over_http_kill_9_of_the_serving_spark_thrift_server(hue_server, zk_namespace, spark_factory):
     servers = spark_factory("spark-a", "spark-b", namespace=zk_namespace)
     hue_server.start_server()

@@ -1,11 +1,12 @@
-"""No lock held across I/O in the Hue app, and no request thread waiting on a probe (lock order: Hue's
-DBMS_CACHE_LOCK, then the endpoint cache's; only dictionary work under either)."""
+"""No lock held across I/O in the Hue app, and no request thread waiting on a probe or on the database work of a
+failover (lock order: Hue's DBMS_CACHE_LOCK, then the endpoint cache's; only dictionary work under either)."""
 import threading
 
 import pytest
 
 from hive_ha.testing.waiting import wait_until
 from hue_integration import client_slots, sessions
+from tests.hue import environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -13,15 +14,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_the_reset_does_database_and_socket_work_outside_hues_client_cache_lock(pair, editors, monkeypatch):
     from beeswax.server import dbms
 
-    a, b, reg_a, _, _ = pair()
+    a, b, reg_a, _, integration = pair()
     (alice,) = editors("alice")
     alice.create_session()
     assert alice.run("select current_server()") == [["hs2-a"]]
-    held_during = {}
+    held_during, threads = {}, {}
 
     def watching(name, function):
         def call(*args, **kwargs):
             held_during[name] = dbms.DBMS_CACHE_LOCK.locked()
+            threads[name] = threading.current_thread()
             return function(*args, **kwargs)
         return call
 
@@ -31,7 +33,12 @@ def test_the_reset_does_database_and_socket_work_outside_hues_client_cache_lock(
     a.kill()
     reg_a.crash()
     assert alice.run("select current_server()") == [["hs2-b"]]
+    assert integration.invalidator.idle(30)
     assert held_during == {"invalidate": False, "close_idle_connections": False}
+    # The Session rows: on a server database by the invalidator's thread, off the request's transaction; on sqlite
+    # (one writer for the whole file) in the request's own transaction (hue_integration/invalidation.py).
+    on_request_thread = threads["invalidate"] is threading.current_thread()
+    assert on_request_thread == (environment.DATABASE == "sqlite")
 
 
 def test_reset_ha_probes_on_another_thread(pair):

@@ -1,5 +1,6 @@
 """hive-ha in Hue's virtualenv moves none of Hue's packages: checked in the real Hue build (scripts/hue-venv.sh
-installed this checkout into it with Hue's pins as constraints, as docs/hue.md tells an admin)."""
+installed this checkout into it with Hue's pins as constraints, as docs/hue.md tells an admin, and added Hue's
+database drivers the same way)."""
 import json
 import os
 import sys
@@ -7,7 +8,7 @@ import sys
 import pytest
 
 from hive_ha.sandbox.lifecycle import rig_python
-from tests._pip import canonical, copy_sources, installed, run
+from tests._pip import ROOT, canonical, copy_sources, installed, run
 
 pytestmark = pytest.mark.slow
 
@@ -25,11 +26,29 @@ def hue_build_pins():
     return pins
 
 
+def recorded_drivers():
+    """{name: version} of scripts/hue-db-drivers.txt."""
+    drivers = {}
+    with open(os.path.join(ROOT, "scripts", "hue-db-drivers.txt")) as pins:
+        for line in pins:
+            name, sep, version = line.split("#")[0].strip().partition("==")
+            if sep:
+                drivers[canonical(name)] = version
+    return drivers
+
+
 def test_nothing_of_hues_moved_and_pip_check_passes():
     pins, have = hue_build_pins(), installed(sys.executable)
     assert {name: have.get(name) for name in pins} == pins
     assert "hive-ha" in have
     run(sys.executable, "-m", "pip", "check", "--disable-pip-version-check")
+
+
+def test_hues_database_drivers_are_the_recorded_versions_and_none_of_hues_own():
+    drivers, have = recorded_drivers(), installed(sys.executable)
+    assert set(drivers) == {"psycopg2-binary", "mysqlclient"}
+    assert {name: have.get(name) for name in drivers} == drivers
+    assert not set(drivers) & set(hue_build_pins())  # added to Hue's packages, replacing none
 
 
 @pytest.fixture(scope="module")
