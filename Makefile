@@ -44,8 +44,8 @@ test-fast: venv
 # Once per database Hue runs on (HIVE_HA_HUE_DB, tests/hue/environment.py), with Hue's settings as they are: every
 # test on PostgreSQL; the failover suites again on MariaDB and on sqlite (Spark once is enough; on sqlite without
 # the tests that need several users at once, marked server_database: docs/hue.md, "Hue's database").
-HUE_FAILOVER_TESTS := tests/hue/test_editor_failover.py tests/hue/test_invalidation.py tests/hue/test_locks.py \
-	tests/hue/test_sessions.py tests/hue/test_hue_server.py
+HUE_FAILOVER_TESTS := tests/hue/test_editor_failover.py tests/hue/test_gray_failures.py tests/hue/test_invalidation.py \
+	tests/hue/test_locks.py tests/hue/test_sessions.py tests/hue/test_hue_server.py
 HUE_RUN = HIVE_HA_RIG_PYTHON=$(abspath $(PY)) \
 	HIVE_HA_SPARK_HOME=$$($(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))') \
 	$$(cat $(HUE_PY_FILE)) -m pytest

@@ -194,7 +194,7 @@ class Integration:
         endpoint = transition.endpoint
         clients = client_slots.evict(self.dbms, endpoint)
         connections = client_slots.close_idle_connections(endpoint)
-        self.invalidator.submit(endpoint)
+        self.invalidator.submit(endpoint, in_request=calls.current() is not None)
         log.info("hive-ha reset server=%s registration=%s clients_dropped=%d connections_closed=%d",
                  endpoint.address, endpoint.znode, clients, connections)
 

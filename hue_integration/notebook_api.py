@@ -134,6 +134,7 @@ class _Call:
         from notebook.connectors.base import QueryError, QueryExpired
 
         with calls.serving(self.call):
+            self.integration.invalidator.run_deferred()  # sqlite: a death seen off any request, marked in this one
             late = self._late_server()
             if late is not None and self.method in LATE_ANSWERS:  # not answering: say so without waiting on it
                 return LATE_ANSWERS[self.method]

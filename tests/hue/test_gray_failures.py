@@ -64,6 +64,7 @@ def timed(call, *args):
         return exc, time.monotonic() - started
 
 
+@pytest.mark.server_database  # two users' requests at once
 def test_a_paused_server_is_late_not_dead(gray, editors):
     a, b, _, integration = gray()
     alice, bob = editors("alice", "bob")
@@ -236,6 +237,8 @@ def test_a_restarted_server_is_not_punished_for_its_old_registration(gray, edito
 
 
 @pytest.mark.slow
+@pytest.mark.spark
+@pytest.mark.server_database  # two users' requests at once
 def test_a_paused_spark_thrift_server_keeps_its_running_query(hue, enable, editors, zk_namespace, spark_factory):
     """The issue's measurement, as a test: Spark Thrift Server (a real HiveServer2 JVM), alice's 20 s query on the
     first server, which is SIGSTOPped for 2.5 x server_conn_timeout and SIGCONTed; bob starts a statement during the

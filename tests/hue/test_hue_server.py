@@ -78,6 +78,7 @@ def test_two_users_over_http_kill_9_of_the_serving_spark_thrift_server(hue_serve
         assert editor.fetch_result_data(snippet)["data"] == [[n]]
 
 
+@pytest.mark.server_database  # several users' requests at once, in several processes
 def test_the_random_policy_spreads_hues_forked_workers(zk_server, zk_namespace, registrar, hs2_server_factory):
     """Hue's gunicorn workers are forked from a master in which hive-ha was installed: with ``selection_policy=random``
     each must make its own draw (before, every worker drew its parent's: all on one server). 16 servers, 4
