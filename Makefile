@@ -61,6 +61,7 @@ bench: system venv hue-venv
 	$(PY) benchmarks/chaos.py
 	$$(cat $(HUE_PY_FILE)) benchmarks/hue_lookup.py
 	$$(cat $(HUE_PY_FILE)) benchmarks/hue_failover.py
+	$$(cat $(HUE_PY_FILE)) benchmarks/gray.py
 
 bench-quick: system venv hue-venv
 	$(PY) benchmarks/lookup.py --quick
@@ -68,6 +69,7 @@ bench-quick: system venv hue-venv
 	$(PY) benchmarks/chaos.py --quick
 	$$(cat $(HUE_PY_FILE)) benchmarks/hue_lookup.py --quick
 	$$(cat $(HUE_PY_FILE)) benchmarks/hue_failover.py --quick
+	$$(cat $(HUE_PY_FILE)) benchmarks/gray.py --quick
 
 docs: venv
 	$(PY) -m mkdocs build --strict --site-dir site
