@@ -252,9 +252,11 @@ def test_ldap_users_and_published_auth(zk_server, zk_namespace, registrar, hs2_s
     assert ask(hive_ha.connect(username="alice", password="pw-alice", **kw), "select current_user()") == "alice"
     with pytest.raises(ConfigError, match="password"):
         hive_ha.connect(username="alice", **kw)
-    with pytest.raises(AllServersFailed) as err:  # refused credentials end the SASL handshake, as in JDBC
+    with pytest.raises(TTransportException) as err:  # refused credentials: the server answered "no", at once
         hive_ha.connect(username="alice", password="wrong-secret", **kw)
-    assert "wrong-secret" not in str(err.value)
+    assert str(err.value).startswith("Bad status: 3") and "wrong-secret" not in str(err.value)
+    discovery = next(iter(dbapi._discoveries.values()))  # noqa: SLF001
+    assert discovery.cache.failovers() == [] and {s["state"] for s in discovery.cache.status()[0]["servers"]} == {"up"}
 
 
 def test_http_transport_published_and_custom_path(zk_server, zk_namespace, registrar, hs2_server_factory):

@@ -207,3 +207,20 @@ def test_untrusted_certificate_surfaces_at_once_and_excludes_no_server(zk_server
     finally:
         discovery.close()
         pool.close_all()
+
+
+def test_a_refused_or_failed_sasl_handshake_is_no_servers_fault(hs2_server_factory):
+    """thrift_sasl raises a rejected login, and a handshake that cannot start on this side, as NOT_OPEN, the type of a
+    refused connection: the server answered (or was never asked), so no server may be condemned for it."""
+    from hive_ha.clients.probe import session_round_trip
+    from hive_ha.clients.transport import thrift_transport
+
+    server = hs2_server_factory("hs2-ldap", auth="LDAP", users={"bob": "right"})
+    transport, _ = thrift_transport(server.host, server.port, auth="LDAP", timeout=5, user="bob", password="wrong")
+    with pytest.raises(TTransportException) as refused:
+        session_round_trip(transport, "bob")
+    assert str(refused.value).startswith("Bad status: 3")
+    assert classify(refused.value) is None and evidence_of(refused.value) is None
+    could_not_start = TTransportException(type=TTransportException.NOT_OPEN,
+                                          message="Could not start SASL: GSSAPI: no Kerberos credentials available")
+    assert classify(could_not_start) is None

@@ -9,7 +9,8 @@ sent and then lost is the caller's to decide (``hive_ha.core.attempts`` says whe
 Classification (``classify``) looks at the types in an error's chain (causes, contexts, thrift's ``inner``):
 
 - a *local* error anywhere in it (``LOCAL_ERRORS``: a missing CA or key file, a permission, a missing module,
-  a setting, a server certificate this client's trust settings do not verify) is nobody's server's fault: another
+  a setting, a server certificate this client's trust settings do not verify), or a SASL handshake that failed on
+  this side or that the server refused (no Kerberos ticket, a wrong password), is nobody's server's fault: another
   server would fail the same way, so it is not a connection failure and no server is blamed for it;
 - otherwise any error of a connection that broke once open makes it ``READ`` (reset, broken pipe, EOF, a socket
   timeout, HTTP protocol errors, TLS errors, other thrift transport errors), even when a later error of the same
@@ -49,6 +50,8 @@ _BROKEN_ERRNOS = {errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.ENOTC
 _BROKEN_TYPES = (ConnectionError, EOFError, http.client.HTTPException, ssl.SSLError)
 _THRIFT_NOT_OPEN = 1  # TTransportException.NOT_OPEN: "Could not connect to ..."
 _THRIFT_TIMED_OUT = 3  # TTransportException.TIMED_OUT
+#: How thrift_sasl (PyHive's and Hue's copy) words a handshake that failed on this side or that the server refused.
+_SASL_FAILURES = ("Could not start SASL", "Bad status:", "Bad SASL result")
 _TIMEOUT = "timeout"
 
 
@@ -72,7 +75,7 @@ def classify(exc: BaseException) -> Optional[str]:
     a local error anywhere means None; else a broken connection anywhere means ``READ``; else ``CONNECT`` when an
     error proves nothing reached a server."""
     chain = list(error_chain(exc))
-    if any(isinstance(err, LOCAL_ERRORS) for err in chain):
+    if any(isinstance(err, LOCAL_ERRORS) or _authentication_failed(err) for err in chain):
         return None
     kinds = {_kind(err) for err in chain}
     if READ in kinds:
@@ -99,6 +102,13 @@ def _kind(err: BaseException) -> Optional[str]:
     if isinstance(err, _BROKEN_TYPES) or (isinstance(err, OSError) and err.errno in _BROKEN_ERRNOS):
         return READ
     return None
+
+
+def _authentication_failed(err: BaseException) -> bool:
+    """thrift_sasl's handshake errors: this side could not start or go on (no Kerberos ticket, a bad challenge), or
+    the server answered "no" (wrong password, unknown principal). The server is there either way, and another one
+    would answer the same: not a connection failure (thrift_sasl raises them as NOT_OPEN, as it does a refusal)."""
+    return _is_thrift_transport(err) and str(getattr(err, "message", "") or "").startswith(_SASL_FAILURES)
 
 
 def evidence_of(error: BaseException) -> Optional[Evidence]:
