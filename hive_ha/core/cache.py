@@ -17,7 +17,6 @@ evidence about its old registration leaves it alone.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import threading
 import time
 from typing import AbstractSet, Callable, Dict, List, Optional, Tuple
@@ -28,9 +27,6 @@ from hive_ha.errors import NoEndpointAvailable, RegistryUnavailable
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
 from hive_ha.model.snapshot import Snapshot
-
-log = logging.getLogger(__name__)
-
 
 Key = Tuple[str, str]  # (address, znode): one registration
 #: Dead registrations that left the registry are remembered (so a query pinned to one is told it is lost, not sent
