@@ -65,13 +65,30 @@ def timed(call, *args):
 
 
 @pytest.mark.server_database  # two users' requests at once
+def during_pause(seconds, poll, other_user_call):
+    """Poll ``poll()`` for ``seconds`` while another user makes ``other_user_call()`` once, at the same time; returns
+    every poll's (answer, seconds) and the other call's (answer, seconds)."""
+    ends = time.monotonic() + seconds
+    with ThreadPoolExecutor(1) as pool:
+        other = pool.submit(timed, other_user_call)
+        polls = []
+        while time.monotonic() < ends:
+            polls.append(timed(poll))
+        return polls, other.result(120)
+
+
+def answered_running_within(polls, timeout):
+    """Every poll answered the last known state, none blocked more than one timeout (Hue alone: 3 x timeout)."""
+    assert [answer for answer, _ in polls] == [{"status": "running"}] * len(polls), polls
+    assert max(seconds for _, seconds in polls) < 2 * timeout, polls
+
+
 def test_a_paused_server_is_late_not_dead(gray, editors):
     a, b, _, integration = gray()
     alice, bob = editors("alice", "bob")
     alice.create_session()
     bob.create_session()
     assert bob.run(WHO) == [["hs2-a"]]
-    bob_rows = rows_of("bob")
     a.running_polls = 4  # alice's query is still running when hs2-a pauses
     snippet = alice.execute(WHO)
     assert snippet["result"]["handle"][SERVER_KEY] == a.address and snippet["result"]["handle"][REGISTRATION_KEY]
@@ -79,19 +96,12 @@ def test_a_paused_server_is_late_not_dead(gray, editors):
     alice_rows = rows_of("alice")
 
     a.hang()  # a stop-the-world pause: connections are accepted, nothing is answered
-    pause_ends = time.monotonic() + 2.5 * TIMEOUT
-    with ThreadPoolExecutor(1) as pool:
-        bob_during = pool.submit(timed, bob.run, "select current_server()")
-        polls = []
-        while time.monotonic() < pause_ends:
-            polls.append(timed(alice.check_status, snippet))
-        bobs_rows, bobs_seconds = bob_during.result(60)
+    polls, (bobs_rows, bobs_seconds) = during_pause(2.5 * TIMEOUT, lambda: alice.check_status(snippet),
+                                                    lambda: bob.run("select current_server()"))
     assert state_of(integration, a) is State.SUSPECT
     a.unhang()
 
-    # Every poll during the pause: the last known state, within one timeout (Hue alone: an error after 3 x timeout).
-    assert [p[0] for p in polls] == [{"status": "running"}] * len(polls), polls
-    assert max(seconds for _, seconds in polls) < 2 * TIMEOUT, polls
+    answered_running_within(polls, TIMEOUT)
     # Another user's new statement ran on the other server, after at most one timeout on the paused one.
     assert bobs_rows == [["hs2-b"]] and bobs_seconds < 2 * TIMEOUT + 3, bobs_seconds
     # After the pause alice's query is polled to the end and fetched, with no error, no new session, nothing invalid.
@@ -262,17 +272,11 @@ def test_a_paused_spark_thrift_server_keeps_its_running_query(hue, enable, edito
 
     paused.pause()
     try:
-        pause_ends = time.monotonic() + 2.5 * timeout
-        with ThreadPoolExecutor(1) as pool:
-            bob_during = pool.submit(timed, bob.execute, "SELECT 2")
-            polls = []
-            while time.monotonic() < pause_ends:
-                polls.append(timed(alice.check_status, snippet))
-            bobs, bobs_seconds = bob_during.result(120)
+        polls, (bobs, bobs_seconds) = during_pause(2.5 * timeout, lambda: alice.check_status(snippet),
+                                                   lambda: bob.execute("SELECT 2"))
     finally:
         paused.resume()
-    assert [p[0] for p in polls] == [{"status": "running"}] * len(polls), polls
-    assert max(seconds for _, seconds in polls) < 2 * timeout, polls
+    answered_running_within(polls, timeout)
     assert not isinstance(bobs, EditorError), bobs
     assert bobs["result"]["handle"][SERVER_KEY] == other.address and bobs_seconds < timeout + 3, bobs_seconds
     bob.wait(bobs, timeout=120)
