@@ -64,7 +64,6 @@ def timed(call, *args):
         return exc, time.monotonic() - started
 
 
-@pytest.mark.server_database  # two users' requests at once
 def during_pause(seconds, poll, other_user_call):
     """Poll ``poll()`` for ``seconds`` while another user makes ``other_user_call()`` once, at the same time; returns
     every poll's (answer, seconds) and the other call's (answer, seconds)."""
@@ -83,6 +82,7 @@ def answered_running_within(polls, timeout):
     assert max(seconds for _, seconds in polls) < 2 * timeout, polls
 
 
+@pytest.mark.server_database  # two users' requests at once
 def test_a_paused_server_is_late_not_dead(gray, editors):
     a, b, _, integration = gray()
     alice, bob = editors("alice", "bob")
