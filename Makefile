@@ -44,8 +44,8 @@ test-fast: venv
 # Once per database Hue runs on (HIVE_HA_HUE_DB, tests/hue/environment.py), with Hue's settings as they are: every
 # test on PostgreSQL; the failover suites again on MariaDB and on sqlite (Spark once is enough; on sqlite without
 # the tests that need several users at once, marked server_database: docs/hue.md, "Hue's database").
-HUE_FAILOVER_TESTS := tests/hue/test_editor_failover.py tests/hue/test_invalidation.py tests/hue/test_locks.py \
-	tests/hue/test_sessions.py tests/hue/test_hue_server.py
+HUE_FAILOVER_TESTS := tests/hue/test_editor_failover.py tests/hue/test_gray_failures.py tests/hue/test_invalidation.py \
+	tests/hue/test_locks.py tests/hue/test_sessions.py tests/hue/test_hue_server.py
 HUE_RUN = HIVE_HA_RIG_PYTHON=$(abspath $(PY)) \
 	HIVE_HA_SPARK_HOME=$$($(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))') \
 	$$(cat $(HUE_PY_FILE)) -m pytest
@@ -61,6 +61,7 @@ bench: system venv hue-venv
 	$(PY) benchmarks/chaos.py
 	$$(cat $(HUE_PY_FILE)) benchmarks/hue_lookup.py
 	$$(cat $(HUE_PY_FILE)) benchmarks/hue_failover.py
+	$$(cat $(HUE_PY_FILE)) benchmarks/gray.py
 
 bench-quick: system venv hue-venv
 	$(PY) benchmarks/lookup.py --quick
@@ -68,6 +69,7 @@ bench-quick: system venv hue-venv
 	$(PY) benchmarks/chaos.py --quick
 	$$(cat $(HUE_PY_FILE)) benchmarks/hue_lookup.py --quick
 	$$(cat $(HUE_PY_FILE)) benchmarks/hue_failover.py --quick
+	$$(cat $(HUE_PY_FILE)) benchmarks/gray.py --quick
 
 docs: venv
 	$(PY) -m mkdocs build --strict --site-dir site

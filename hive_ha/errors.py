@@ -22,7 +22,7 @@
         ├── RegistryUnavailable      ZooKeeper is unreachable and nothing is known from before
         │   └── ZooKeeperAuthFailed  ZooKeeper refused our SASL (Kerberos) login; names principal, service, what to check
         ├── NoEndpointAvailable      the registry was read (or is known) but no endpoint is usable:
-        │                            none registered, all excluded after failures or skipped, or no HA leader
+        │                            none registered, all dead (hive_ha.core.health) or skipped, or no HA leader
         ├── AllServersFailed         opening a connection failed on every server tried (the Hive JDBC
         │                            driver's final error; the last driver error is its __cause__)
         └── DiscoveryClosed          a lookup on a ``Discovery`` after its ``close()``
@@ -34,7 +34,6 @@ ZooKeeper are bounded (``bounded``): a 1 MB znode gives a short warning, not a 1
 """
 from __future__ import annotations
 
-import time
 from typing import Iterable, Mapping, Optional, Protocol, Sequence
 
 from hive_ha.redact import HIDDEN
@@ -155,17 +154,17 @@ class RegistryUnavailable(DiscoveryError):
 
 
 class NoEndpointAvailable(DiscoveryError):
-    """The registry gave no usable endpoint. The message lists what was found and what is excluded."""
+    """The registry gave no usable endpoint. The message lists what was found and why the registered servers cannot
+    be used (``excluded``: address -> why, e.g. "dead: connection refused")."""
 
     def __init__(
         self,
         zk_hosts: str,
         path: str,
         found: Sequence[Describable] = (),
-        excluded: Optional[Mapping[str, float]] = None,
+        excluded: Optional[Mapping[str, str]] = None,
         reason: str = "",
         *,
-        now: Optional[float] = None,
         skipped: Optional[Mapping[str, str]] = None,
     ) -> None:
         self.zk_hosts = zk_hosts
@@ -174,24 +173,20 @@ class NoEndpointAvailable(DiscoveryError):
         self.excluded = dict(excluded or {})
         self.reason = reason
         self.skipped = dict(skipped or {})
-        self._now = now if now is not None else time.monotonic()
-        super().__init__(self._compose(self._now))
+        super().__init__(self._compose())
 
     def with_skipped(self, skipped: Mapping[str, str]) -> "NoEndpointAvailable":
         """The same error, also naming the servers this client skipped (address -> why it cannot use them)."""
-        return NoEndpointAvailable(self.zk_hosts, self.path, self.found, self.excluded, self.reason, now=self._now,
+        return NoEndpointAvailable(self.zk_hosts, self.path, self.found, self.excluded, self.reason,
                                    skipped={**self.skipped, **skipped})
 
-    def _compose(self, now: float) -> str:
+    def _compose(self) -> str:
         parts = [f"no HiveServer2 endpoint available under {self.path} in ZooKeeper {self.zk_hosts}"]
         if self.reason:
             parts.append(self.reason)
         parts.append("found: " + (_join(e.describe() for e in self.found) or "nothing registered"))
         if self.excluded:
-            parts.append(
-                "excluded after failures: "
-                + _join(f"{addr} (for {max(0.0, until - now):.0f} s more)" for addr, until in sorted(self.excluded.items()))
-            )
+            parts.append("not usable: " + _join(f"{addr} ({why})" for addr, why in sorted(self.excluded.items())))
         if self.skipped:
             parts.append("skipped, unusable for this client: "
                          + _join(f"{addr} ({why})" for addr, why in sorted(self.skipped.items())))

@@ -12,7 +12,7 @@ from typing import List, Optional, Tuple
 
 from hive_ha.core.config import HiveHAConfig
 from hive_ha.core.discovery import Discovery
-from hue_integration import metrics, notebook_api, targets, thrift_calls
+from hue_integration import metrics, notebook_api, targets
 from hue_integration.integration import HueOriginals, Integration
 from hue_integration.logs import enable_loggers
 
@@ -54,9 +54,7 @@ def install(config: HiveHAConfig, discovery: Optional[Discovery] = None) -> Opti
             api_class = plan.notebook_api()
             if api_class is not None:
                 replacements += notebook_api.replacements(api_class, integration, plan.problem)
-            client_class = plan.thrift_client()
-            if client_class is not None:
-                replacements += thrift_calls.delivery_hooks(client_class)
+            plan.thrift_client()  # checked only: hive-ha's client calls its send_X/recv_X (thrift_client)
             for patch in (plan.url_mount(), plan.log_setup(enable_loggers)):
                 if patch is not None:
                     replacements.append(patch)

@@ -1,5 +1,10 @@
 """hive-ha's versions of Hue's ``get_query_server_config``, ``dbms.get`` and ``reset_ha``, and the reset that runs
-when a HiveServer2 fails.
+once a HiveServer2 registration is dead.
+
+Slow is not dead (``hive_ha.core.health``): a call that times out makes its server suspect, which only moves new
+work elsewhere. The reset (every user's clients for the server dropped from Hue's client cache, the idle pooled
+connections to it closed, its open Session rows invalidated) runs once per registration, when it is declared dead:
+the discovery announces the transition once, to ``_on_transition``.
 
 Lock order (outermost first): Hue's ``DBMS_CACHE_LOCK`` -> the endpoint cache's lock. Only dictionary work is done
 under ``DBMS_CACHE_LOCK``; closing sockets happens after it is released, and Session rows are updated by the
@@ -7,19 +12,24 @@ invalidator (``invalidation.py``), off the request.
 """
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import logging
+import os
 import threading
+import weakref
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
+from hive_ha.core.cache import Transition
 from hive_ha.core.config import HiveHAConfig
 from hive_ha.core.discovery import Discovery
+from hive_ha.core.health import State
 from hive_ha.errors import DiscoveryError
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
-from hue_integration import client_slots, invalidation, probes, query_server as qs
-from hue_integration.thrift_calls import CURRENT, Failure, ObservedClient
+from hue_integration import calls, client_slots, invalidation, query_server as qs
+from hue_integration.late_replies import LateReplies
+from hue_integration.probe import HueProbe
+from hue_integration.thrift_client import HAClient
 
 if TYPE_CHECKING:  # pragma: no cover
     from beeswax.server.dbms import HiveServer2Dbms
@@ -33,18 +43,13 @@ HIVE_NAMES = ("beeswax", "hive", "hplsql")
 #: Seconds ``close()`` waits for the session invalidation under way.
 CLOSE_TIMEOUT = 5.0
 
-#: The user a lookup is for (per_user policy): set by the editor wrapper around each call.
-CURRENT_USER: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("hive_ha_user", default=None)
-#: The server an operation lives on, per service, while one of its handle calls runs (set by the editor wrapper).
-PINNED: contextvars.ContextVar[Optional[Tuple[Service, str]]] = contextvars.ContextVar("hive_ha_pinned", default=None)
-
 
 class ServerGone(Exception):
-    """The server an operation handle lives on is known dead or no longer serves (raised by the lookup)."""
+    """The server an operation handle lives on is dead, or no longer serves it (raised by the lookup)."""
 
-    def __init__(self, service: Service, address: str) -> None:
+    def __init__(self, service: Service, address: str, why: str = "") -> None:
         super().__init__(address)
-        self.service, self.address = service, address
+        self.service, self.address, self.why = service, address, why
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +59,14 @@ class HueOriginals:
     reset_ha: Callable[[], None]
 
 
+@dataclasses.dataclass(frozen=True)
+class Pinned:
+    """Where a handle call goes: the query-server dict of the operation's server, and that server's health."""
+
+    query_server: qs.QueryServer
+    state: State
+
+
 class Integration:
     """One installed hive-ha: the discovery, Hue's settings read once, and the replacements Hue calls."""
 
@@ -61,7 +74,9 @@ class Integration:
         from beeswax.server import dbms
 
         self.config = config
-        self.discovery = discovery or Discovery(config.zookeeper, **config.discovery_kwargs())
+        self.probe = HueProbe()
+        self.discovery = discovery or Discovery(config.zookeeper, probe=self.probe, **config.discovery_kwargs())
+        self.discovery.subscribe(self._on_transition)
         self.dbms: DbmsModule = dbms
         self.originals = originals
         # Hue's settings are fixed for the life of a process (hue.ini is read at start-up, hive-site.xml once):
@@ -70,8 +85,9 @@ class Integration:
         self._built: Dict[Tuple[str, str], qs.QueryServer] = {}
         self._lookups: Dict[str, int] = {}
         self._lookups_lock = threading.Lock()
-        self.prober = probes.Prober(self._probe_failed)
+        self.late = LateReplies(patience=config.dead_after)
         self.invalidator = invalidation.Invalidator()
+        _INSTANCES.add(self)
 
     # -- Hue's get_query_server_config -----------------------------------------------------------------
     def service_for(self, name: str) -> Optional[Service]:
@@ -90,18 +106,18 @@ class Integration:
         service = self.service_for(name)
         if service is None:  # impala, hms, sparksql, or discovery off for this one
             return self.originals.get_query_server_config(name=name, connector=connector)
-        return self.lookup(name, service, CURRENT_USER.get())
+        return self.lookup(name, service, calls.current())
 
-    def lookup(self, name: str, service: Service, user: Optional[str]) -> qs.QueryServer:
+    def lookup(self, name: str, service: Service, call: Optional[calls.EditorCall]) -> qs.QueryServer:
         counted = str(service)
         with self._lookups_lock:
             self._lookups[counted] = self._lookups.get(counted, 0) + 1
-        pinned = PINNED.get()
-        if pinned is not None and pinned[0] == service:
-            built = self._pinned(name, service, pinned[1])
+        user = call.user if call is not None else None
+        if call is not None and call.pin is not None and call.pin.service == service:
+            built = self.pinned(name, call.pin).query_server
         else:
             try:
-                endpoint = self.discovery.endpoint(service, user)
+                endpoint = self.discovery.endpoint(service, user, skip=call.skip if call is not None else frozenset())
             except DiscoveryError as exc:
                 raise _popup(str(exc)) from exc
             built = self._query_server(name, service, endpoint)
@@ -114,18 +130,23 @@ class Integration:
             built = self._built[(name, endpoint.address)] = qs.build(name, endpoint, service, self.hue)
         return built
 
-    def _pinned(self, name: str, service: Service, address: str) -> qs.QueryServer:
-        """Where a running operation's calls go: its own server while that server is usable; also when it left the
-        registry without failing (a rolling restart deregisters a live server first: its queries go on)."""
-        endpoint = self.discovery.cache.available(service, address)
-        if endpoint is not None:
-            return self._query_server(name, service, endpoint)
-        snapshot = self.discovery.cache.snapshot(service)
-        registered = snapshot is not None and any(e.address == address for e in snapshot.endpoints)
-        known = self._built.get((name, address))
-        if registered or known is None:  # excluded after a failure, or passive under HA: it no longer serves
-            raise ServerGone(service, address)
-        return known
+    def pinned(self, name: str, pin: calls.Pin) -> Pinned:
+        """Where a running operation's calls go: its own server while that server is not dead, also while it is
+        suspect (late is not lost) and when it left the registry without dying (a rolling restart deregisters a
+        live server first: its queries go on). ``ServerGone`` when it is dead or no longer serves."""
+        service, address = pin.service, pin.address
+        serving = self.discovery.cache.serving(service, address, pin.znode)
+        if serving is None:  # nothing known of that registration now
+            known = self._built.get((name, address))
+            if known is None or (pin.znode is not None and known.endpoint.znode != pin.znode):
+                raise ServerGone(service, address, "it is not registered")
+            return Pinned(known, State.UP)
+        endpoint, health, registered = serving
+        if health.state is State.DEAD:
+            raise ServerGone(service, address, health.detail or str(health.evidence))
+        if registered and endpoint not in self.discovery.cache.snapshot(service).candidates:  # type: ignore[union-attr]
+            raise ServerGone(service, address, "it is passive now (another instance is the HA leader)")
+        return Pinned(self._query_server(name, service, endpoint), health.state)
 
     def lookups(self) -> Dict[str, int]:
         """Query-server lookups answered since install, per service (for the metrics)."""
@@ -142,66 +163,79 @@ class Integration:
             query_server = self.dbms.get_query_server_config(connector=cluster)
         if not isinstance(query_server, qs.QueryServer):
             return self.originals.get(user, query_server=query_server, cluster=cluster)
-        if self.discovery.cache.policy.per_user and query_server.user != user.username and PINNED.get() is None:
-            query_server = self.lookup(query_server.name, query_server.service, user.username)
+        call = calls.current()
+        if self.discovery.cache.policy.per_user and query_server.user != user.username and \
+                (call is None or call.pin is None):
+            query_server = self.lookup(query_server.name, query_server.service,
+                                       calls.EditorCall(user.username) if call is None else
+                                       dataclasses.replace(call, user=user.username))
         if not query_server.get("auth_username") and user and user.username:  # as Hue's dbms.get does
             query_server["auth_username"] = user.username
         return client_slots.client_for(self.dbms, user, query_server, self._new_dbms)
 
     def _new_dbms(self, query_server: qs.QueryServer, user: User) -> HiveServer2Dbms:
-        # The same construction as Hue's dbms.get for HiveServer2, with the Thrift client observed.
+        # The same construction as Hue's dbms.get for HiveServer2, with hive-ha's Thrift client.
         from beeswax.models import QueryHistory
         from beeswax.server.dbms import HiveServer2Dbms
         from beeswax.server.hive_server2_lib import HiveServerClient, HiveServerClientCompatible
 
         client = HiveServerClient(query_server, user)
-        client._client = ObservedClient(client._client, query_server.service, query_server.endpoint, self.on_failure)
+        self.probe.remember(query_server.endpoint, client._client.conf)
+        client._client = HAClient(client._client, query_server.service, query_server.endpoint, self.discovery,
+                                  self.late)
         return HiveServer2Dbms(HiveServerClientCompatible(client), QueryHistory.SERVER_TYPE[1][0])
 
-    # -- failures -----------------------------------------------------------------------------------------
-    def on_failure(self, failure: Failure) -> None:
-        """What hive-ha's Thrift clients call on a connection-level failure: the reset."""
-        self.report_failure(failure.service, failure.endpoint)
-
-    def report_failure(self, service: Service, endpoint: Endpoint, user: Optional[str] = None) -> Optional[Endpoint]:
-        """Compare-and-swap in the cache; every user's clients and idle pooled connections to ``endpoint``
-        dropped; its open Session rows handed to the invalidator (off this request's transaction, once per
-        registration). Idempotent: a second report of one failure finds nothing."""
-        chosen = self.discovery.report_failure(service, endpoint, user)
+    # -- the reset, once per dead registration -------------------------------------------------------------
+    def _on_transition(self, transition: Transition) -> None:
+        """A registration is dead: every user's clients for it dropped, the idle pooled connections to it closed,
+        its open Session rows handed to the invalidator (off any request's transaction, once per registration)."""
+        if transition.after is not State.DEAD:
+            return
+        endpoint = transition.endpoint
         clients = client_slots.evict(self.dbms, endpoint)
         connections = client_slots.close_idle_connections(endpoint)
-        self.invalidator.submit(endpoint)
-        if clients or connections:
-            log.info("hive-ha reset server=%s clients_dropped=%d connections_closed=%d", endpoint.address, clients,
-                     connections)
-        return chosen
+        self.invalidator.submit(endpoint, in_request=calls.current() is not None)
+        log.info("hive-ha reset server=%s registration=%s clients_dropped=%d connections_closed=%d",
+                 endpoint.address, endpoint.znode, clients, connections)
 
     def reset_ha(self) -> None:
-        """Hue calls this after a connection failure without saying which server failed. Every failure of a
-        client hive-ha built is already handled; for any other caller the current choices are probed in the
-        background (a late call must not exclude the server that just took over, nor block the request)."""
+        """Hue calls this after a connection failure without saying which server failed. A failure of a client
+        hive-ha built is already evidence; for any other caller the current choices are probed off the request
+        thread (a late call must not condemn the server that just took over, nor block the request)."""
         self.originals.reset_ha()
-        record = CURRENT.get()
-        if record is not None and record.failures:
+        call = calls.current()
+        if call is not None and call.failures:
             return
-        user = CURRENT_USER.get()
+        user = call.user if call is not None else None
         for service in self.services():
             try:
                 endpoint = self.discovery.endpoint(service, user)
             except DiscoveryError:
                 continue
-            self.prober.submit(service, endpoint)
-
-    def _probe_failed(self, service: Service, endpoint: Endpoint) -> None:
-        self.report_failure(service, endpoint)
+            self.discovery.check(service, endpoint)
 
     def close(self) -> None:
-        self.prober.close()
         self.invalidator.close(CLOSE_TIMEOUT)
         self.discovery.close()
+
+    def _after_fork_in_child(self) -> None:
+        self._lookups_lock = threading.Lock()
+        self.probe.after_fork_in_child()
 
 
 def _popup(message: str) -> Exception:
     from desktop.lib.exceptions_renderable import PopupException
 
     return PopupException(message)
+
+
+_INSTANCES: "weakref.WeakSet[Integration]" = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for integration in list(_INSTANCES):
+        integration._after_fork_in_child()  # noqa: SLF001
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)

@@ -10,7 +10,9 @@ with backoff, a bounded number of times; the request is never failed for it.
 
 sqlite has no row locks: one writer locks the whole database, and a second connection writing while the request's
 transaction (which has read) wants to write fails that request at once with "database is locked". There the rows are
-marked in the request's own transaction, in a savepoint whose failure is logged and leaves the request alone.
+marked in a request's own transaction, in a savepoint whose failure is logged and leaves the request alone: in the
+request that saw the death, or, when it was seen off any request (by the prober, a watcher), in the next editor
+request of the process (``run_deferred``).
 
 The thread is started on first use and again in a forked child (Hue's gunicorn forks its workers; a thread does not
 survive a fork, and the parent finishes what it had queued). ``close(timeout)`` stops it, waiting at most that long.
@@ -81,11 +83,18 @@ class Invalidator:
         self._thread: Optional[threading.Thread] = None
         self._running: Optional[Key] = None
         self._closed = False
+        self._deferred: Dict[Key, Endpoint] = {}  # sqlite: seen off any request, marked in the next one
 
     # -- the hand-over -------------------------------------------------------------------------------------------------
-    def submit(self, endpoint: Endpoint) -> bool:
-        """Have ``endpoint``'s open rows marked invalid; False when its registration is already done or queued."""
+    def submit(self, endpoint: Endpoint, in_request: bool = True) -> bool:
+        """Have ``endpoint``'s open rows marked invalid; False when its registration is already done or queued.
+        ``in_request``: the caller serves a request (on sqlite the rows are marked in its transaction, else in the
+        next request's)."""
         if self._is_inline():
+            if not in_request:
+                with self._cond:
+                    self._deferred[endpoint.key] = endpoint
+                return True
             return self._run_inline(endpoint)
         key = endpoint.key
         with self._cond:
@@ -98,6 +107,15 @@ class Invalidator:
                 self._thread.start()
             self._cond.notify_all()
         return True
+
+    def run_deferred(self) -> None:
+        """sqlite: mark, in the calling request's transaction, what was handed over off any request."""
+        if not self._deferred:  # a dictionary read: the common case costs nothing
+            return
+        with self._cond:
+            deferred, self._deferred = list(self._deferred.values()), {}
+        for endpoint in deferred:
+            self._run_inline(endpoint)
 
     def pending(self) -> List[Pending]:
         """The registrations queued or being done."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterator, Optional
 
+from hive_ha.core.health import State
+
 try:
     from prometheus_client import REGISTRY
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 except ImportError:  # pragma: no cover - prometheus_client is in the hue extra
     REGISTRY = None  # type: ignore[assignment]
 
@@ -34,14 +36,36 @@ class Collector:
                                       labels=["hosts"])
         state = discovery.status()  # one reading of the cache and the ZooKeeper state per scrape
         connected.add_metric([discovery.settings.hosts], 1.0 if state["zookeeper"]["state"] == "CONNECTED" else 0.0)
-        endpoints = GaugeMetricFamily("hive_ha_endpoints", "Endpoints known, by state", labels=["service", "state"])
+        endpoints = GaugeMetricFamily("hive_ha_endpoints", "Registered endpoints, by health state",
+                                      labels=["service", "state"])
+        servers = GaugeMetricFamily("hive_ha_server_state", "1 for the health state each registration is in",
+                                    labels=["service", "address", "znode", "state"])
         stale = GaugeMetricFamily("hive_ha_registry_stale", "1 while the registry reading may be out of date",
                                   labels=["service"])
         for entry in state["services"]:
-            endpoints.add_metric([entry["service"], "registered"], len(entry["endpoints"]))
-            endpoints.add_metric([entry["service"], "excluded"], len(entry["excluded"]))
+            by_state = {s.value: 0 for s in State}
+            for server in entry["servers"]:
+                if server["registered"]:
+                    by_state[server["state"]] += 1
+                for each in State:
+                    servers.add_metric([entry["service"], server["address"], server["znode"], each.value],
+                                       1.0 if server["state"] == each.value else 0.0)
+            for name, count in by_state.items():
+                endpoints.add_metric([entry["service"], name], count)
             stale.add_metric([entry["service"]], 1.0 if entry["stale"] else 0.0)
-        yield from (lookups, failovers, connected, endpoints, stale)
+        transitions = CounterMetricFamily("hive_ha_server_transitions", "Health state transitions of registrations",
+                                          labels=["service", "from", "to"])
+        for (service, before, after), count in sorted(discovery.cache.transition_counts().items()):
+            transitions.add_metric([service, before, after], count)
+        probes = SummaryMetricFamily("hive_ha_probe_seconds", "Time the prober's probes took", labels=["service"])
+        for service, (count, seconds) in sorted(discovery.prober.totals().items()):
+            probes.add_metric([service], count_value=count, sum_value=seconds)
+        last_probe = GaugeMetricFamily("hive_ha_probe_last_seconds", "How long the last probe of a registration took",
+                                       labels=["service", "address", "znode", "evidence"])
+        for probe in state["probes"]:
+            last_probe.add_metric([probe["service"], probe["address"], probe["znode"], probe["evidence"] or "none"],
+                                  probe["seconds"])
+        yield from (lookups, failovers, connected, endpoints, servers, stale, transitions, probes, last_probe)
 
 
 _registered: Optional[Collector] = None

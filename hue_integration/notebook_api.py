@@ -1,8 +1,10 @@
 """The client reset at the Notebook-API level: ``HS2Api`` methods wrapped so a dead HiveServer2 never leaves a user
-stuck, and never silently.
+stuck, and never silently, and a slow one never makes a user believe their work is lost.
 
-What happens after a connection-level failure depends on what the dead server may have done (urllib3's
-connect-vs-read split and its idempotent-methods rule), by kind of call:
+Slow is not dead (``hive_ha.core.health``): a call that times out makes its server *suspect*; only evidence makes it
+*dead*. What the user gets after a connection-level failure depends on what the server may have done (urllib3's
+connect-vs-read split and its idempotent-methods rule, decided in one place: ``hive_ha.core.attempts``) and on the
+server's state, by kind of call:
 
 ==========  ==============================================  =====================================================
 kind        methods                                         after a connection-level failure
@@ -10,21 +12,27 @@ kind        methods                                         after a connection-l
 safe        create_session, close_session, autocomplete,    retried once on the server now chosen
             get_sample_data, explain, describe_*
 statement   execute                                         retried once on the server now chosen when nothing
-                                                            reached the dead one (refused, unreachable, TLS/SASL
-                                                            handshake), or when the statement only reads
-                                                            (``hive_ha.model.statements``); else ``QueryError``: it may
-                                                            not have completed
-handle      check_status, fetch_result, fetch_result_size,  never re-run: ``QueryExpired`` naming the server
-            get_log, cancel, progress, get_jobs             that went away and the one serving now
-close       close_statement                                 nothing to close (it ended with its server)
+                                                            reached the failed one (refused, unreachable, TLS/SASL
+                                                            handshake), or when every statement that may have
+                                                            run only reads (``hive_ha.model.statements``); else
+                                                            ``QueryError``: it may not have completed (dead) or may
+                                                            still be running (late)
+handle      check_status, fetch_result, fetch_result_size,  server dead: never re-run: ``QueryExpired`` naming the
+            get_log, cancel, progress, get_jobs             server that went away and the one serving now.
+                                                            Server late: the query is not lost. Status polls and
+                                                            logs are answered with the last known state
+                                                            ("running", no new log lines) while it does not answer;
+                                                            other calls get an error saying it is late, not lost
+close       close_statement                                 dead: nothing to close (it ended with its server);
+                                                            late: not closed now, said so
 ==========  ==============================================  =====================================================
 
-The reset itself (compare-and-swap report, every user's clients and idle connections to that server dropped, its
-Session rows invalidated) is done by the integration when the failure is seen; this module decides what the user
-gets. Operation handles go back to the server they live on (the execute reply carries it) while that server serves,
-so a reselection or a rolling restart never strands a running query. Before a statement, the notebook's sessions
-are pointed at the server the statement goes to. Query-level errors (bad SQL, permissions) pass through to Hue's
-own handler untouched.
+The reset itself (every user's clients and idle connections to a dead server dropped, its Session rows invalidated)
+is the integration's, once per dead registration; this module decides what the user gets. Operation handles go back
+to the server they live on (the execute reply carries it) while that server is not dead, so a reselection, a slow
+server or a rolling restart never strands a running query. Before a statement, the notebook's sessions are pointed at
+the server the statement goes to. Query-level errors (bad SQL, permissions) pass through to Hue's own handler
+untouched.
 """
 from __future__ import annotations
 
@@ -33,15 +41,17 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, TypeVar
 
+from hive_ha.core.attempts import Attempt
 from hive_ha.core.failover import error_chain
+from hive_ha.core.health import Evidence, State
 from hive_ha.errors import DiscoveryError
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
 from hive_ha.model.statements import is_read_only
-from hue_integration import sessions
-from hue_integration.integration import CURRENT_USER, PINNED, ServerGone
+from hue_integration import calls, sessions
+from hue_integration.calls import EditorCall, Pin
+from hue_integration.integration import ServerGone
 from hue_integration.targets import Replacement
-from hue_integration.thrift_calls import Failure, recording
 
 if TYPE_CHECKING:  # pragma: no cover
     from beeswax.models import Session
@@ -63,9 +73,12 @@ CALLS: Dict[str, str] = {
     "cancel": HANDLE, "progress": HANDLE, "get_jobs": HANDLE,
     "close_statement": CLOSE,
 }
-#: Key hive-ha adds to the execute reply (the server the operation lives on, as on its Session row); the editor sends
-#: it back inside the snippet's handle, and Hue keeps it in the query history document.
+#: Keys hive-ha adds to the execute reply (the server the operation lives on, as on its Session row, and its
+#: registration); the editor sends them back inside the snippet's handle, and Hue keeps them in the query history.
 SERVER_KEY = sessions.SERVER_KEY
+REGISTRATION_KEY = sessions.REGISTRATION_KEY
+#: What a poll of a late (suspect) server is answered with: the last known state, without waiting on the server.
+LATE_ANSWERS: Dict[str, object] = {"check_status": {"status": "running"}, "get_log": ""}
 # Snippet/session type -> the ``name`` Hue passes to get_query_server_config.
 QUERY_SERVER_NAMES = {"hive": "beeswax", "llap": "llap", "hplsql": "hplsql"}
 
@@ -100,85 +113,121 @@ def _wrap(integration: Integration, func: Callable[..., Any], name: str, kind: s
     @functools.wraps(func)
     def call(api: HS2Api, *args: Any, **kwargs: Any) -> Any:
         arguments = signature.bind_partial(api, *args, **kwargs).arguments
-        return _Call(integration, api, kind, arguments).run(func, args, kwargs)
+        return _Call(integration, api, name, kind, arguments).run(func, args, kwargs)
     return call
 
 
 class _Call:
-    """One editor call: run it; after a connection-level failure decide between retry and a clear error."""
+    """One editor call: run it; after a connection-level failure decide between a retry, an answer for a late
+    server, and a clear error."""
 
-    def __init__(self, integration: Integration, api: HS2Api, kind: str, arguments: Mapping[str, object]) -> None:
-        self.integration, self.api, self.kind = integration, api, kind
+    def __init__(self, integration: Integration, api: HS2Api, method: str, kind: str,
+                 arguments: Mapping[str, object]) -> None:
+        self.integration, self.api, self.method, self.kind = integration, api, method, kind
         self.user: User = api.user
         # The editor's JSON, as the wrapped method got it (a dict when the editor sent one).
         self.notebook: object = arguments.get("notebook")
         self.snippet: object = arguments.get("snippet")
+        self.call = EditorCall(self.user.username, kind, self._pin())
 
     def run(self, func: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         from notebook.connectors.base import QueryError, QueryExpired
 
-        pin = self._pin()
-        user_token = CURRENT_USER.set(self.user.username)
-        try:
+        with calls.serving(self.call):
+            self.integration.invalidator.run_deferred()  # sqlite: a death seen off any request, marked in this one
+            late = self._late_server()
+            if late is not None and self.method in LATE_ANSWERS:  # not answering: say so without waiting on it
+                return LATE_ANSWERS[self.method]
             for attempt in (1, 2):
-                with recording() as record:
-                    pin_token = PINNED.set(pin)
-                    try:
-                        if self.kind == STATEMENT:
-                            self._point_sessions_at_target()
-                        result, error = func(self.api, *args, **kwargs), None
-                    except Exception as exc:  # decided below; re-raised unless it is ours to handle
-                        result, error = None, exc
-                    finally:
-                        PINNED.reset(pin_token)
+                self.call.new_try()
+                try:
+                    if self.kind == STATEMENT:
+                        self._point_sessions_at_target()
+                    result, error = func(self.api, *args, **kwargs), None
+                except Exception as exc:  # decided below; re-raised unless it is ours to handle
+                    result, error = None, exc
                 gone = _find(error, ServerGone)
-                if gone is not None:  # the operation's server no longer serves: nothing to re-run there
+                if gone is not None:  # the operation's server is dead or no longer serves: nothing to re-run there
                     if self.kind == CLOSE:
                         return {"status": -1, "message": _closed_message(gone.address)}
                     raise QueryExpired(self._lost_message(gone.service, gone.address)) from error
-                if not record.failures:
+                failures = self.call.failures
+                if not failures:
                     if error is None:
-                        return self._tag(result, record.answered_by)
+                        return self._tag(result)
                     discovery_error = _find(error, DiscoveryError)
                     if discovery_error is not None:  # nothing left to try: say why, in the editor
                         raise QueryError(str(discovery_error)) from error
                     raise error
-                failure = record.failures[0]  # raised, or swallowed by Hue's own code (create_session)
-                now = self._now_serving(failure.service)
-                if attempt == 1 and now is not None and self._may_retry(record.may_have_run):
-                    log.info("hive-ha: %s for %s failed on %s (%s); retrying on %s", failure.method, self.user,
-                             failure.endpoint.address,
-                             "before the request" if failure.before_request else "after it", now.address)
+                failure = failures[0]  # raised, or swallowed by Hue's own code (create_session)
+                service = self._service_of(failure)
+                dead = self.integration.discovery.health(service, failure.endpoint).state is State.DEAD
+                self.call.skip.add(failure.endpoint.key)  # a retry goes elsewhere, even to a server merely late
+                now = self._now_serving(service)
+                if attempt == 1 and now is not None and self._may_retry():
+                    log.info("hive-ha: %s for %s failed on %s (%s, %s); retrying on %s", failure.method, self.user,
+                             failure.endpoint.address, failure.evidence,
+                             "after the request" if failure.reached else "before the request", now.address)
                     continue
+                log.info("hive-ha: %s for %s: %s", self.method, self.user,
+                         "; ".join(a.describe() for a in self.call.attempts))
+                if self.kind == HANDLE and not dead and self.method in LATE_ANSWERS:
+                    return LATE_ANSWERS[self.method]
                 if self.kind == CLOSE:
-                    return {"status": -1, "message": _closed_message(failure.endpoint.address)}
+                    return {"status": -1, "message": _closed_message(failure.endpoint.address) if dead
+                            else _late_message(failure, "the statement was not closed now")}
                 if self.kind == HANDLE:
-                    raise QueryExpired(self._lost_message(failure.service, failure.endpoint.address, now)) from error
-                raise QueryError(self._failed_message(failure, now)) from error
+                    if dead:
+                        raise QueryExpired(self._lost_message(service, failure.endpoint.address, now)) from error
+                    raise QueryError(_late_message(failure, "the query is not lost: try again in a moment")) \
+                        from error
+                raise QueryError(self._failed_message(failure, dead, now)) from error
             raise AssertionError("unreachable")  # pragma: no cover
-        finally:
-            CURRENT_USER.reset(user_token)
 
     # -- decisions ----------------------------------------------------------------------------------------
-    def _may_retry(self, may_have_run: List[str]) -> bool:
+    def _may_retry(self) -> bool:
         if self.kind == SAFE:
             return True
-        if self.kind == STATEMENT:  # nothing reached the dead server, or what may have only reads (Hue's USE first)
-            return all(is_read_only(statement) for statement in may_have_run)
+        if self.kind == STATEMENT:  # nothing reached the server, or what may have run only reads (Hue's USE first)
+            return all(is_read_only(statement) for statement in self.call.may_have_run)
         return False
 
-    def _pin(self) -> Optional[Tuple[Service, str]]:
+    def _late_server(self) -> Optional[Tuple[Service, str]]:
+        """The pinned server, when it is suspect (late: not answering now, not lost)."""
+        pin = self.call.pin
+        if pin is None:
+            return None
+        try:
+            pinned = self.integration.pinned(self._query_server_name(), pin)
+        except ServerGone:
+            return None  # the call itself will say so
+        return (pin.service, pin.address) if pinned.state is State.SUSPECT else None
+
+    def _pin(self) -> Optional[Pin]:
         if self.kind not in (HANDLE, CLOSE) or not isinstance(self.snippet, dict):
             return None
         handle = (self.snippet.get("result") or {}).get("handle") or {}
-        address = handle.get(SERVER_KEY) if isinstance(handle, dict) else None
+        if not isinstance(handle, dict):
+            return None
+        address, znode = handle.get(SERVER_KEY), handle.get(REGISTRATION_KEY)
         service = self.integration.service_for(self._query_server_name())
-        return (service, address) if address and service is not None else None
+        if not isinstance(address, str) or not address or service is None:
+            return None
+        return Pin(service, address, znode if isinstance(znode, str) and znode else None)
 
-    def _tag(self, result: object, answered_by: Optional[Endpoint]) -> object:
+    def _service_of(self, failure: Attempt) -> Service:
+        for service in self.integration.services():
+            if self.integration.discovery.cache.serving(service, failure.endpoint.address,
+                                                        failure.endpoint.znode) is not None:
+                return service
+        return self.integration.service_for(self._query_server_name()) or self.integration.services()[0]
+
+    def _tag(self, result: object) -> object:
         """The execute reply says where the operation lives; the editor sends it back with the handle."""
-        if self.kind == STATEMENT and isinstance(result, dict) and answered_by is not None:
-            result[SERVER_KEY] = answered_by.address
+        executed_on = self.call.executed_on
+        if self.kind == STATEMENT and isinstance(result, dict) and executed_on is not None:
+            result[SERVER_KEY] = executed_on.address
+            result[REGISTRATION_KEY] = executed_on.znode
         return result
 
     def _point_sessions_at_target(self) -> None:
@@ -205,7 +254,7 @@ class _Call:
 
     def _now_serving(self, service: Service) -> Optional[Endpoint]:
         try:
-            return self.integration.discovery.endpoint(service, self.user.username)
+            return self.integration.discovery.endpoint(service, self.user.username, skip=self.call.skip)
         except DiscoveryError:
             return None
 
@@ -216,17 +265,26 @@ class _Call:
         return (f"The query ran on HiveServer2 {address}, which went away ({service}); {serving}. "
                 f"Its results are lost: run the query again.")
 
-    def _failed_message(self, failure: Failure, now: Optional[Endpoint]) -> str:
+    def _failed_message(self, failure: Attempt, dead: bool, now: Optional[Endpoint]) -> str:
         serving = f"now on {now.address}" if now else "no other server is available right now"
+        address = failure.endpoint.address
+        if self.kind == STATEMENT and failure.evidence is Evidence.SLOW and not dead:
+            return (f"HiveServer2 {address} did not answer in time while running this statement ({serving}). "
+                    f"It may still be running it: check its effect before running it again.")
         if self.kind == STATEMENT:
-            return (f"HiveServer2 {failure.endpoint.address} went away while running this statement "
-                    f"({failure.service}; {serving}). It may not have completed: check its effect before "
-                    f"running it again.")
-        return f"HiveServer2 {failure.endpoint.address} went away ({failure.service}; {serving}): {failure.error}"
+            return (f"HiveServer2 {address} went away while running this statement ({serving}). "
+                    f"It may not have completed: check its effect before running it again.")
+        if not dead:
+            return _late_message(failure, f"{serving}; try again")
+        return f"HiveServer2 {address} went away ({serving}): {failure.error}"
 
 
 def _closed_message(address: str) -> str:
     return f"Nothing to close: HiveServer2 {address} went away and its queries ended with it."
+
+
+def _late_message(failure: Attempt, then: str) -> str:
+    return f"HiveServer2 {failure.endpoint.address} is not answering right now (slow or paused, not lost): {then}."
 
 
 def _undecorated(method: object, name: str) -> Optional[Callable[..., Any]]:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from django.contrib.auth.models import User
 
 SERVER_KEY = "hive_ha_server"  # "host:port" the session was opened on
+REGISTRATION_KEY = "hive_ha_registration"  # the znode of the registration it was opened on
 
 # TStatusCode: SUCCESS, SUCCESS_WITH_INFO, STILL_EXECUTING (the statuses Hue treats as usable); INVALID_HANDLE.
 OPEN_STATUSES = (0, 1, 2)
@@ -43,18 +44,28 @@ def mark_reply(configuration: Optional[Dict[str, str]], endpoint: Endpoint) -> N
     (so the row says where it lives from its first write on, with no write of ours)."""
     if isinstance(configuration, dict):
         configuration[SERVER_KEY] = endpoint.address
+        configuration[REGISTRATION_KEY] = endpoint.znode
 
 
 def server_of(session: Session) -> Optional[str]:
-    return _server_in(session.properties)
+    return _properties(session.properties).get(SERVER_KEY)
 
 
-def _server_in(properties: object) -> Optional[str]:
+def _properties(text: object) -> Dict[str, str]:
+    """hive-ha's keys in a row's ``properties`` (JSON); nothing for text that is not a JSON object (not one of ours)."""
     try:
-        server = json.loads(properties).get(SERVER_KEY)  # type: ignore[arg-type]
-    except (TypeError, ValueError, AttributeError):  # properties that are not a JSON object: not one of ours
-        return None
-    return server if isinstance(server, str) else None
+        parsed = json.loads(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {k: v for k in (SERVER_KEY, REGISTRATION_KEY) if isinstance(v := parsed.get(k), str)}
+
+
+def _opened_on(properties: Dict[str, str], endpoint: Endpoint) -> bool:
+    """Opened on ``endpoint``'s registration (rows written before hive-ha recorded the registration: its address)."""
+    return (properties.get(SERVER_KEY) == endpoint.address
+            and properties.get(REGISTRATION_KEY) in (None, endpoint.znode))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,29 +76,30 @@ class Invalidated:
     busy: int
 
 
-def open_rows_on(address: str) -> List[int]:
-    """Ids, ascending, of the open rows opened on ``address`` (every user's). A row is matched on its parsed
-    ``properties``, never on their text (the table has no column for the server); the text only narrows the read
-    (JSON writes an address, which has no quote or backslash, as it is). Plain reads, page by page: no row is
+def open_rows_on(endpoint: Endpoint) -> List[int]:
+    """Ids, ascending, of the open rows opened on ``endpoint``'s registration (every user's). A row is matched on its
+    parsed ``properties``, never on their text (the table has no column for the server); the text only narrows the
+    read (JSON writes an address, which has no quote or backslash, as it is). Plain reads, page by page: no row is
     locked."""
     model, ids, after = _model(), [], 0
     while True:
-        page = list(model.objects.filter(id__gt=after, status_code__in=OPEN_STATUSES, properties__contains=address)
+        page = list(model.objects.filter(id__gt=after, status_code__in=OPEN_STATUSES,
+                                         properties__contains=endpoint.address)
                     .order_by("id").values_list("id", "properties")[:READ_PAGE])
-        ids.extend(row_id for row_id, properties in page if _server_in(properties) == address)
+        ids.extend(row_id for row_id, properties in page if _opened_on(_properties(properties), endpoint))
         if len(page) < READ_PAGE:
             return ids
         after = page[-1][0]
 
 
 def invalidate(endpoint: Endpoint) -> Invalidated:
-    """Mark every open row opened on ``endpoint`` invalid (every user's), ``UPDATE_BATCH`` rows per transaction in id
-    order. Where the database locks rows, a row another transaction holds (a request of its user, saving it) is
-    skipped, not waited for: the transaction never waits, so it holds its locks for the two statements only and can
-    be part of no deadlock; ``busy`` counts the skipped rows."""
+    """Mark every open row opened on ``endpoint``'s registration invalid (every user's), ``UPDATE_BATCH`` rows per
+    transaction in id order. Where the database locks rows, a row another transaction holds (a request of its user,
+    saving it) is skipped, not waited for: the transaction never waits, so it holds its locks for the two statements
+    only and can be part of no deadlock; ``busy`` counts the skipped rows."""
     from django.db import connection, transaction
 
-    model, ids = _model(), open_rows_on(endpoint.address)
+    model, ids = _model(), open_rows_on(endpoint)
     skip_locked = connection.features.has_select_for_update_skip_locked
     marked = busy = 0
     for start in range(0, len(ids), UPDATE_BATCH):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import time
 from typing import TYPE_CHECKING, Dict, List, Optional
 
@@ -12,14 +13,21 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def report(integration: Integration) -> Dict[str, object]:
-    """Endpoint in use per service, all discovered, excluded ones with time left, ZooKeeper state, the Kerberos
-    ticket in use, recent failovers with timestamps. No secrets: ZooKeeper credentials, keytabs (contents or paths)
-    and ticket-cache paths are never included."""
+    """Endpoint in use per service, all discovered, each registration's health (up, suspect, dead: since when and on
+    what evidence) and its last probe, ZooKeeper state, the Kerberos ticket in use, recent failovers with timestamps.
+    No secrets: ZooKeeper credentials, keytabs (contents or paths) and ticket-cache paths are never included."""
     discovery = integration.discovery
     state = discovery.status()
     settings = discovery.settings
+    probes = {(p["service"], p["address"], p["znode"]): p for p in state["probes"]}
     services: List[Dict[str, object]] = []
     for entry in state["services"]:
+        servers = []
+        for server in entry["servers"]:
+            probe = probes.get((entry["service"], server["address"], server["znode"]))
+            servers.append(dict(server, last_probe=None if probe is None else {
+                "evidence": probe["evidence"], "ms": round(probe["seconds"] * 1000, 1), "at": _iso(probe["at"]),
+                "detail": probe["detail"]}))
         services.append({
             "service": entry["service"],
             "path": entry["path"],
@@ -28,11 +36,12 @@ def report(integration: Integration) -> Dict[str, object]:
             "stale": entry["stale"],
             "reselections": entry["generation"],
             "endpoints": entry["endpoints"],
-            "excluded": [{"address": a, "seconds_left": left} for a, left in sorted(entry["excluded"].items())],
+            "servers": servers,
             "malformed": entry["malformed"],
         })
     return {
         "enabled": True,
+        "process": os.getpid(),  # every Hue worker process has its own choices and health (one view per process)
         "policy": type(discovery.cache.policy).__name__,
         "zookeeper": {
             "hosts": settings.hosts,

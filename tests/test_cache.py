@@ -1,11 +1,11 @@
-"""The endpoint cache and selection policies, driven directly with snapshots (no ZooKeeper needed)."""
+"""The endpoint cache and selection policies, driven directly with snapshots and evidence (no ZooKeeper needed)."""
 import collections
 import threading
 
 import pytest
 
-from hive_ha.core.backoff import Backoff
 from hive_ha.core.cache import EndpointCache
+from hive_ha.core.health import Evidence, State
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.errors import NoEndpointAvailable, RegistryUnavailable
 from hive_ha.model.layouts import Service
@@ -40,6 +40,15 @@ def make(policy=None, **kw):
     return cache, clock
 
 
+def fail(cache, endpoint, user=None, evidence=Evidence.REFUSED, service=HS2):
+    """Report a failure; returns the endpoint now current for ``user``."""
+    return cache.report(service, endpoint, evidence, user)[0]
+
+
+def state(cache, endpoint, service=HS2):
+    return cache.health(service, endpoint).state
+
+
 def test_oldest_is_lowest_sequence():
     cache, _ = make()
     cache.update(snap(ep(10002), ep(10001), ep(10003)))
@@ -49,7 +58,7 @@ def test_oldest_is_lowest_sequence():
 def test_choice_is_sticky_while_registered():
     cache, _ = make()
     cache.update(snap(ep(10001), ep(10002)))
-    cache.report_failure(HS2, ep(10001))
+    fail(cache, ep(10001))
     cache.update(snap(ep(10001), ep(10002), ep(10000, seq=0)))  # an older-looking server appears
     assert cache.get(HS2).port == 10002
 
@@ -58,11 +67,12 @@ def test_report_failure_is_compare_and_swap():
     cache, _ = make()
     cache.update(snap(ep(10001), ep(10002), ep(10003)))
     first = cache.get(HS2)
-    new = cache.report_failure(HS2, first)
+    new, transitions = cache.report(HS2, first, Evidence.REFUSED)
     assert new.port == 10002 and cache.generation(HS2) == 1
-    # A late report of the same dead server changes nothing; neither does one for a non-current server.
-    assert cache.report_failure(HS2, first).port == 10002
-    assert cache.report_failure(HS2, ep(10003)).port == 10002
+    assert [(t.before, t.after, t.moved) for t in transitions] == [(State.UP, State.DEAD, True)]
+    # A late report of the same dead server changes nothing; one for a non-current server moves no choice.
+    assert cache.report(HS2, first, Evidence.REFUSED) == (new, [])
+    assert fail(cache, ep(10003)).port == 10002
     assert cache.generation(HS2) == 1
     assert [f.failed for f in cache.failovers()] == ["127.0.0.1:10001"]
 
@@ -76,7 +86,7 @@ def test_concurrent_reporters_agree_and_nobody_overwrites():
 
     def user():
         barrier.wait()
-        results.append(cache.report_failure(HS2, dead))
+        results.append(fail(cache, dead))
         results.append(cache.get(HS2))
 
     threads = [threading.Thread(target=user) for _ in range(120)]
@@ -88,30 +98,97 @@ def test_concurrent_reporters_agree_and_nobody_overwrites():
     assert len(results) == 240
     assert {r.address for r in results} == {"127.0.0.1:10002"}
     assert cache.generation(HS2) == 1 and len(cache.failovers()) == 1
+    assert cache.transition_counts() == {(str(HS2), "up", "dead"): 1}
 
 
-def test_exclusion_backoff_then_retry():
-    cache, clock = make(backoff=Backoff(base=10, maximum=40))
-    cache.update(snap(ep(10001)))
-    cache.report_failure(HS2, ep(10001))
+def test_slow_is_suspect_and_an_answer_brings_it_back_at_once():
+    cache, clock = make(dead_after=30)
+    a, b = ep(10001), ep(10002)
+    cache.update(snap(a, b))
+    assert cache.get(HS2) == a
+    assert fail(cache, a, evidence=Evidence.SLOW) == b  # new work goes elsewhere ...
+    assert state(cache, a) is State.SUSPECT
+    assert cache.serving(HS2, a.address, a.znode)[1].state is State.SUSPECT  # ... what runs there is not lost
+    clock.now += 29
+    fail(cache, a, evidence=Evidence.SLOW)  # still within dead_after: suspect
+    assert state(cache, a) is State.SUSPECT
+    assert cache.generation(HS2) == 0 and cache.failovers() == []  # late is not dead: no reselection
+    _, transitions = cache.report(HS2, a, Evidence.ANSWERED)
+    assert [(t.before, t.after, t.moved) for t in transitions] == [(State.SUSPECT, State.UP, False)]
+    assert state(cache, a) is State.UP and cache.get(HS2) == a  # no fixed exclusion window: its work comes back
+
+
+def test_detours_are_stable_per_user_while_the_choice_is_late():
+    cache, _ = make(PerUser())
+    servers = [ep(10001), ep(10002), ep(10003)]
+    cache.update(snap(*servers))
+    users = [f"user{i}" for i in range(60)]
+    placed = {u: cache.get(HS2, u) for u in users}
+    late = servers[0]
+    fail(cache, late, evidence=Evidence.SLOW)
+    detours = {u: cache.get(HS2, u) for u in users}
+    assert all(detours[u] != late for u in users)
+    assert {u for u in users if detours[u] != placed[u]} == {u for u in users if placed[u] == late}
+    assert all(cache.get(HS2, u) == detours[u] for u in users)  # the same detour every time
+    cache.report(HS2, late, Evidence.ANSWERED)
+    assert {u: cache.get(HS2, u) for u in users} == placed
+
+
+def test_suspect_becomes_dead_after_dead_after_without_an_answer():
+    cache, clock = make(dead_after=30)
+    a, b = ep(10001), ep(10002)
+    cache.update(snap(a, b))
+    fail(cache, a, evidence=Evidence.SLOW)
+    clock.now += 30
+    _, transitions = cache.report(HS2, a, Evidence.SLOW, detail="probe: timed out")
+    assert [(t.before, t.after) for t in transitions] == [(State.SUSPECT, State.DEAD)]
+    assert "no answer for 30 s" in transitions[0].health.detail
+    assert cache.report(HS2, a, Evidence.SLOW)[1] == []  # once
+
+
+def test_refused_is_dead_at_once_and_an_answer_lets_it_back():
+    cache, _ = make()
+    a = ep(10001)
+    cache.update(snap(a))
+    cache.report(HS2, a, Evidence.REFUSED, detail="connection refused")
     with pytest.raises(NoEndpointAvailable) as info:
         cache.get(HS2)
     msg = str(info.value)
-    assert "127.0.0.1:10001" in msg and "excluded after failures" in msg and "10 s more" in msg
+    assert "127.0.0.1:10001 (dead: connection refused)" in msg
     assert "zk1:2181" in msg and "/hiveserver2" in msg
-    clock.now += 10
-    assert cache.get(HS2).port == 10001  # exclusion over: try it again
-    cache.report_failure(HS2, ep(10001))
-    clock.now += 10
-    with pytest.raises(NoEndpointAvailable, match="10 s more"):  # second failure: 20 s
-        cache.get(HS2)
-    assert Backoff(10, 40).duration(5) == 40
+    cache.report(HS2, a, Evidence.ANSWERED)  # a probe found it answering
+    assert cache.get(HS2) == a
 
 
-def test_new_registration_at_same_address_lifts_exclusion():
+def test_a_suspect_server_is_used_while_no_server_is_up():
+    cache, _ = make()
+    a, b = ep(10001), ep(10002)
+    cache.update(snap(a, b))
+    fail(cache, a, evidence=Evidence.SLOW)
+    fail(cache, b, evidence=Evidence.SLOW)
+    assert cache.get(HS2) in (a, b)  # late is better than nothing
+    fail(cache, a, evidence=Evidence.REFUSED)
+    assert cache.get(HS2) == b
+    cache.report(HS2, a, Evidence.ANSWERED)
+    assert cache.get(HS2) == a  # an up server is back: the suspect choice is made again
+
+
+def test_gone_while_suspect_is_dead_gone_while_up_is_draining():
+    cache, _ = make()
+    a, b, c = ep(10001), ep(10002), ep(10003)
+    cache.update(snap(a, b, c))
+    fail(cache, a, evidence=Evidence.SLOW)
+    transitions = cache.update(snap(b))  # a (suspect) and c (up) leave the registry
+    assert [(t.endpoint, t.before, t.after) for t in transitions] == [(a, State.SUSPECT, State.DEAD)]
+    assert cache.serving(HS2, a.address) == (a, cache.serving(HS2, a.address)[1], False)
+    assert cache.serving(HS2, a.address)[1].state is State.DEAD  # a query pinned to it is lost
+    assert cache.serving(HS2, c.address) is None  # nothing known: a rolling restart drains (the caller decides)
+
+
+def test_new_registration_at_same_address_is_a_new_server():
     cache, _ = make()
     cache.update(snap(ep(10001, seq=1)))
-    cache.report_failure(HS2, ep(10001, seq=1))
+    fail(cache, ep(10001, seq=1))
     with pytest.raises(NoEndpointAvailable):
         cache.get(HS2)
     cache.update(snap(ep(10001, seq=7)))  # the server restarted and registered anew
@@ -252,7 +329,7 @@ def test_per_user_spreads_and_only_dead_servers_users_move():
     dead = servers[1]
     for u in users:
         if before[u] == dead:
-            cache.report_failure(HS2, dead, u)
+            fail(cache, dead, u)
     after = {u: cache.get(HS2, u) for u in users}
     moved = {u for u in users if after[u] != before[u]}
     assert moved == {u for u in users if before[u] == dead}
@@ -277,10 +354,12 @@ def test_status_is_json_ready():
     import json
     cache, _ = make()
     cache.update(snap(ep(10001), ep(10002)))
-    cache.report_failure(HS2, cache.get(HS2))
+    cache.report(HS2, cache.get(HS2), Evidence.SLOW, detail="read timed out")
+    assert cache.get(HS2).port == 10002
     status = json.loads(json.dumps(cache.status()))
-    assert status[0]["chosen"] == "127.0.0.1:10002"
-    assert status[0]["excluded"] == {"127.0.0.1:10001": 15.0}
+    assert (status[0]["chosen"], status[0]["detour"]) == ("127.0.0.1:10001", "127.0.0.1:10002")
+    assert [(s["address"], s["state"], s["evidence"], s["detail"]) for s in status[0]["servers"]] == [
+        ("127.0.0.1:10001", "suspect", "slow", "read timed out"), ("127.0.0.1:10002", "up", None, "")]
 
 
 def test_late_report_about_a_replaced_registration_changes_nothing():
@@ -291,17 +370,25 @@ def test_late_report_about_a_replaced_registration_changes_nothing():
     restarted = ep(10001, seq=7)  # the server restarted: same address, a new znode
     cache.update(snap(restarted, ep(10002)))
     assert cache.get(HS2) == restarted
-    assert cache.report_failure(HS2, old) == restarted  # a late report about the old registration
+    assert fail(cache, old) == restarted  # a late report about the old registration
     assert cache.get(HS2) == restarted and cache.generation(HS2) == 0 and cache.failovers() == []
 
 
-def test_failure_of_a_lingering_registration_leaves_the_new_one_at_that_address():
+def test_a_lingering_registration_is_dead_once_a_newer_one_takes_its_address():
     cache, _ = make()
     lingering, fresh = ep(10001, seq=1), ep(10001, seq=7)  # a crashed server's znode outlives its restart
-    cache.update(snap(lingering, fresh, ep(10002, seq=9)))
+    cache.update(snap(lingering, ep(10002, seq=2)))
     assert cache.get(HS2) == lingering
-    assert cache.report_failure(HS2, lingering) == fresh
-    assert cache.status()[0]["excluded"] == {"127.0.0.1:10001": 15.0}
+    transitions = cache.update(snap(lingering, fresh, ep(10002, seq=2)))
+    assert [(t.endpoint, t.after, t.moved) for t in transitions] == [(lingering, State.DEAD, True)]
+    assert cache.get(HS2) == ep(10002, seq=2)  # the oldest of the living (the restarted one is a new server)
+    # Whatever answers at that address now is the new registration: it never brings the old one back ...
+    assert cache.report(HS2, lingering, Evidence.ANSWERED) == (ep(10002, seq=2), [])
+    assert state(cache, lingering) is State.DEAD and state(cache, fresh) is State.UP
+    # ... nor does a report about the old one touch the new one, and the prober leaves the old one alone.
+    fail(cache, lingering)
+    assert state(cache, fresh) is State.UP
+    assert [e for _, e, _ in cache.unhealthy()] == []
 
 
 def test_skip_picks_another_endpoint_for_this_call_only():
@@ -332,3 +419,4 @@ def test_refresh_is_called_without_the_cache_lock():
     clock.now += 6
     assert cache.get(HS2).port == 10001
     assert other_thread_got_in == [0], "refresh ran with the cache's lock held"
+

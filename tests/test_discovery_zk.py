@@ -4,6 +4,8 @@ import multiprocessing
 import threading
 
 import pytest
+
+from hive_ha.core.health import Evidence
 from kazoo.client import KazooClient
 from kazoo.security import make_digest_acl
 
@@ -224,12 +226,14 @@ def test_no_server_left_gives_the_clear_error(zk_server, zk_namespace, registrar
     registrar.register("127.0.0.1", 10001, namespace=zk_namespace)
     d = make_discovery(zk_server.hosts)
     service = Service.of("hs2", zk_namespace)
-    d.report_failure(service, d.endpoint(service))
-    assert d.report_failure(service, d.endpoint(service)) is None
+    refused = Evidence.REFUSED  # nothing listens on either port
+    d.report_failure(service, d.endpoint(service), evidence=refused, detail="connection refused")
+    assert d.report_failure(service, d.endpoint(service), evidence=refused, detail="connection refused") is None
     with pytest.raises(NoEndpointAvailable) as info:
         d.endpoint(service)
     msg = str(info.value)
-    for part in (zk_server.hosts, zk_namespace, "127.0.0.1:10000", "127.0.0.1:10001", "excluded after failures", "s more"):
+    for part in (zk_server.hosts, zk_namespace, "127.0.0.1:10000 (dead: connection refused)",
+                 "127.0.0.1:10001 (dead: connection refused)"):
         assert part in msg
 
 

@@ -5,21 +5,26 @@ from thrift.transport.TTransport import TTransportException
 
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.errors import ServerConnectionLost, ServerUnreachable
-from hive_ha.core.failover import (CONNECT, READ, FailoverPolicy, classify, failed_before_request, is_connection_error,
-                              map_connection_errors, with_failover)
+from hive_ha.core.failover import (CONNECT, READ, FailoverPolicy, classify, evidence_of, is_connection_error,
+                                   map_connection_errors, with_failover)
+from hive_ha.core.backoff import Backoff
+from hive_ha.core.health import Evidence, State
 from hive_ha.model.layouts import Service
+from hive_ha.testing.waiting import wait_until
 
 EP = Endpoint("127.0.0.1", 10000, "/hiveserver2/x")
 
 
-def test_policy_is_immutable_with_separate_budgets():
-    policy = FailoverPolicy(connect=1, read=0)
-    after = policy.increment(CONNECT, EP, ConnectionRefusedError())
+def failed_before_request(exc):
+    return classify(exc) == CONNECT
+
+
+def test_policy_is_immutable():
+    policy = FailoverPolicy(connect=1)
+    after = policy.increment(EP, ConnectionRefusedError())
     assert (policy.connect, after.connect) == (1, 0) and after.history[0][:2] == ("connect", "127.0.0.1:10000")
     with pytest.raises(ConnectionRefusedError):
-        after.increment(CONNECT, EP, ConnectionRefusedError())
-    with pytest.raises(EOFError):  # a running query is never retried by default
-        policy.increment(READ, EP, EOFError())
+        after.increment(EP, ConnectionRefusedError())
 
 
 def errors_from_real_server(hs2_server_factory):
@@ -44,6 +49,7 @@ def test_classifies_real_client_errors(hs2_server_factory):
     assert is_connection_error(refused) and failed_before_request(refused)
     assert is_connection_error(dropped) and not failed_before_request(dropped)
     assert not is_connection_error(query_error) and not failed_before_request(query_error)
+    assert [evidence_of(e) for e in (refused, dropped, query_error)] == [Evidence.REFUSED, Evidence.BROKEN, None]
 
 
 def test_local_errors_are_no_servers_fault(tmp_path):
@@ -124,12 +130,23 @@ def test_with_failover_tries_next_and_stops_at_budget(three_servers):
     b.refuse()
     assert with_failover(discovery, service, open_and_ask) == "hs2-c"
     assert [f.failed for f in discovery.cache.failovers()] == [a.address, b.address]
+    assert [s["state"] for s in discovery.cache.status()[0]["servers"]] == ["dead", "dead", "up"]  # refused: dead
     c.refuse()
-    a.resume()  # alive again, but still excluded (backoff): the budget runs out first
     with pytest.raises(ServerUnreachable) as info:
         with_failover(discovery, service, open_and_ask, policy=FailoverPolicy(connect=0))
     assert info.value.address == c.address
     assert isinstance(info.value.__cause__, TTransportException) and "Could not connect" in str(info.value.__cause__)
+
+
+def test_a_server_that_answers_again_is_let_back_by_the_prober(three_servers):
+    discovery, service, (a, b, c) = three_servers
+    discovery.prober.backoff = Backoff(base=0.05, maximum=0.05)  # a dead server is probed again soon
+    a.refuse()
+    assert with_failover(discovery, service, open_and_ask) == "hs2-b"
+    assert discovery.health(service, discovery.cache.snapshot(service).endpoints[0]).state is State.DEAD
+    a.resume()  # the prober's next probe finds it answering: no fixed exclusion window
+    wait_until(lambda: discovery.health(service, discovery.cache.snapshot(service).endpoints[0]).state is State.UP,
+               10, message="the dead server was never let back")
 
 
 def test_with_failover_passes_query_errors_through(three_servers):
@@ -154,7 +171,8 @@ def test_local_error_excludes_no_server(three_servers, tmp_path):
 
     with pytest.raises(FileNotFoundError):
         with_failover(discovery, service, bad_ca)
-    assert discovery.cache.failovers() == [] and discovery.cache.status()[0]["excluded"] == {}
+    assert discovery.cache.failovers() == []
+    assert {s["state"] for s in discovery.cache.status()[0]["servers"]} == {"up"}
 
 
 def test_untrusted_certificate_surfaces_at_once_and_excludes_no_server(zk_server, zk_namespace, registrar,
@@ -182,9 +200,27 @@ def test_untrusted_certificate_surfaces_at_once_and_excludes_no_server(zk_server
     try:
         with pytest.raises(ssl.SSLCertVerificationError):
             with_failover(discovery, service, handshake)
-        assert discovery.cache.failovers() == [] and discovery.cache.status()[0]["excluded"] == {}
+        assert discovery.cache.failovers() == []
+        assert {s["state"] for s in discovery.cache.status()[0]["servers"]} == {"up"}
         assert sum(server.accepted for server in servers) == 1  # one attempt: not tried on every server
         assert discovery.endpoint(service) is not None
     finally:
         discovery.close()
         pool.close_all()
+
+
+def test_a_refused_or_failed_sasl_handshake_is_no_servers_fault(hs2_server_factory):
+    """thrift_sasl raises a rejected login, and a handshake that cannot start on this side, as NOT_OPEN, the type of a
+    refused connection: the server answered (or was never asked), so no server may be condemned for it."""
+    from hive_ha.clients.probe import session_round_trip
+    from hive_ha.clients.transport import thrift_transport
+
+    server = hs2_server_factory("hs2-ldap", auth="LDAP", users={"bob": "right"})
+    transport, _ = thrift_transport(server.host, server.port, auth="LDAP", timeout=5, user="bob", password="wrong")
+    with pytest.raises(TTransportException) as refused:
+        session_round_trip(transport, "bob")
+    assert str(refused.value).startswith("Bad status: 3")
+    assert classify(refused.value) is None and evidence_of(refused.value) is None
+    could_not_start = TTransportException(type=TTransportException.NOT_OPEN,
+                                          message="Could not start SASL: GSSAPI: no Kerberos credentials available")
+    assert classify(could_not_start) is None

@@ -25,11 +25,13 @@ The driver (PyHive, or impyla with ``driver="impyla"``) is imported only when a 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from hive_ha.clients.jdbc_url import ConnectOptions, parse_jdbc_url
+from hive_ha.clients.probe import ThriftProbe
 from hive_ha.clients.tls import TlsSettings, check_files, impyla_tls_kwargs, verification_error
 from hive_ha.clients.transport import thrift_transport
 from hive_ha.core.discovery import Discovery
@@ -189,20 +191,26 @@ def _credentials(target: Target, options: ConnectOptions) -> Dict[str, Any]:
 # -- process-wide discoveries ------------------------------------------------------------------------
 _lock = threading.Lock()
 _discoveries: Dict[Tuple, Discovery] = {}
+_probes: Dict[Tuple, ThriftProbe] = {}
 
 
-def _discovery(settings: ZkSettings, policy: str) -> Discovery:
+def _discovery(settings: ZkSettings, policy: str) -> Tuple[Discovery, ThriftProbe]:
+    """The process-wide discovery for these settings, and its prober's probe (a real Thrift round trip, made the way
+    the latest ``connect`` through it connects)."""
     key = (settings.cache_key(), policy)
     with _lock:
         discovery = _discoveries.get(key)
         if discovery is None or discovery.closed:
-            discovery = _discoveries[key] = Discovery(settings, policy=policy)
-        return discovery
+            probe = _probes[key] = ThriftProbe()
+            discovery = _discoveries[key] = Discovery(settings, policy=policy, probe=probe)
+        return discovery, _probes[key]
 
 
 def _after_fork_in_child() -> None:
     global _lock
     _lock = threading.Lock()  # the parent's may have been held by a thread the child does not have
+    for probe in _probes.values():
+        probe.after_fork_in_child()
 
 
 if hasattr(os, "register_at_fork"):
@@ -305,7 +313,8 @@ def connect_with(options: ConnectOptions, settings: Optional[ZkSettings] = None,
     """``connect`` for already validated options (the SQLAlchemy dialect's entry)."""
     settings = settings or ZkSettings(options.zookeeper)
     open_fn = _opener(options, dict(driver_args or {}), settings.ticket_cache)
-    discovery = _discovery(settings, options.policy)
+    discovery, probe = _discovery(settings, options.policy)
+    probe.use(functools.partial(_probe_transport, options=options), options.username, settings.ticket_cache)
     service = options.service
     candidates = discovery.snapshot(service).candidates
     failures: List[Tuple[str, str]] = []
@@ -349,6 +358,18 @@ def connect_with(options: ConnectOptions, settings: Optional[ZkSettings] = None,
     skipped.update((address, str(error)) for address, error in unusable.items())
     tried = failures + [(address, scrub(f"skipped: {why}", options.password)) for address, why in skipped.items()]
     raise AllServersFailed(settings.hosts, service.namespace, tried) from last
+
+
+def _probe_transport(endpoint: Endpoint, timeout: float, *, options: ConnectOptions) -> Any:
+    """An unopened Thrift transport to ``endpoint`` as this client dials it (the prober's probe)."""
+    target = resolve(endpoint, options)
+    http = target.transport_mode == TransportMode.HTTP
+    transport, _ = thrift_transport(target.host, target.port, auth=target.auth, timeout=timeout,
+                                    user=options.username, password=options.password,
+                                    kerberos_service=target.kerberos_service_name,
+                                    http_path=target.http_path if http else None,
+                                    tls=options.tls if target.ssl else None)
+    return transport
 
 
 def _opener(options: ConnectOptions, driver_args: Dict[str, Any],

@@ -17,6 +17,7 @@ import time
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import hive_ha.extras as extras
+from hive_ha.clients.probe import session_round_trip
 from hive_ha.clients.tls import TlsSettings, verification_error
 from hive_ha.clients.transport import thrift_transport
 from hive_ha.errors import ZooKeeperAuthFailed
@@ -312,25 +313,19 @@ def probe_session(endpoint: Endpoint, creds: Credentials, timeout: float) -> Fin
         if missing:
             return Finding("session", SKIP, address, f"not tried ({how}): {missing}",
                            f"kinit as a user {endpoint.principal or 'HiveServer2'} accepts, then check again")
-    from TCLIService import TCLIService, ttypes
-    from thrift.protocol.TBinaryProtocol import TBinaryProtocol
-
     start = time.monotonic()
     transport = None
     try:
+        from TCLIService import ttypes
+
         transport = _transport(endpoint, creds, timeout)
-        client = TCLIService.Client(TBinaryProtocol(transport))
-        transport.open()
-        request = ttypes.TOpenSessionReq(client_protocol=ttypes.TProtocolVersion.HIVE_CLI_SERVICE_PROTOCOL_V6,
-                                         username=creds.user)
-        response = client.OpenSession(request)
+        response = session_round_trip(transport, creds.user)
         if response.status.statusCode not in (ttypes.TStatusCode.SUCCESS_STATUS,
                                               ttypes.TStatusCode.SUCCESS_WITH_INFO_STATUS):
             return Finding("session", FAIL, address,
                            f"OpenSession refused ({how}): {scrub(response.status.errorMessage or '', creds.password)}",
                            "check the user's rights (impersonation, hive.server2.enable.doAs) and the server log")
         elapsed = _ms(start)
-        client.CloseSession(ttypes.TCloseSessionReq(sessionHandle=response.sessionHandle))
     except ImportError as exc:
         return Finding("session", SKIP, address, f"not tried ({how}): {exc}", extras.install_hint(*needed))
     except Exception as exc:  # noqa: BLE001 - every driver/transport error becomes a finding
@@ -343,12 +338,6 @@ def probe_session(endpoint: Endpoint, creds: Credentials, timeout: float) -> Fin
         text = f"HTTP {status}, " if status not in (None, 200) else ""
         text = scrub(f"{text}{type(exc).__name__}: {exc}", creds.password)
         return Finding("session", FAIL, address, f"OpenSession failed ({how}): {text}", _session_hint(endpoint, text))
-    finally:
-        if transport is not None:
-            try:
-                transport.close()
-            except Exception:  # noqa: BLE001
-                pass
     return Finding("session", OK, address, f"OpenSession + CloseSession as {creds.user} ({how})", elapsed_ms=elapsed)
 
 

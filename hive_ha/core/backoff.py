@@ -6,12 +6,10 @@ import dataclasses
 
 @dataclasses.dataclass(frozen=True)
 class Backoff:
-    """How long a failed endpoint stays excluded: ``base * 2**(n-1)`` capped at ``maximum``.
+    """``base * 2**(n-1)`` seconds capped at ``maximum``, ``n`` counting the probes a dead server failed in a row:
+    a dead server is let back the moment a probe finds it answering, and is not probed more often than this."""
 
-    ``n`` counts consecutive failures; it starts again once ``maximum`` has passed without one.
-    """
-
-    base: float = 15.0
+    base: float = 5.0
     maximum: float = 300.0
 
     def duration(self, failures: int) -> float:

@@ -12,6 +12,8 @@ import os
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Union
 
 from hive_ha.core.backoff import Backoff
+from hive_ha.core.cache import DEAD_AFTER
+from hive_ha.core.prober import PROBE_INTERVAL, PROBE_TIMEOUT
 from hive_ha.core.selection import POLICIES
 from hive_ha.errors import ConfigError
 from hive_ha.io.kerberos import HueKerberos
@@ -54,6 +56,9 @@ class HiveHAConfig:
     backoff: Backoff = Backoff()
     leader_wait: float = 5.0
     debounce: float = 0.05
+    dead_after: float = DEAD_AFTER
+    probe_interval: float = PROBE_INTERVAL
+    probe_timeout: float = PROBE_TIMEOUT
     #: The Kerberized Hue hive-ha runs in (or whose hue.ini it read), if any.
     hue_kerberos: Optional[HueKerberos] = None
 
@@ -72,6 +77,9 @@ class HiveHAConfig:
             "backoff": self.backoff,
             "leader_wait": self.leader_wait,
             "debounce": self.debounce,
+            "dead_after": self.dead_after,
+            "probe_interval": self.probe_interval,
+            "probe_timeout": self.probe_timeout,
         }
 
 
@@ -153,6 +161,9 @@ KEYS: Dict[tuple, tuple] = {
     ("hive_ha", "selection_policy"): ("selection_policy", _choice(tuple(POLICIES))),
     ("hive_ha", "exclusion_backoff"): ("backoff.base", _number(0, 86400)),
     ("hive_ha", "exclusion_backoff_max"): ("backoff.maximum", _number(0, 86400)),
+    ("hive_ha", "dead_after"): ("dead_after", _number(0, 86400)),
+    ("hive_ha", "probe_interval"): ("probe_interval", _number(0.05, 600)),
+    ("hive_ha", "probe_timeout"): ("probe_timeout", _number(0.1, 600)),
     ("hive_ha", "leader_wait"): ("leader_wait", _number(0, 600)),
     ("hive_ha", "debounce"): ("debounce", _number(0, 60)),
     ("hive_ha", "zookeeper_session_timeout"): ("zk.session_timeout", _number(1, 3600)),

@@ -5,7 +5,11 @@
     discovery = Discovery(ZkSettings(hosts="zk1:2181,zk2:2181"), policy="per_user")
     endpoint = discovery.endpoint(Service.of("hs2"), user="alice")   # no I/O once warm
     ...connection to endpoint fails...
-    endpoint = discovery.report_failure(Service.of("hs2"), endpoint, user="alice")
+    endpoint = discovery.report_failure(Service.of("hs2"), endpoint, user="alice", evidence=Evidence.SLOW)
+
+A failure report is evidence about one registration (``hive_ha.core.health``): a suspect server is avoided by new
+lookups and probed by the prober until it answers (up again) or ``dead_after`` passes (dead); a refused connection
+makes it dead at once. ``subscribe`` tells a consumer about every transition, once, outside every lock.
 """
 from __future__ import annotations
 
@@ -15,12 +19,15 @@ import os
 import threading
 import time
 import weakref
-from typing import AbstractSet, Callable, Dict, Optional, Set, Union
+from typing import AbstractSet, Callable, Dict, List, Optional, Set, Union
 
 from hive_ha.core.backoff import Backoff
-from hive_ha.core.cache import EndpointCache, Key
+from hive_ha.core.cache import DEAD_AFTER, EndpointCache, Key, Transition
+from hive_ha.core.health import Evidence, Health, State
+from hive_ha.core.prober import PROBE_INTERVAL, PROBE_TIMEOUT, Prober, ProbeFn
 from hive_ha.core.selection import Policy, get_policy
 from hive_ha.errors import DiscoveryClosed, DiscoveryError, RegistryUnavailable
+from hive_ha.io.probe import tcp_probe
 from hive_ha.io.watcher import RegistryWatcher
 from hive_ha.io.zookeeper import POOL, ClientPool, ZkSettings
 from hive_ha.model.endpoint import Endpoint
@@ -39,9 +46,12 @@ class Discovery:
     unreachable the last known endpoints are served (their snapshot is marked stale). After ``close()`` lookups raise
     ``DiscoveryClosed``.
 
+    ``probe`` is how the prober asks a server that is not up whether it answers (default: a TCP connect, which
+    cannot see a paused server; ``hive_ha.connect`` and the Hue app pass a real Thrift round trip).
+
     Locks (docs/discovery.md, "Locks"): ``_lock`` guards the watcher table only. It is never held while
     another lock is taken or while anything blocks: the ZooKeeper client is created (SASL proof, ``kinit``)
-    and the cache is called with it released.
+    and the cache is called with it released. Subscribers are called with no lock held.
     """
 
     def __init__(
@@ -55,16 +65,24 @@ class Discovery:
         debounce: float = 0.05,
         pool: ClientPool = POOL,
         clock: Callable[[], float] = time.monotonic,
+        probe: Optional[ProbeFn] = None,
+        dead_after: float = DEAD_AFTER,
+        probe_interval: float = PROBE_INTERVAL,
+        probe_timeout: float = PROBE_TIMEOUT,
+        probe_workers: int = 4,
     ) -> None:
         self.settings = settings
-        self._clock = clock  # the cache's too: cache_timeout, backoff, leader_wait and the connect budget
+        self._clock = clock  # the cache's and the prober's too: cache_timeout, dead_after, probe times, the budget
         self.leader_wait = leader_wait
         self.debounce = debounce
         self._pool = pool
         self.cache = EndpointCache(
             get_policy(policy) if isinstance(policy, str) else policy,
-            cache_timeout=cache_timeout, backoff=backoff, clock=clock,
+            cache_timeout=cache_timeout, dead_after=dead_after, clock=clock,
         )
+        self.prober = Prober(probe or tcp_probe, self.cache.unhealthy, self._probed, interval=probe_interval,
+                             timeout=probe_timeout, backoff=backoff, workers=probe_workers, clock=clock)
+        self._subscribers: List[Callable[[Transition], None]] = []
         self._lock = threading.Lock()
         self._watchers: Dict[Service, RegistryWatcher] = {}
         self._starting: Set[Service] = set()  # a thread is creating the watcher (outside the lock)
@@ -100,10 +118,65 @@ class Discovery:
             raise RegistryUnavailable(self.settings.hosts, service.namespace, self._why_unreachable(service))
         return snap
 
-    def report_failure(self, service: Service, endpoint: Endpoint, user: Optional[str] = None) -> Optional[Endpoint]:
-        """Report that ``endpoint`` (that registration: address and znode) failed at connection level; returns
-        the endpoint now current."""
-        return self.cache.report_failure(service, endpoint, user)
+    def report_failure(self, service: Service, endpoint: Endpoint, user: Optional[str] = None, *,
+                       evidence: Evidence = Evidence.BROKEN, detail: str = "") -> Optional[Endpoint]:
+        """Report what was seen of ``endpoint`` (that registration: address and znode) on a connection-level failure
+        (by default an open connection that broke: suspect until a probe answers or finds it refused); returns the
+        endpoint now current for ``user``."""
+        return self.report(service, endpoint, evidence, user, detail)
+
+    def report(self, service: Service, endpoint: Endpoint, evidence: Evidence, user: Optional[str] = None,
+               detail: str = "", *, probed: bool = False) -> Optional[Endpoint]:
+        """Evidence about ``endpoint`` (``hive_ha.core.health``), from a call or (``probed``) from a probe; returns the
+        endpoint now current for ``user``. Subscribers hear of a transition before this returns, on this thread.
+
+        A call that got no answer in time says more about the call than about the server while the server is up (a
+        long-polled status, a slow compile): the prober asks the server at once, and its answer, or silence, decides.
+        """
+        if evidence is Evidence.SLOW and not probed and self.cache.health(service, endpoint).state is State.UP:
+            self.check(service, endpoint)
+            return self.cache.current(service, user)
+        chosen, transitions = self.cache.report(service, endpoint, evidence, user, detail)
+        self._announce(transitions)
+        return chosen
+
+    def health(self, service: Service, endpoint: Endpoint) -> Health:
+        return self.cache.health(service, endpoint)
+
+    def check(self, service: Service, endpoint: Endpoint) -> None:
+        """Have the prober probe ``endpoint`` once, soon, off this thread (for callers that saw a failure they cannot
+        attribute: the result is evidence like any other)."""
+        self.prober.check(service, endpoint)
+
+    def subscribe(self, subscriber: Callable[[Transition], None]) -> None:
+        """``subscriber(transition)`` is called once per state transition of any registration, with no lock held, on
+        the thread that saw the evidence (a request's, the prober's or a watcher's): it must be quick and must not
+        raise (what it raises is logged)."""
+        self._subscribers.append(subscriber)
+
+    def _probed(self, service: Service, endpoint: Endpoint, evidence: Evidence, detail: str) -> None:
+        self.report(service, endpoint, evidence, None, detail, probed=True)
+
+    def _publish(self, snapshot: Snapshot) -> None:
+        self._announce(self.cache.update(snapshot))
+
+    def _announce(self, transitions: List[Transition]) -> None:
+        for transition in transitions:
+            level = logging.INFO if transition.after is State.UP else logging.WARNING
+            log.log(level, "%s", transition.describe())
+            if transition.moved:
+                chosen = transition.chosen.address if transition.chosen else "(per user)" \
+                    if self.cache.policy.per_user else "none"
+                log.warning("hive-ha failover service=%s failed=%s state=%s evidence=%s chosen=%s generation=%d",
+                            transition.service, transition.endpoint.address, transition.after,
+                            transition.health.evidence, chosen, transition.generation)
+            for subscriber in list(self._subscribers):
+                try:
+                    subscriber(transition)
+                except Exception:  # noqa: BLE001 - a consumer's bug must not stop the evidence from flowing
+                    log.exception("hive-ha: a subscriber failed on %s", transition.describe())
+        if any(t.after is not State.UP for t in transitions):
+            self.prober.wake()
 
     # -- watchers --------------------------------------------------------------------------------
     def watch(self, service: Service) -> None:
@@ -127,7 +200,7 @@ class Discovery:
                 self.cache.register(service, self.settings.hosts, functools.partial(self._refresh, service))
             watcher = RegistryWatcher(
                 self._pool.get(self.settings), service, self.settings.hosts,
-                publish=self.cache.update,
+                publish=self._publish,
                 on_stale=functools.partial(self.cache.mark_stale, service),
                 debounce=self.debounce,
             ).start()
@@ -186,6 +259,7 @@ class Discovery:
             "zookeeper": {"hosts": self.settings.hosts, "state": str(client.state) if client else "NOT_STARTED"},
             "services": self.cache.status(),
             "failovers": [f.__dict__ for f in self.cache.failovers()],
+            "probes": [r.__dict__ for r in self.prober.results()],
         }
 
     @property
@@ -200,6 +274,7 @@ class Discovery:
             watchers, self._watchers = list(self._watchers.values()), {}
         for watcher in watchers:
             watcher.stop()
+        self.prober.close()
         _INSTANCES.discard(self)
 
     def _check_open(self) -> None:
@@ -212,6 +287,7 @@ class Discovery:
         self._starting = set()
         self._started = {s: self._clock() for s in self._started}
         self.cache.reinit_after_fork()
+        self.prober.after_fork_in_child()
 
 
 def _after_fork() -> None:

@@ -33,12 +33,15 @@ class Oldest(Policy):
 
 
 class Random(Policy):
-    """A random endpoint, chosen once per process and kept: spreads Hue processes over the servers."""
+    """A random endpoint, chosen once per process and kept: spreads Hue processes over the servers.
+
+    The default generator draws from the operating system (``random.SystemRandom``), so processes forked from one
+    parent (gunicorn's workers, recycled ones included) do not all make their parent's draw."""
 
     name = "random"
 
     def __init__(self, rng: Optional[random.Random] = None) -> None:
-        self._rng = rng or random.Random()
+        self._rng = rng or random.SystemRandom()
 
     def pick(self, eligible: Sequence[Endpoint], user: Optional[str]) -> Endpoint:
         return self._rng.choice(sorted(eligible, key=lambda e: e.age_key))

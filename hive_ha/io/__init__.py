@@ -1,2 +1,3 @@
 """Layer 2, I/O: ZooKeeper sessions (``zookeeper``), Kerberos logins (``kerberos``), reading the registry
-(``registry``) and watching it (``watcher``). Depends on ``hive_ha.model`` only."""
+(``registry``), watching it (``watcher``) and the plainest probe of a server (``probe``). Depends on ``hive_ha.model``
+only."""

@@ -366,7 +366,7 @@ def _make_private_dir(login: KerberosLogin) -> None:
         raise login.refused(login.cache_path, f"cannot create the directory {path}: {exc.strerror or exc}") from None
     problem = directory_problem(path, private=True)
     if problem:
-        raise login.refused(login.cache_path, problem + f"; remove it, or set kerberos_ccache to a cache in a "
+        raise login.refused(login.cache_path, problem + "; remove it, or set kerberos_ccache to a cache in a "
                                                         "directory only this user can write")
 
 

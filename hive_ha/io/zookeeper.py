@@ -290,7 +290,12 @@ def _ticket_cache_handler(ccache: str):
         def spawn(self, func, *args, **kwargs):
             def run():
                 kerberos.use_in_this_thread(ccache)
-                return func(*args, **kwargs)
+                try:
+                    return func(*args, **kwargs)
+                except Exception as exc:  # noqa: BLE001 - kazoo's connection loop ends on a GSSAPI error (no ticket
+                    # yet): said once here instead of an unhandled exception in a thread; _SaslGuard revives the client
+                    log.warning("hive-ha: a ZooKeeper client thread ended: %s: %s", type(exc).__name__, exc)
+                    return None
 
             return super().spawn(run)
 

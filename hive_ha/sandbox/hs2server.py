@@ -484,6 +484,9 @@ class _Handler:
         drop = server._take_statement_drop(req.statement)
         if drop == "request":
             raise _Dropped(message="dropped before running %r" % req.statement)
+        compile_seconds = server._take_slow_statement(req.statement)
+        if compile_seconds:
+            server._compile(compile_seconds)  # the statement runs afterwards, whether its client waited or not
         with self._cond:
             session = self._session(req.sessionHandle)
             server._statements.append(req.statement)
@@ -938,6 +941,7 @@ class HS2Server:
         self._conns, self._threads, self._accepted = set(), [], 0
         self._listener = self._accept_thread = None
         self._hanging, self._drops, self._statement_drops = False, {}, []
+        self._slow_statements = []  # (text, seconds): a slow compile
         self._started = self._stopped = False
 
     # -- lifecycle
@@ -1090,6 +1094,13 @@ class HS2Server:
         with self._cond:
             self._statement_drops.append((text.lower(), run_handler))
 
+    def slow_statement(self, text, seconds):
+        """The next ExecuteStatement whose statement contains ``text`` (case insensitive) takes ``seconds`` before it
+        runs and answers, as a slow compile does (the global compile lock, a slow metastore): it runs even when its
+        client gave up waiting, and the server answers every other call meanwhile."""
+        with self._cond:
+            self._slow_statements.append((text.lower(), seconds))
+
     def drop_on(self, method, run_handler=False):
         """Like drop_next, for every call of ``method`` until clear_drops()."""
         with self._cond:
@@ -1100,6 +1111,7 @@ class HS2Server:
             if method is None:
                 self._drops.clear()
                 del self._statement_drops[:]
+                del self._slow_statements[:]
             else:
                 self._drops.pop(method, None)
 
@@ -1273,6 +1285,18 @@ class HS2Server:
                     del self._statement_drops[i]
                     return "reply" if run_handler else "request"
         return None
+
+    def _take_slow_statement(self, statement):
+        with self._cond:
+            for i, (text, seconds) in enumerate(self._slow_statements):
+                if text in (statement or "").lower():
+                    del self._slow_statements[i]
+                    return seconds
+        return 0.0
+
+    def _compile(self, seconds):
+        with self._cond:
+            self._cond.wait_for(lambda: self._stopped, timeout=seconds)
 
     def _pause(self, conn, seconds):
         with self._cond:
@@ -1453,8 +1477,19 @@ class HS2ServerProcess:
         """SIGKILL the child (no cleanup, sockets closed by the kernel) and reap it."""
         self._end(lambda: self._proc.send_signal(signal.SIGKILL), wait=5.0)
 
+    def pause(self):
+        """SIGSTOP the child, as a long GC pause or a hung host stops a server: its kernel still accepts
+        connections, nothing answers them."""
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        """SIGCONT after ``pause()``."""
+        self._proc.send_signal(signal.SIGCONT)
+
     def stop(self, timeout=5.0):
         """SIGTERM the child (clean shutdown); SIGKILL it if it does not exit within ``timeout``."""
+        if self.alive:
+            self.resume()  # a stopped process acts on SIGTERM only once continued
         self._end(self._proc.terminate if self._proc else None, wait=timeout)
         if self.alive:
             self.kill()

@@ -37,3 +37,12 @@ def test_hue_failover_benchmark_in_a_kerberized_cluster_has_no_auth_error():
     rows = [line.split() for line in lines if re.match(r"\s*2\s+1\s", line)]
     assert [(row[5], row[6]) for row in rows] == [("0", "0")]  # neither Kerberos errors nor others
     assert re.fullmatch(r"kerberized_recovery_p50_ms=\d+ auth_errors=0", lines[-1])
+
+
+def test_gray_benchmark_reports_no_false_death_and_no_wrong_lost_message():
+    lines = run_benchmark("gray.py")
+    faults = {line.split()[0]: line for line in lines if line.startswith("fault=")}
+    assert sorted(faults) == ["fault=hang_for_good", "fault=pause", "fault=restart", "fault=slow_compile"]
+    assert "new_registration_punished=False" in faults["fault=restart"]
+    assert "write=error" in faults["fault=slow_compile"] and "write_rerun_elsewhere=0" in faults["fault=slow_compile"]
+    assert re.fullmatch(r"false_deaths=0 lost_results_reported_wrongly=0 max_poll_block_ms=\d+", lines[-1])

@@ -302,13 +302,13 @@ def test_reset_ha_reports_only_a_server_that_refuses_connections(pair):
     a, b, _, _, integration = pair()
     integration.discovery.endpoint(integration.config.hive_service)
     dbms.reset_ha()
-    assert integration.prober.idle(10) and generation(integration) == 0  # hs2-a answers: nothing to report
+    assert integration.discovery.prober.idle(10) and generation(integration) == 0  # hs2-a answers: nothing to report
     a.kill()
     dbms.reset_ha()
-    assert integration.prober.idle(10) and generation(integration) == 1
+    assert integration.discovery.prober.idle(10) and generation(integration) == 1
     assert integration.discovery.endpoint(integration.config.hive_service).address == b.address
     dbms.reset_ha()  # late, once more: hs2-b is alive and stays chosen
-    assert integration.prober.idle(10) and generation(integration) == 1
+    assert integration.discovery.prober.idle(10) and generation(integration) == 1
 
 
 def test_per_user_policy_spreads_users_as_every_hue_process_would(enable, editors, zk_namespace, registrar,

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from hive_ha.core.health import Evidence
 from hive_ha.testing.waiting import wait_until
 from hue_integration import sessions
 from hue_integration.invalidation import Invalidator
@@ -216,7 +217,7 @@ def test_a_failover_while_the_database_is_down_is_invalidated_once_it_is_back(pa
     server.kill()
     try:
         dbms.reset_ha()
-        assert integration.prober.idle(10)
+        assert integration.discovery.prober.idle(10)
         assert integration.discovery.endpoint(integration.config.hive_service).address == b.address
         wait_until(lambda: any(p.attempts >= 2 for p in integration.invalidator.pending()), 15,
                    message="the invalidation was not retried")
@@ -240,12 +241,13 @@ def test_reports_of_one_dead_registration_invalidate_it_once(pair, editors, monk
     for editor in (alice, bob):  # each request reports the failure it saw
         assert editor.run(WHO) == [["hs2-b"]]
     for _ in range(5):  # late reports: a probe of reset_ha(), another worker's client
-        integration.report_failure(service, dead)
+        integration.discovery.report(service, dead, Evidence.REFUSED)
+        integration.invalidator.submit(dead)  # and a late hand-over, however it came
     assert integration.invalidator.idle(30)
     assert runs == [dead.key] and still_open([s.id for s in rows_on(a)]) == []
     # The server restarted at the same address (a registration of its own), got sessions and died again.
     restarted = dataclasses.replace(dead, znode=dead.znode + "-restarted")
-    integration.report_failure(service, restarted)
+    integration.invalidator.submit(restarted)
     assert integration.invalidator.idle(30)
     assert runs == [dead.key, restarted.key]
 

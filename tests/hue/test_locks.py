@@ -4,7 +4,8 @@ import threading
 
 import pytest
 
-from hue_integration import client_slots, probes, sessions
+from hive_ha.testing.waiting import wait_until
+from hue_integration import client_slots, sessions
 from tests.hue import environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,16 +41,16 @@ def test_the_reset_does_database_and_socket_work_outside_hues_client_cache_lock(
     assert on_request_thread == (environment.DATABASE == "sqlite")
 
 
-def test_reset_ha_probes_on_another_thread(pair, monkeypatch):
+def test_reset_ha_probes_on_another_thread(pair):
     from beeswax.server import dbms
 
     _, _, _, _, integration = pair()
     integration.discovery.endpoint(integration.config.hive_service)
     probed_on = []
-    original = probes.accepts_connections
-    monkeypatch.setattr(probes, "accepts_connections",
-                        lambda endpoint, timeout: probed_on.append(threading.current_thread()) or original(endpoint,
-                                                                                                            timeout))
+    prober = integration.discovery.prober
+    original = prober._probe  # noqa: SLF001 - the probe Hue's integration gave the prober
+    prober._probe = lambda endpoint, timeout: probed_on.append(threading.current_thread()) or original(endpoint,
+                                                                                                       timeout)
     dbms.reset_ha()
-    assert integration.prober.idle(10)
-    assert probed_on and threading.current_thread() not in probed_on
+    wait_until(lambda: probed_on, 10, message="reset_ha() probed nothing")
+    assert threading.current_thread() not in probed_on

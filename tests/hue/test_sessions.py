@@ -14,11 +14,13 @@ pytestmark = pytest.mark.django_db
 A, B = Endpoint("10.0.0.1", 10000, "/z/a"), Endpoint("10.0.0.1", 1000, "/z/b")
 
 
-def row(user, server=None, status=0, **properties):
+def row(user, server=None, status=0, registration=None, **properties):
     from beeswax.models import Session
 
     if server is not None:
         properties[sessions.SERVER_KEY] = server
+    if registration is not None:
+        properties[sessions.REGISTRATION_KEY] = registration
     return Session.objects.create(owner=user, application="beeswax", status_code=status, secret="s", guid="g",
                                   server_protocol_version=10, properties=json.dumps(properties))
 
@@ -35,6 +37,21 @@ def test_invalidate_matches_the_server_exactly(login):
     assert [r.status_code for r in (on_a, on_b, mentions_a, not_ours)] == [sessions.INVALID_HANDLE_STATUS, 0, 0, 0]
 
 
+def test_a_restarted_servers_rows_are_not_its_old_registrations(login):
+    from hive_ha.model.endpoint import Endpoint
+
+    user, _ = login("alice")
+    restarted = Endpoint(A.host, A.port, "/z/a-again")
+    old = row(user, A.address, registration=A.znode)
+    new = row(user, A.address, registration=restarted.znode)
+    unknown = row(user, A.address)  # written before rows recorded their registration: the address decides
+    assert sessions.invalidate(A) == sessions.Invalidated(marked=2, busy=0)
+    for r in (old, new, unknown):
+        r.refresh_from_db()
+    assert [r.status_code for r in (old, new, unknown)] == [sessions.INVALID_HANDLE_STATUS, 0,
+                                                            sessions.INVALID_HANDLE_STATUS]
+
+
 def test_rows_are_found_page_by_page_and_only_by_their_parsed_server(login, monkeypatch):
     from beeswax.models import Session
 
@@ -44,7 +61,7 @@ def test_rows_are_found_page_by_page_and_only_by_their_parsed_server(login, monk
     odd = [Session.objects.create(owner=user, application="beeswax", status_code=0, secret="s", guid="g",
                                   server_protocol_version=10, properties=text).id for text in texts]
     monkeypatch.setattr(sessions, "READ_PAGE", 2)  # pages end inside the rows that match and on rows that do not
-    assert sessions.open_rows_on(A.address) == on_a
+    assert sessions.open_rows_on(A) == on_a
     assert sessions.invalidate(A) == sessions.Invalidated(marked=5, busy=0)
     assert list(Session.objects.filter(id__in=odd).values_list("status_code", flat=True)) == [0, 0, 0]
 

@@ -5,7 +5,9 @@ import os
 
 import pytest
 from prometheus_client import REGISTRY, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
+from hive_ha.core.health import Evidence
 from hive_ha.testing.waiting import wait_until
 from hue_integration import checks, install
 from tests.hue.environment import LOG_DIR
@@ -43,7 +45,9 @@ def test_status_is_for_admins_and_shows_a_failover(pair, login, editors):
     (service,) = body["services"]
     assert service["in_use"] == b.address
     assert {e["host"] + ":" + str(e["port"]) for e in service["endpoints"]} == {a.address, b.address}
-    assert [x["address"] for x in service["excluded"]] == [a.address] and service["excluded"][0]["seconds_left"] > 0
+    health = {s["address"]: s for s in service["servers"]}
+    assert (health[a.address]["state"], health[b.address]["state"]) == ("dead", "up")
+    assert health[a.address]["evidence"] == "refused" and health[a.address]["for_seconds"] >= 0
     (failover,) = body["failovers"]
     assert (failover["failed"], failover["chosen"]) == (a.address, b.address) and failover["at"].endswith("+00:00")
 
@@ -62,13 +66,24 @@ def test_metrics_count_lookups_failovers_and_endpoints(enable, zk_namespace, reg
     for _ in range(3):
         dbms.get_query_server_config()
     service = integration.config.hive_service
-    integration.report_failure(service, integration.discovery.endpoint(service))
+    first = integration.discovery.endpoint(service)
+    integration.discovery.report(service, first, Evidence.REFUSED)  # nothing listens there: dead
+    wait_until(lambda: integration.discovery.prober.results(), 10)  # the prober probes a dead one (refused again)
     text = generate_latest(REGISTRY).decode()
-    label = f'service="{service}"'
-    assert f"hive_ha_lookups_total{{{label}}} 3.0" in text
-    assert f"hive_ha_failovers_total{{{label}}} 1.0" in text
-    assert f'hive_ha_endpoints{{{label},state="registered"}} 2.0' in text
-    assert f'hive_ha_endpoints{{{label},state="excluded"}} 1.0' in text
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+
+    def sample(name, **labels):
+        return samples.get((name, tuple(sorted(dict(labels, service=str(service)).items()))))
+
+    assert sample("hive_ha_lookups_total") == 3.0
+    assert sample("hive_ha_failovers_total") == 1.0
+    assert (sample("hive_ha_endpoints", state="up"), sample("hive_ha_endpoints", state="dead")) == (1.0, 1.0)
+    assert sample("hive_ha_server_state", address=first.address, znode=first.znode, state="dead") == 1.0
+    assert sample("hive_ha_server_state", address=first.address, znode=first.znode, state="up") == 0.0
+    assert sample("hive_ha_server_transitions_total", **{"from": "up", "to": "dead"}) == 1.0
+    assert sample("hive_ha_probe_seconds_count") == 1.0
+    assert sample("hive_ha_probe_last_seconds", address=first.address, znode=first.znode, evidence="refused") > 0
     assert "} 1.0" in text.split("hive_ha_zookeeper_connected{")[1].split("\n")[0]
     install.uninstall()
     assert "hive_ha_lookups_total" not in generate_latest(REGISTRY).decode()  # the undo removes the collector

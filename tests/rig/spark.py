@@ -346,6 +346,15 @@ class SparkThriftServer:
         self._end_registration(crash=True)
         self._cleanup()
 
+    def pause(self):
+        """SIGSTOP the whole process group: a stop-the-world pause (a long GC, a swapping host). The kernel still
+        accepts connections; nothing answers them. The registration stays."""
+        os.killpg(self._process.pid, signal.SIGSTOP)
+
+    def resume(self):
+        """SIGCONT after ``pause()``."""
+        os.killpg(self._process.pid, signal.SIGCONT)
+
     def stop(self, timeout=30.0):
         """Clean shutdown: deregister (the znode goes at once), SIGTERM, SIGKILL after `timeout` seconds."""
         with self._lock:
@@ -361,6 +370,7 @@ class SparkThriftServer:
         for signum in (sig, signal.SIGKILL):
             try:
                 os.killpg(process.pid, signum)  # spark-submit's launcher children too
+                os.killpg(process.pid, signal.SIGCONT)  # a paused group acts on SIGTERM only once continued
             except ProcessLookupError:
                 pass
             try:
