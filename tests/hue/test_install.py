@@ -134,4 +134,4 @@ def test_hive_ha_loggers_survive_hues_log_set_up():
     manager = logging.getLogger().manager
     ours = {name: logger.disabled for name, logger in manager.loggerDict.items()
             if name.split(".")[0] in ("hive_ha", "hue_integration") and isinstance(logger, logging.Logger)}
-    assert "hive_ha.core.cache" in ours and not any(ours.values())
+    assert "hive_ha.core.discovery" in ours and not any(ours.values())
