@@ -23,6 +23,8 @@ WHO = "select current_server()"
 TIMEOUT = 2  # [beeswax] server_conn_timeout for these tests, seconds
 #: Fast probes, so a server that answers again is seen at once (the defaults are 1 s and 5 s).
 PROBES = {"probe_interval": "0.2", "probe_timeout": "1"}
+#: What the prober adds to dead_after at most: the first probe after the call that timed out, and the next one.
+PROBE_SLACK = 2 * 1 + 1
 
 
 @pytest.fixture
@@ -286,3 +288,37 @@ def test_a_paused_spark_thrift_server_keeps_its_running_query(hue, enable, edito
     assert rows_of("alice") == alice_rows  # no new session, nothing invalidated
     assert integration.discovery.cache.failovers() == []
     assert alice.run("SELECT 3", timeout=120) == [[3]]
+
+
+def test_a_sigstopped_server_process_never_resumed_is_dead_after_dead_after(hue, enable, editors, zk_namespace,
+                                                                             registrar, hs2_process_factory):
+    """A real process stopped for good (SIGSTOP, never SIGCONT): its kernel still accepts connections, nothing answers.
+    Its users are told once, within dead_after and a few seconds; new statements run elsewhere; no call blocks for
+    more than one timeout."""
+    from beeswax import conf as beeswax_conf
+
+    hue(beeswax_conf.SERVER_CONN_TIMEOUT, TIMEOUT)
+    a = hs2_process_factory("hs2-a", host="127.0.0.1", running_polls=100000)
+    b = hs2_process_factory("hs2-b", host="127.0.0.2")
+    for server in (a, b):
+        registrar.register(server.host, server.port, namespace=zk_namespace)
+    dead_after = 3
+    integration = enable(zk_namespace, dead_after=dead_after, **PROBES)
+    (alice,) = editors("alice")
+    alice.create_session()
+    snippet = alice.execute(WHO)
+    assert snippet["result"]["handle"][SERVER_KEY] == a.address
+    a.pause()
+    stopped = time.monotonic()
+    answers = []
+    while not answers or not isinstance(answers[-1][0], EditorError):
+        answers.append(timed(alice.check_status, snippet))
+        assert time.monotonic() - stopped < dead_after + 10 * TIMEOUT, "never declared dead"
+    told_after = time.monotonic() - stopped
+    lost = answers[-1][0]
+    assert lost.status == EXPIRED and a.address in lost.message and b.address in lost.message
+    assert all(answer == {"status": "running"} for answer, _ in answers[:-1])
+    assert max(seconds for _, seconds in answers) < 2 * TIMEOUT, answers
+    assert told_after < dead_after + 2 * TIMEOUT + PROBE_SLACK, told_after
+    assert state_of(integration, a) is State.DEAD
+    assert alice.run(WHO) == [["hs2-b"]]
