@@ -123,6 +123,12 @@ class Editor:
         fields = dict(self._snippet_fields(snippet), rows=str(rows), startOver=json.dumps(start_over))
         return self._post("fetch_result_data", fields)["result"]
 
+    def close_session(self, session_id):
+        """Close the user's HiveServer2 session ``session_id`` (a ``Session`` row id: an execute reply's
+        ``handle["session_id"]``), as the editor's "close session" does."""
+        session = {"type": self.dialect, "id": session_id, "properties": []}
+        return self._post("close_session", {"session": json.dumps(session)})
+
     def close_statement(self, snippet):
         return self._post("close_statement", self._snippet_fields(snippet), accept=(OK, -1))
 

@@ -13,7 +13,7 @@ import uuid
 
 from hive_ha.testing.waiting import wait_until
 from hive_ha.sandbox.zookeeper import free_port
-from tests.hue.environment import LOG_CONF, database_section, write_conf_dir
+from tests.hue.conf_files import LOG_CONF, write_conf_dir
 
 HUE = os.path.join(os.path.dirname(sys.executable), "hue")
 COMMAND_TIMEOUT = 300  # seconds for one management command (migrations take ~10 s on an idle machine)
@@ -33,6 +33,8 @@ class HueHome:
         os.makedirs(self.log_dir)
         self.server = None
         if database is None:
+            from tests.hue.environment import database_section  # the run's database server (started on import)
+
             self.database, self._drop_database = database_section("hue_" + uuid.uuid4().hex[:12], self.home)
         else:
             self.database, self._drop_database = database, lambda: None

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from hive_ha.testing.waiting import wait_until
-from tests.hue.editor import EditorError, Editor, HttpError, HttpTransport
+from tests.hue.editor import EXPIRED, Editor, EditorError, HttpError, HttpTransport
 from tests.hue.topology import Topology, server_name
 from tests.rig.databases import PostgresServer
 
@@ -54,8 +54,8 @@ def hiveservers(hs2_process_factory, zk_server, zk_namespace):
     """``make(*names) -> [HS2ServerProcess]``: servers in child processes, each registered from its own ZooKeeper
     session as HiveServer2 registers itself (in the order given: the first is the oldest, Hue's choice), so a
     ``kill -9`` leaves its znode until that session expires."""
-    def make(*names):
-        return [hs2_process_factory(name, host=f"127.0.0.{i + 1}", registration={
+    def make(*names, **opts):
+        return [hs2_process_factory(name, host=f"127.0.0.{i + 1}", **opts, registration={
             "zk_hosts": zk_server.hosts, "session_timeout": 3.0, "register": {"namespace": zk_namespace}})
             for i, name in enumerate(names)]
     return make
@@ -96,23 +96,35 @@ def test_kill_9_of_the_serving_hiveserver2(start_topology, hiveservers):
 
 
 def test_kill_9_of_one_hue_instance_moves_its_users_with_their_sessions(start_topology, hiveservers):
-    hiveservers("hs2-a", "hs2-b")
+    hiveservers("hs2-a", "hs2-b", running_polls=2)  # each query answers "running" to two polls first
     topology = start_topology()
     users = sign_in(topology, cookies=True)  # sticky: HAProxy's SERVERID cookie, as a browser keeps it
     assert everyone(users) == [[["hs2-a"]]] * len(users)
     placed = [user.transport.cookie("SERVERID") for user in users]
     victim = topology.instance_of(max(set(placed), key=placed.count))
     survivor = next(home for home in topology.hues if home is not victim)
-    moved = [user for user, cookie in zip(users, placed) if cookie == server_name(victim)]
+    moved = [user.transport.cookie("SERVERID") == server_name(victim) for user in users]
     tokens = [user.transport.token for user in users]
+    running = [user.execute(WHO) for user in users]
     victim.kill()  # kill -9 of its gunicorn master and workers
 
+    # A query running in a HiveServer2 session the dead instance opened ended with it: HiveServer2 closes the
+    # sessions of a connection that closes, and the instance's connections closed with it. Hue answers its next poll
+    # "expired" (-3), as it does without hive-ha; the survivor's users' queries run on.
+    for user, snippet, was_moved in zip(users, running, moved):
+        if was_moved:
+            with pytest.raises(EditorError) as lost:
+                user.check_status(snippet)
+            assert lost.value.status == EXPIRED
+        else:
+            user.wait(snippet)
+            assert user.fetch_result_data(snippet)["data"] == [["hs2-a"]]
     for _ in range(3):  # no new sign-in: the same JWTs, checked by the survivor against the same key and database
         assert everyone(users) == [[["hs2-a"]]] * len(users)
     assert [user.transport.token for user in users] == tokens
-    assert {user.transport.cookie("SERVERID") for user in moved} == {server_name(survivor)}
+    assert {user.transport.cookie("SERVERID") for user in users} == {server_name(survivor)}
     for user in users:  # what the dead instance recorded is still there, served by the survivor
-        assert user.history().count(WHO) == 4, user.history()
+        assert user.history().count(WHO) == 5, user.history()
 
     # The admin takes the dead instance out of the file of Hue servers: the monitor puts it in maintenance.
     topology.lb.set_servers([("127.0.0.1", survivor.port)])
@@ -187,8 +199,10 @@ def test_a_restart_of_the_database_while_users_work(start_topology, hiveservers,
         for started, finished, answer in outcomes[user]:
             if finished < killed or started > restarted["at"]:
                 assert answer == [["hs2-a"]], (user.transport.cookie, started - killed, answer)
-            elif answer != [["hs2-a"]]:  # during the outage: Hue's own error page for a database it cannot reach
-                assert isinstance(answer, HttpError) and answer.code == 500, answer
+            elif answer != [["hs2-a"]]:  # during the outage: Hue's own answer to an error (django_debug_mode off),
+                # a traceback ending in Django's database layer
+                assert isinstance(answer, EditorError) and "/django/db/" in answer.response["traceback"], \
+                    answer
         assert user.history().count(WHO) >= 1
 
 

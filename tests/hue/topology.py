@@ -164,6 +164,15 @@ class HueLoadBalancer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+#: ``[desktop]`` keys of a production Hue behind the load balancer: emit's client settings for the Hue profile, and
+#: no debug pages (Hue's defaults show Django's debug page, with settings and a traceback, on every server error).
+PRODUCTION_DESKTOP = """\
+use_x_forwarded_host=true
+django_debug_mode=false
+http_500_debug_mode=false
+"""
+
+
 def server_name(home):
     """HAProxy's name for a Hue instance, which is also its stickiness cookie's value."""
     return f"s_{LOOPBACK}_{home.port}"
@@ -189,9 +198,9 @@ class Topology:
         """Create the database, migrate it once, add ``users``, start every Hue instance and the load balancer."""
         try:
             self._database = self.db_server.create_database(self.database_name)
-            lb_settings = "use_x_forwarded_host=true\n"  # emit's client settings for Hue, as an admin pastes them
             self.hues = [HueHome(self.hue_ini, workers=self.workers, database=self._database.hue_ini(),
-                                 desktop=lb_settings, secret_key=self.secret_key) for _ in range(self.instances)]
+                                 desktop=PRODUCTION_DESKTOP, secret_key=self.secret_key)
+                         for _ in range(self.instances)]
             self.hues[0].hue("migrate", "--noinput")  # one database: migrated once, by one instance
             if users:
                 self.hues[0].add_users(*users, password=password)
