@@ -31,6 +31,17 @@ def test_hue_failover_benchmark_every_user_answered_with_one_new_session():
     assert re.fullmatch(r"recovery_ms_50_users=\d+", lines[-1])
 
 
+@pytest.mark.lb
+@pytest.mark.process
+def test_hue_failover_benchmark_through_the_load_balancer_reports_recovery_over_floor():
+    lines = run_benchmark("hue_failover.py", "--hue-instances", "2", "--users", "4")
+    assert "db=postgresql hue_instances=2 workers=2 users=4 rounds=1 servers=sandbox" in lines
+    (row,) = [line.split() for line in lines if re.match(r"\s*1\s+\d", line)]
+    assert (row[7], row[8], row[11]) == ("1.00", "0", "0")  # one new session per user, no error, no deadlock
+    assert re.fullmatch(r"recovery_over_floor_p95=\d+\.\d\d lock_waits_over_100ms=\d+ deadlocks=0 errors=0",
+                        lines[-1])
+
+
 @pytest.mark.kerberos
 def test_hue_failover_benchmark_in_a_kerberized_cluster_has_no_auth_error():
     lines = run_benchmark("hue_failover.py", "--kerberos")

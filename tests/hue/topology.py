@@ -168,6 +168,7 @@ class HueLoadBalancer:
 #: no debug pages (Hue's defaults show Django's debug page, with settings and a traceback, on every server error).
 PRODUCTION_DESKTOP = """\
 use_x_forwarded_host=true
+secure_proxy_ssl_header=false
 django_debug_mode=false
 http_500_debug_mode=false
 """
@@ -229,13 +230,18 @@ class Topology:
     def close(self):
         """Stop everything this topology started (safe to repeat)."""
         errors = []
-        steps = ([self.lb.close] if self.lb else []) + [home.stop for home in self.hues]
-        self.lb, self.hues = None, []
-        for step in steps:
+        lb, hues, self.lb, self.hues = self.lb, self.hues, None, []
+
+        def run(step):
             try:
                 step()
             except Exception as exc:  # noqa: BLE001 - every process is stopped; the first failure is raised
                 errors.append(exc)
+        if lb is not None:
+            run(lb.close)
+        if hues:
+            with ThreadPoolExecutor(len(hues)) as pool:  # each waits for its gunicorn to stop
+                list(pool.map(lambda home: run(home.stop), hues))
         if self._database is not None:
             self._database = None
             try:
