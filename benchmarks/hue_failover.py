@@ -314,66 +314,86 @@ NAMESPACE = "/bench_topology"
 
 
 class ServerChain:
-    """The HiveServer2s of a run, started one after the other (the oldest is Hue's choice): sandbox servers in child
-    processes registered from their own ZooKeeper sessions, or Spark Thrift Servers."""
+    """The HiveServer2s of a run, started one after the other and registered in that order (the oldest up one is Hue's
+    choice): sandbox servers in child processes, or Spark Thrift Servers. ``kill``: ``kill -9``, its registration
+    left to expire as a killed server's is; ``deregister``: it leaves ZooKeeper and keeps running (a rolling restart's
+    first step)."""
 
     def __init__(self, zk_hosts: str, spark: bool) -> None:
-        self.zk_hosts, self.spark = zk_hosts, spark
-        self.live: list = []
-        self.registrar = None
-        if spark:
-            from hive_ha.sandbox.registrar import Registrar
+        from hive_ha.sandbox.registrar import Registrar
 
-            self.registrar = Registrar(zk_hosts, session_timeout=3.0)
+        self.spark = spark
+        self.registrar = Registrar(zk_hosts, session_timeout=3.0)
         self.statement = "SELECT 1" if spark else WHO
-        self.started = 0
+        self.started: list = []
+        self._registrations: dict = {}
 
     def add(self):
         """Start one more server and register it (the newest)."""
-        self.started += 1
-        name = f"server-{self.started}"
+        name = f"server-{len(self.started) + 1}"
         if self.spark:
             from tests.rig.spark import SparkThriftServer
 
-            server = SparkThriftServer(name, registrar=self.registrar, namespace=NAMESPACE).start()
+            server = SparkThriftServer(name, registrar=self.registrar, namespace=NAMESPACE)
+            self.started.append(server)
+            server.start()
+            self._registrations[server] = server.registration
         else:
             from hive_ha.sandbox.hs2server import HS2ServerProcess
 
-            server = HS2ServerProcess(name, registration={"zk_hosts": self.zk_hosts, "session_timeout": 3.0,
-                                                          "register": {"namespace": NAMESPACE}}).start()
-        self.live.append(server)
+            server = HS2ServerProcess(name)
+            self.started.append(server)
+            server.start()
+            self._registrations[server] = self.registrar.register(server.host, server.port, namespace=NAMESPACE)
         return server
+
+    def kill(self, server) -> None:
+        server.kill()
+        self._registrations[server].crash()
+
+    def deregister(self, server) -> None:
+        self._registrations[server].deregister()
 
     def expected(self, server) -> list:
         """The rows the statement answers on ``server``."""
         return [[1]] if self.spark else [[server.name]]
 
     def close(self) -> None:
-        for server in self.live:
+        for server in self.started:
             server.kill()
-        if self.registrar is not None:
-            self.registrar.close()
+        self.registrar.close()
 
 
-def _statement(editor, statement: str):
-    """One statement as the editor runs it: ``(rows or the error, the server the reply names, seconds, session row
-    id)``; the time runs from the execute call to the fetched rows."""
-    from tests.hue.editor import EditorError, HttpError
+class Answer:
+    """One statement as the editor runs it: its rows or the error, the server the execute reply names, the session
+    row it ran in, and how long each call took (s): ``execute``, the status polls, ``fetch``, and ``total``."""
 
-    start = time.monotonic()
-    try:
-        snippet = editor.execute(statement)
-        handle = snippet["result"]["handle"]
-        editor.wait(snippet, 120)
-        rows = [list(row) for row in editor.fetch_result_data(snippet)["data"]]
-        return rows, handle.get("hive_ha_server"), time.monotonic() - start, handle.get("session_id")
-    except (EditorError, HttpError, OSError) as exc:
-        return exc, None, time.monotonic() - start, None
+    def __init__(self, editor, statement: str) -> None:
+        from tests.hue.editor import EditorError, HttpError
+
+        self.server = self.session_id = None
+        self.execute = self.polls = self.fetch = 0.0
+        start = time.monotonic()
+        try:
+            snippet = editor.execute(statement)
+            self.execute = time.monotonic() - start
+            handle = snippet["result"]["handle"]
+            self.server, self.session_id = handle.get("hive_ha_server"), handle.get("session_id")
+            editor.wait(snippet, 120)
+            self.polls = time.monotonic() - start - self.execute
+            self.rows = [list(row) for row in editor.fetch_result_data(snippet)["data"]]
+        except (EditorError, HttpError, OSError) as exc:
+            self.rows = exc
+        self.total = time.monotonic() - start
+        self.fetch = self.total - self.execute - self.polls if self.server else 0.0
+
+    def right(self, rows: list, address: str) -> bool:
+        return self.rows == rows and self.server == address
 
 
-def _all_at_once(editors, statement: str):
+def _all_at_once(editors, statement: str) -> List[Answer]:
     with ThreadPoolExecutor(max_workers=len(editors)) as pool:
-        return list(pool.map(lambda editor: _statement(editor, statement), editors))
+        return list(pool.map(lambda editor: Answer(editor, statement), editors))
 
 
 def _pct(values: List[float], q: float) -> float:
@@ -388,21 +408,32 @@ def _sessions_on(db_server, name: str, address: str) -> int:
     return int(out.split()[-1])
 
 
+#: The phases of a round, in order: what each measures.
+PHASES = {
+    "first": "first contact: the serving server leaves ZooKeeper (still running), every user's next statement opens a "
+             "first session on a fresh server, no failure (the floor)",
+    "recovery": "kill -9 of that server: every user's next statement, on another fresh server",
+    "reopen": "the same users close their session and run again on the server they use (a warm second session)",
+}
+#: Seconds for a registry change to reach every Hue worker's watcher (ZooKeeper's notification and hive-ha's 0.05 s
+#: debounce take milliseconds): a statement that still went to the old server counts as an error.
+SETTLE = 1.0
+
+
 def through_load_balancer(db: str, instances: int, workers: int, users: int, rounds: int, spark: bool,
                           json_file: Optional[str]) -> int:
     """The --hue-instances run (see the module docstring)."""
+    home = tempfile.mkdtemp(prefix="hive-ha-bench-topology-")
+    start_hue(home)  # nothing of this process serves users; Hue's start-up puts its Thrift code on sys.path, which
+    # the HiveServer2 test servers' module imports (their processes run the rig's Python: $HIVE_HA_RIG_PYTHON)
     from hive_ha.sandbox.zookeeper import ZooKeeperServer
     from tests.hue.db_locks import LockSampler
     from tests.hue.editor import Editor, HttpTransport
     from tests.hue.topology import Topology
     from tests.rig.databases import SERVERS
 
-    home = tempfile.mkdtemp(prefix="hive-ha-bench-topology-")
-    start_hue(home)  # nothing of this process serves users; Hue's start-up puts its Thrift code on sys.path, which
-    # the HiveServer2 test servers' module imports (their processes run the rig's Python: $HIVE_HA_RIG_PYTHON)
     names = [f"user{i}" for i in range(users)]
-    recovery: List[float] = []
-    floor: List[float] = []
+    seen: Dict[str, List[Answer]] = {phase: [] for phase in PHASES}
     errors = waits_over = deadlocks = 0
     results: Dict[str, Dict[str, float]] = {}
     with ZooKeeperServer() as zk:
@@ -411,8 +442,7 @@ def through_load_balancer(db: str, instances: int, workers: int, users: int, rou
         topology = None
         try:
             db_server.start()
-            chain.add()
-            chain.add()
+            serving = chain.add()
             topology = Topology(db_server, f"""
                 [beeswax]
                 hive_discovery_hs2=true
@@ -423,66 +453,80 @@ def through_load_balancer(db: str, instances: int, workers: int, users: int, rou
             editors = [Editor(HttpTransport(topology.url, name, PASSWORD, timeout=120)) for name in names]
             for editor in editors:
                 editor.create_session()
-            warm = _all_at_once(editors, chain.statement)
-            bad = [answer for answer in warm if answer[0] != chain.expected(chain.live[0])]
-            assert not bad, f"before the first kill: {bad[:3]}"
+            bad = [a for a in _all_at_once(editors, chain.statement) if not a.right(chain.expected(serving),
+                                                                                   serving.address)]
+            assert not bad, f"before the first round: {[a.rows for a in bad[:3]]}"
             print(f"db={db} hue_instances={instances} workers={workers} users={users} rounds={rounds} "
                   f"servers={'spark' if spark else 'sandbox'}")
-            print(f"{'round':>5}{'recovery p50':>14}{'p95':>7}{'max':>7}{'floor p50':>11}{'p95':>7}{'max':>7}"
-                  f"{'sessions/user':>15}{'errors':>8}{'waits':>7}{'>100ms':>8}{'deadlocks':>11}  (ms)")
+            for phase, what in PHASES.items():
+                print(f"  {phase}: {what}")
+            print(f"{'round':>5} {'phase':>9}{'p50':>7}{'p95':>7}{'max':>7}{'execute p50':>13}{'polls+fetch p50':>17}"
+                  f"{'sessions/user':>15}{'errors':>8}  (ms)")
             for round_ in range(rounds):
-                serving, survivor = chain.live[-2], chain.live[-1]
-                opened_before = _sessions_on(db_server, topology.database_name, survivor.address)
+                fresh = chain.add()
+                row: Dict[str, float] = {}
                 with LockSampler(db_server) as sampler:
-                    serving.kill()
-                    after = _all_at_once(editors, chain.statement)
-                    opened = _sessions_on(db_server, topology.database_name, survivor.address) - opened_before
-                    for editor, (_, _, _, session_id) in zip(editors, after):  # not timed: no failure next
-                        if session_id:
-                            editor.close_session(session_id)
-                    base = _all_at_once(editors, chain.statement)
-                want = chain.expected(survivor)
-                failed = [a for a in after + base if a[0] != want or a[1] != survivor.address]
-                round_recovery = [a[2] for a in after]
-                round_floor = [a[2] for a in base]
-                recovery += round_recovery
-                floor += round_floor
-                errors += len(failed)
+                    chain.deregister(serving)
+                    time.sleep(SETTLE)
+                    answers = {"first": _measured(editors, chain, fresh, db_server, topology)}
+                    serving.stop()
+                    survivor = chain.add()
+                    chain.kill(fresh)
+                    answers["recovery"] = _measured(editors, chain, survivor, db_server, topology)
+                    for editor, answer in zip(editors, answers["recovery"][0]):  # not timed
+                        if answer.session_id:
+                            editor.close_session(answer.session_id)
+                    answers["reopen"] = _measured(editors, chain, survivor, db_server, topology)
+                serving = survivor
+                for phase, (phase_answers, opened) in answers.items():
+                    wrong = [a for a in phase_answers if not a.right(chain.expected(
+                        fresh if phase == "first" else survivor), (fresh if phase == "first" else survivor).address)]
+                    errors += len(wrong)
+                    seen[phase] += phase_answers
+                    totals = [a.total for a in phase_answers]
+                    figures = {"p50_ms": statistics.median(totals) * 1000, "p95_ms": _pct(totals, 0.95) * 1000,
+                               "max_ms": max(totals) * 1000,
+                               "execute_p50_ms": statistics.median(a.execute for a in phase_answers) * 1000,
+                               "polls_fetch_p50_ms": statistics.median(a.polls + a.fetch for a in phase_answers) * 1000,
+                               "new_sessions_per_user": opened / users, "errors": len(wrong)}
+                    row.update({f"{phase}_{key}": value for key, value in figures.items()})
+                    print(f"{round_ + 1:>5} {phase:>9}{figures['p50_ms']:>7.0f}{figures['p95_ms']:>7.0f}"
+                          f"{figures['max_ms']:>7.0f}{figures['execute_p50_ms']:>13.0f}"
+                          f"{figures['polls_fetch_p50_ms']:>17.0f}{figures['new_sessions_per_user']:>15.2f}"
+                          f"{len(wrong):>8}")
+                    for answer in wrong[:3]:
+                        print(f"      error: {str(answer.rows)[:300]} (server {answer.server})")
                 waits_over += sampler.over(0.1)
                 deadlocks += sampler.deadlocks
-                row = {"recovery_p50_ms": statistics.median(round_recovery) * 1000,
-                       "recovery_p95_ms": _pct(round_recovery, 0.95) * 1000,
-                       "recovery_max_ms": max(round_recovery) * 1000,
-                       "floor_p50_ms": statistics.median(round_floor) * 1000,
-                       "floor_p95_ms": _pct(round_floor, 0.95) * 1000, "floor_max_ms": max(round_floor) * 1000,
-                       "new_sessions_per_user": opened / users, "errors": len(failed), "lock_waits": sampler.waits,
-                       "lock_waits_over_100ms": sampler.over(0.1), "longest_lock_wait_ms": sampler.longest * 1000,
-                       "deadlocks": sampler.deadlocks}
+                row.update({"lock_waits": sampler.waits, "lock_waits_over_100ms": sampler.over(0.1),
+                            "longest_lock_wait_ms": sampler.longest * 1000, "deadlocks": sampler.deadlocks})
+                print(f"{round_ + 1:>5} lock waits {sampler.waits} (over 100 ms: {sampler.over(0.1)}, longest "
+                      f"{sampler.longest * 1000:.0f} ms), deadlocks {sampler.deadlocks}")
                 results[str(round_ + 1)] = row
-                print(f"{round_ + 1:>5}{row['recovery_p50_ms']:>14.0f}{row['recovery_p95_ms']:>7.0f}"
-                      f"{row['recovery_max_ms']:>7.0f}{row['floor_p50_ms']:>11.0f}{row['floor_p95_ms']:>7.0f}"
-                      f"{row['floor_max_ms']:>7.0f}{row['new_sessions_per_user']:>15.2f}{len(failed):>8}"
-                      f"{sampler.waits:>7}{sampler.over(0.1):>8}{sampler.deadlocks:>11}")
-                for answer in failed[:3]:
-                    print(f"      error: {str(answer[0])[:300]} (server {answer[1]})")
-                if round_ + 1 < rounds:
-                    chain.add()  # the next round's survivor
         finally:
             if topology is not None:
                 topology.close()
             chain.close()
             db_server.stop()
             shutil.rmtree(home, ignore_errors=True)
-    ratio = _pct(recovery, 0.95) / _pct(floor, 0.95)
-    print(f"recovery_ms p50={statistics.median(recovery) * 1000:.0f} p95={_pct(recovery, 0.95) * 1000:.0f} "
-          f"max={max(recovery) * 1000:.0f}; floor_ms p50={statistics.median(floor) * 1000:.0f} "
-          f"p95={_pct(floor, 0.95) * 1000:.0f} max={max(floor) * 1000:.0f} ({len(recovery)} users x rounds)")
+    for phase in PHASES:
+        totals = [a.total for a in seen[phase]]
+        print(f"{phase}_ms p50={statistics.median(totals) * 1000:.0f} p95={_pct(totals, 0.95) * 1000:.0f} "
+              f"max={max(totals) * 1000:.0f} ({len(totals)} users x rounds)")
     if json_file:
         with open(json_file, "w") as fh:
             json.dump(results, fh, indent=2)
+    ratio = _pct([a.total for a in seen["recovery"]], 0.95) / _pct([a.total for a in seen["first"]], 0.95)
     print(f"recovery_over_floor_p95={ratio:.2f} lock_waits_over_100ms={waits_over} deadlocks={deadlocks} "
           f"errors={errors}")
     return 0
+
+
+def _measured(editors, chain: ServerChain, server, db_server, topology):
+    """Every user's statement at once: ``(answers, sessions opened on server meanwhile)``."""
+    before = _sessions_on(db_server, topology.database_name, server.address)
+    answers = _all_at_once(editors, chain.statement)
+    return answers, _sessions_on(db_server, topology.database_name, server.address) - before
 
 
 if __name__ == "__main__":
