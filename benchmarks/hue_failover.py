@@ -13,15 +13,21 @@ figures are then Hue's on sqlite for one user at a time, not for users at once.
 ``--hue-instances N``: Hue as it runs in production (tests/hue/topology.py): N ``hue rungunicornserver`` instances
 (``--workers`` forked workers each) sharing the ``--db`` database, behind HAProxy configured by ``hive-ha emit haproxy
 --profile hue`` and ``hive-ha monitor``; the users sign in and work over HTTP with Hue's JWT REST API through the load
-balancer only. The HiveServer2s are the sandbox's (child processes, each registered from its own ZooKeeper session) or,
-with ``--spark``, Spark Thrift Servers. Each round kills (``kill -9``) the server every user's session is on; each
-user's *recovery* is the time from the start of their next statement (sent right after the kill) to its rows, on the
-other server. In the same round the *floor*: the same users close their sessions (not timed) and run the statement
-again at once, each opening a first session on the surviving server, with no failure. Lock waits are sampled from a
-separate connection throughout (PostgreSQL ``pg_locks`` every 5 ms; MariaDB ``INNODB_TRX`` every 0.11 s and InnoDB's
-row-lock counters), deadlocks are the server's own count. The last line is
-``recovery_over_floor_p95=R lock_waits_over_100ms=N deadlocks=N errors=N`` (R: p95 recovery over p95 floor, every
-user of every round).
+balancer only. The HiveServer2s are the sandbox's (child processes) or, with ``--spark``, Spark Thrift Servers, each
+registered in ZooKeeper as it starts. Each round has three phases, all users at once in each, and times each user's
+statement (execute, status polls, fetch) through the load balancer:
+
+- *first* (the floor): the serving server leaves ZooKeeper and keeps running (a rolling restart's first step), and
+  every user's next statement goes to a fresh server: a first session and query there, with no failure;
+- *recovery*: ``kill -9`` of that server (its registration left to expire), and every user's next statement, which
+  runs on another fresh server: a first session and query there after the failure;
+- *reopen*: the same users close their session (not timed) and run again on that server, in a new session.
+
+Sessions opened are counted from Hue's ``Session`` rows. Lock waits are sampled from a separate connection
+throughout (PostgreSQL ``pg_locks`` every 5 ms; MariaDB ``INNODB_TRX`` every 0.11 s and InnoDB's row-lock counters),
+deadlocks are the server's own count. The last line is
+``recovery_over_floor_p95=R lock_waits_over_100ms=N deadlocks=N errors=N`` (R: p95 recovery over p95 first contact,
+every user of every round; errors: answers that were an error or came from another server).
 
 ``--kerberos``: the same in a Kerberized cluster (tests/hue/kerberized.py): an MIT KDC, ZooKeeper requiring SASL
 GSSAPI, HiveServer2 processes accepting only GSSAPI on two host names of this machine, Hue's keytab with 12 s

@@ -95,6 +95,28 @@ def test_kill_9_of_the_serving_hiveserver2(start_topology, hiveservers):
         assert 1 <= failovers <= home.workers, home.log()[-3000:]
 
 
+def test_a_rolling_restart_after_hue_started_is_followed_by_every_worker(start_topology, hs2_process_factory,
+                                                                          registrar, zk_namespace):
+    """Hue's gunicorn workers are forked at start-up: a registry change after that must reach every worker, also one
+    that has served no Hive call yet (before, such a worker answered from what the master had read before forking it:
+    it sent statements to the server that had left, and called a query running on the new one lost)."""
+    a = hs2_process_factory("hs2-a", host="127.0.0.1", running_polls=2)
+    gone = registrar.register(a.host, a.port, namespace=zk_namespace)
+    topology = start_topology()
+    # The one user before the change, sticky: the other Hue instance's workers serve no Hive call before it.
+    (first,) = sign_in(topology, names=USERS[:1], cookies=True)
+    assert first.run(WHO) == [["hs2-a"]]
+    # The others are signed in (a JWT each) and open their editor sessions only after the change; no cookies: their
+    # calls go to both instances.
+    users = [Editor(HttpTransport(topology.url, name, PASSWORD)) for name in USERS[1:]]
+    b = hs2_process_factory("hs2-b", host="127.0.0.2", running_polls=2)
+    registrar.register(b.host, b.port, namespace=zk_namespace)
+    gone.deregister()  # a rolling restart: hs2-a leaves ZooKeeper and keeps running
+    wait_until(lambda: first.run(WHO) == [["hs2-b"]], 30, message="no worker saw the change")
+    for _ in range(2):  # statements, status polls and fetches, over every worker of both instances
+        assert everyone(users) == [[["hs2-b"]]] * len(users)
+
+
 def test_kill_9_of_one_hue_instance_moves_its_users_with_their_sessions(start_topology, hiveservers):
     hiveservers("hs2-a", "hs2-b", running_polls=2)  # each query answers "running" to two polls first
     topology = start_topology()
