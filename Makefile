@@ -46,9 +46,12 @@ test-fast: venv
 # the tests that need several users at once, marked server_database: docs/hue.md, "Hue's database").
 HUE_FAILOVER_TESTS := tests/hue/test_editor_failover.py tests/hue/test_gray_failures.py tests/hue/test_invalidation.py \
 	tests/hue/test_locks.py tests/hue/test_sessions.py tests/hue/test_hue_server.py
-HUE_RUN = HIVE_HA_RIG_PYTHON=$(abspath $(PY)) \
+# Every test on PostgreSQL includes the production topology (tests/hue/test_topology.py: two Hue servers on one
+# PostgreSQL of its own, behind HAProxy from `hive-ha emit` and `hive-ha monitor`).
+HUE_PYTHON = HIVE_HA_RIG_PYTHON=$(abspath $(PY)) \
 	HIVE_HA_SPARK_HOME=$$($(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))') \
-	$$(cat $(HUE_PY_FILE)) -m pytest
+	$$(cat $(HUE_PY_FILE))
+HUE_RUN = $(HUE_PYTHON) -m pytest
 
 test-hue: system venv hue-venv
 	HIVE_HA_HUE_DB=postgresql $(HUE_RUN) tests/hue $(HUE_PYTEST_ARGS)
@@ -60,7 +63,10 @@ bench: system venv hue-venv
 	$(PY) benchmarks/lb.py
 	$(PY) benchmarks/chaos.py
 	$$(cat $(HUE_PY_FILE)) benchmarks/hue_lookup.py
-	$$(cat $(HUE_PY_FILE)) benchmarks/hue_failover.py
+	$(HUE_PYTHON) benchmarks/hue_failover.py
+	$(HUE_PYTHON) benchmarks/hue_failover.py --hue-instances 2 --db postgresql
+	$(HUE_PYTHON) benchmarks/hue_failover.py --hue-instances 2 --db mysql
+	$(HUE_PYTHON) benchmarks/hue_failover.py --hue-instances 2 --db postgresql --spark
 	$$(cat $(HUE_PY_FILE)) benchmarks/gray.py
 
 bench-quick: system venv hue-venv
@@ -68,7 +74,8 @@ bench-quick: system venv hue-venv
 	$(PY) benchmarks/lb.py --quick
 	$(PY) benchmarks/chaos.py --quick
 	$$(cat $(HUE_PY_FILE)) benchmarks/hue_lookup.py --quick
-	$$(cat $(HUE_PY_FILE)) benchmarks/hue_failover.py --quick
+	$(HUE_PYTHON) benchmarks/hue_failover.py --quick
+	$(HUE_PYTHON) benchmarks/hue_failover.py --quick --hue-instances 2 --users 10
 	$$(cat $(HUE_PY_FILE)) benchmarks/gray.py --quick
 
 docs: venv

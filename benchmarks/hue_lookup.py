@@ -26,14 +26,15 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 from lookup import pct, zk_packets  # noqa: E402  (the lookup benchmark's helpers)
 
 
-def start_hue(home: str, desktop: str = "") -> None:
+def start_hue(home: str, desktop: str = "", database: str = "") -> None:
     """Hue's start-up from a hue.ini with discovery off (each side switches it on with Hue's set_for_testing);
-    ``desktop``: more ``[desktop]`` subsections (``[[kerberos]]``)."""
+    ``desktop``: more ``[desktop]`` subsections (``[[kerberos]]``); ``database``: its ``[[database]]`` section
+    (default: a sqlite file in ``home``)."""
     conf = os.path.join(home, "conf")
     os.makedirs(conf)
+    database = database or f"[[database]]\nengine=sqlite3\nname={home}/desktop.db\n"
     with open(os.path.join(conf, "hue.ini"), "w") as f:
-        f.write(f"[desktop]\nsecret_key=benchmark-not-a-secret-0123456789\n[[database]]\nengine=sqlite3\n"
-                f"name={home}/desktop.db\n{desktop}")
+        f.write(f"[desktop]\nsecret_key=benchmark-not-a-secret-0123456789\n{database}{desktop}")
     os.environ.update(HUE_CONF_DIR=conf, DESKTOP_LOG_DIR=os.path.join(home, "logs"),
                       DJANGO_SETTINGS_MODULE="desktop.settings", DESKTOP_LOGLEVEL="WARNING")
     import django

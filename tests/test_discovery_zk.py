@@ -467,6 +467,42 @@ def test_fork_gets_its_own_client_and_parent_keeps_working(zk_server, zk_namespa
     assert parent_client.connected
 
 
+def _child_follows_the_registry(discovery, service, go, queue):
+    """In a forked child: wait for the parent to change the registry, then see what this process knows of it, with no
+    lookup made here first."""
+    go.wait(20)
+    try:
+        wait_until(lambda: addresses(discovery.cache.snapshot(service)) == ["127.0.0.1:10001"], timeout=10)
+        queue.put(("read", discovery.endpoint(service).address, discovery.cache.snapshot(service).stale))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        queue.put(("failed", repr(exc), addresses(discovery.cache.snapshot(service))))
+
+
+def test_a_forked_child_reads_the_registry_itself_before_its_first_lookup(zk_server, zk_namespace, registrar,
+                                                                          make_discovery):
+    """A gunicorn worker is forked at start-up and may serve its first call much later: the registry it uses then is
+    its own reading, not the parent's at fork time (a server that left since, chosen; a server that came since,
+    unknown to a running query's calls)."""
+    first = registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
+    d = make_discovery(zk_server.hosts)
+    service = Service.of("hs2", zk_namespace)
+    assert d.endpoint(service).port == 10000
+    ctx = multiprocessing.get_context("fork")
+    go, queue = ctx.Event(), ctx.Queue()
+    proc = ctx.Process(target=_child_follows_the_registry, args=(d, service, go, queue))
+    proc.start()
+    try:
+        registrar.register("127.0.0.1", 10001, namespace=zk_namespace)
+        first.deregister()  # a rolling restart: it leaves ZooKeeper
+        go.set()
+        assert queue.get(timeout=30) == ("read", "127.0.0.1:10001", False)
+    finally:
+        proc.join(10)
+        if proc.exitcode is None:
+            proc.kill()
+    assert proc.exitcode == 0
+
+
 def test_bursts_are_debounced(zk_server, zk_namespace, registrar, make_discovery):
     registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
     d = make_discovery(zk_server.hosts, debounce=0.3)

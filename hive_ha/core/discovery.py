@@ -283,11 +283,22 @@ class Discovery:
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
-        self._watchers = {}  # their threads did not survive the fork; restarted on next lookup
+        self._watchers = {}  # their threads did not survive the fork; restarted at once, below
         self._starting = set()
         self._started = {s: self._clock() for s in self._started}
         self.cache.reinit_after_fork()
         self.prober.after_fork_in_child()
+        if self._started and not self._closed:
+            # Not on the next lookup: a forked worker (gunicorn's) may serve its first call long after the fork, and
+            # until its own watcher has read the registry it knows only what the parent had read when it forked: a
+            # server that left since is still chosen, and a running query's server that registered since is "not
+            # registered" to it. The lookups keep serving the inherited, stale reading until the fresh one is in.
+            threading.Thread(target=self._resume, args=(list(self._started),), name="hive-ha-resume",
+                             daemon=True).start()
+
+    def _resume(self, services: List[Service]) -> None:
+        for service in services:
+            self._restart(service)
 
 
 def _after_fork() -> None:

@@ -24,6 +24,8 @@ def client_settings(kind: str, lb: LoadBalancer, opts: ProfileOptions) -> str:
         out += ["", "# hue.ini (every Hue server behind the load balancer)", "[desktop]",
                 "  use_x_forwarded_host=true", "  # Hue reads the scheme from X-Forwarded-Proto set by the LB",
                 f"  secure_proxy_ssl_header={'true' if lb.tls.terminates else 'false'}",
+                "  # and on every one the same secret_key (session cookies and JWTs are signed with it) and the same",
+                "  # [[database]] (sessions, users, query history): a user moved to another Hue stays signed in",
                 "", f"# Users open: {'https' if tls else 'http'}://{at('hue')}/"]
     elif lb.profile == "impala":
         timeout = int(lb.listener("impala_hue").timeouts.client)

@@ -17,8 +17,6 @@ an upper bound of the longest, which ``longest`` reports when larger.
 import threading
 import time
 
-from tests.hue import environment
-
 #: Seconds between two reads of the lock tables (InnoDB's are not refreshed more often than every 0.1 s).
 SAMPLE_EVERY = {"postgresql": 0.005, "mysql": 0.11}
 
@@ -29,9 +27,16 @@ def _settings():
     return connection.settings_dict
 
 
-def admin_connection():
-    """The server's superuser, through the server's socket, autocommit (what it reads is server-wide)."""
-    server = environment.DATABASE_SERVER
+def _run_server():
+    from tests.hue import environment  # the run's database server (started on import)
+
+    return environment.DATABASE_SERVER
+
+
+def admin_connection(server=None):
+    """The server's superuser, through the server's socket, autocommit (what it reads is server-wide); ``server``:
+    a ``tests.rig.databases`` server, by default the run's."""
+    server = server or _run_server()
     if server.kind == "postgresql":
         import psycopg2
 
@@ -45,7 +50,7 @@ def admin_connection():
 
 def application_connection():
     """Another connection as Hue's own user (what another request's transaction runs on), not in autocommit."""
-    settings, server = _settings(), environment.DATABASE_SERVER
+    settings, server = _settings(), _run_server()
     if server.kind == "postgresql":
         import psycopg2
 
@@ -75,18 +80,24 @@ class LockSampler:
     """A thread reading the server's lock tables every ``SAMPLE_EVERY`` s on a connection of its own.
 
     ``longest``: the longest lock wait seen (s); ``most``: the most sessions seen waiting at once; ``waits``: how many
-    waits began (MariaDB: InnoDB's count; PostgreSQL: the waits sampled)."""
+    waits began (MariaDB: InnoDB's count; PostgreSQL: the waits sampled); ``lengths``: each wait seen, how long it
+    was seen to last (s; MariaDB: in steps of the 0.11 s samples, a lower bound); ``deadlocks``: deadlocks the server
+    detected meanwhile (PostgreSQL ``pg_stat_database``, MariaDB ``Innodb_deadlocks``). ``server``: a
+    ``tests.rig.databases`` server, by default the run's."""
 
-    def __init__(self):
-        self.kind = environment.DATABASE_SERVER.kind
-        self.longest, self.most, self.waits, self.samples = 0.0, 0, 0, 0
+    def __init__(self, server=None):
+        self.server = server or _run_server()
+        self.kind = self.server.kind
+        self.longest, self.most, self.waits, self.samples, self.deadlocks = 0.0, 0, 0, 0, 0
+        self.lengths = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = self._error = self._base = None
 
     def __enter__(self):
-        self._connection = admin_connection()
+        self._connection = admin_connection(self.server)
         self._base = self._counters()
+        self._deadlocks_base = self._deadlock_count()
         self._thread = threading.Thread(target=self._run, name="lock sampler", daemon=True)
         self._thread.start()
         return self
@@ -96,6 +107,7 @@ class LockSampler:
         self._thread.join(10)
         if self._error is None:
             self._take_counters()
+            self.deadlocks = self._deadlock_count() - self._deadlocks_base
         self._connection.close()
         if self._error is not None and exc[0] is None:
             raise self._error
@@ -120,6 +132,20 @@ class LockSampler:
             values = dict(cursor.fetchall())
         return int(values["Innodb_row_lock_waits"]), int(values["Innodb_row_lock_time"])
 
+    def _deadlock_count(self):
+        with self._connection.cursor() as cursor:
+            if self.kind == "postgresql":
+                cursor.execute("SELECT coalesce(sum(deadlocks), 0) FROM pg_stat_database")
+                return int(cursor.fetchone()[0])
+            cursor.execute("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'")
+            row = cursor.fetchone()
+            return int(row[1]) if row else 0
+
+    def over(self, seconds):
+        """How many waits were seen to last longer than ``seconds``."""
+        with self._lock:
+            return sum(1 for length in self.lengths.values() if length > seconds)
+
     def _take_counters(self):
         if self.kind != "mysql":
             return
@@ -138,6 +164,8 @@ class LockSampler:
                 seen.update((key, first_seen[key]) for key, _ in waiting)
                 lengths = [max(reported or 0.0, now - first_seen[key]) for key, reported in waiting]
                 with self._lock:
+                    for (key, _), length in zip(waiting, lengths):
+                        self.lengths[(key, first_seen[key])] = length
                     self.samples += 1
                     self.most = max(self.most, len(waiting))
                     self.longest = max([self.longest, *lengths])

@@ -39,27 +39,51 @@ class DjangoTransport:
         return json.loads(response.content)
 
 
+class HttpError(AssertionError):
+    """An HTTP answer other than 200 (``code``, and the start of the ``body``)."""
+
+    def __init__(self, path, code, body):
+        self.path, self.code, self.body = path, code, body
+        super().__init__(f"{path}: HTTP {code}: {body[:500]!r}")
+
+
 class HttpTransport:
-    """Over HTTP against a running Hue: JWT from ``/api/v1/token/auth/``, then ``/api/v1/editor/...``."""
+    """Over HTTP against a running Hue: JWT from ``/api/v1/token/auth/``, then ``/api/v1/editor/...``.
+
+    ``cookies``: keep the cookies the server sets, as a browser-based client does (behind a load balancer: its
+    stickiness cookie); without, every request stands alone, as a script's does."""
 
     prefix = "/api/v1/editor"
 
-    def __init__(self, base_url, username, password, timeout=60.0):
+    def __init__(self, base_url, username, password, timeout=60.0, cookies=False):
+        import http.cookiejar
+
         self.base_url, self.timeout = base_url.rstrip("/"), timeout
+        self.jar = http.cookiejar.CookieJar() if cookies else None
+        handlers = [urllib.request.HTTPCookieProcessor(self.jar)] if cookies else []
+        self.opener = urllib.request.build_opener(*handlers)
+        self.headers = {}
         token = self._request("/api/v1/token/auth/", {"username": username, "password": password})
-        self.headers = {"Authorization": "Bearer " + token["access"]}
+        self.token = token["access"]
+        self.headers = {"Authorization": "Bearer " + self.token}
 
     def post(self, path, data):
         return self._request(self.prefix + path, data)
 
+    def get(self, path, params):
+        return self._request(self.prefix + path + "?" + urllib.parse.urlencode(params), None)
+
+    def cookie(self, name):
+        return next((c.value for c in self.jar or () if c.name == name), None)
+
     def _request(self, path, data):
-        body = urllib.parse.urlencode(data).encode()
-        request = urllib.request.Request(self.base_url + path, data=body, headers=getattr(self, "headers", {}))
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        request = urllib.request.Request(self.base_url + path, data=body, headers=self.headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with self.opener.open(request, timeout=self.timeout) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            raise AssertionError(f"{path}: HTTP {exc.code}: {exc.read()[:500]!r}") from None
+            raise HttpError(path, exc.code, exc.read()) from None
 
 
 class Editor:
@@ -99,6 +123,12 @@ class Editor:
         fields = dict(self._snippet_fields(snippet), rows=str(rows), startOver=json.dumps(start_over))
         return self._post("fetch_result_data", fields)["result"]
 
+    def close_session(self, session_id):
+        """Close the user's HiveServer2 session ``session_id`` (a ``Session`` row id: an execute reply's
+        ``handle["session_id"]``), as the editor's "close session" does."""
+        session = {"type": self.dialect, "id": session_id, "properties": []}
+        return self._post("close_session", {"session": json.dumps(session)})
+
     def close_statement(self, snippet):
         return self._post("close_statement", self._snippet_fields(snippet), accept=(OK, -1))
 
@@ -117,6 +147,11 @@ class Editor:
         wait_until(lambda: self.check_status(snippet)["status"] == "available", timeout, interval=0.05,
                    message=f"{snippet['statement']!r} did not finish")
         snippet["status"] = "available"
+
+    def history(self):
+        """The statements of this user's query history, newest first (Hue's ``get_history``; HTTP only)."""
+        response = self.transport.get("/get_history", {"doc_type": self.dialect, "limit": "100"})
+        return [entry["data"].get("statement") for entry in response["history"]]
 
     def session_id(self):
         return self.notebook["sessions"][0]["id"] if self.notebook["sessions"] else None

@@ -17,6 +17,8 @@ import os
 import shutil
 import tempfile
 
+from tests.hue.conf_files import write_conf_dir
+
 HOME = tempfile.mkdtemp(prefix="hive-ha-hue-tests-")
 CONF_DIR = os.path.join(HOME, "conf")
 LOG_DIR = os.path.join(HOME, "logs")
@@ -40,44 +42,6 @@ interface=hiveserver2
 name=LLAP
 interface=hiveserver2
 """
-
-#: A log.conf as a Hue deployment has one (Hue's applies it with logging.config.fileConfig), writing to a file.
-LOG_CONF = """\
-[loggers]
-keys=root,access
-
-[handlers]
-keys=logfile
-
-[formatters]
-keys=default
-
-[logger_root]
-handlers=logfile
-
-[logger_access]
-handlers=logfile
-qualname=access
-
-[handler_logfile]
-class=handlers.RotatingFileHandler
-level=DEBUG
-formatter=default
-args=('%LOG_DIR%/hue.log', 'a', 10000000, 2)
-
-[formatter_default]
-format=[%(asctime)s] %(name)-24s %(levelname)-8s %(message)s
-"""
-
-
-def write_conf_dir(conf_dir, hue_ini, log_conf=LOG_CONF):
-    os.makedirs(conf_dir, exist_ok=True)
-    with open(os.path.join(conf_dir, "hue.ini"), "w") as f:
-        f.write(hue_ini)
-    if log_conf:
-        with open(os.path.join(conf_dir, "log.conf"), "w") as f:
-            f.write(log_conf)
-
 
 #: Which database Hue runs on (``HIVE_HA_HUE_DB``): postgresql, mysql (MariaDB) or sqlite.
 DATABASE = os.environ.get("HIVE_HA_HUE_DB", "postgresql")

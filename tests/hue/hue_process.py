@@ -13,36 +13,44 @@ import uuid
 
 from hive_ha.testing.waiting import wait_until
 from hive_ha.sandbox.zookeeper import free_port
-from tests.hue.environment import LOG_CONF, database_section, write_conf_dir
+from tests.hue.conf_files import LOG_CONF, write_conf_dir
 
 HUE = os.path.join(os.path.dirname(sys.executable), "hue")
 COMMAND_TIMEOUT = 300  # seconds for one management command (migrations take ~10 s on an idle machine)
 
 
 class HueHome:
-    """A conf dir, a log dir and a database of one Hue installation (its own database on the run's database server,
-    or a sqlite file: tests/hue/environment.py)."""
+    """A conf dir, a log dir and a database of one Hue installation: its own database on the run's database server,
+    or a sqlite file (tests/hue/environment.py), or ``database``, the ``[[database]]`` section of a database other
+    Hue instances share (its owner drops it). ``desktop``: more ``[desktop]`` keys (lines), ``secret_key`` Hue's."""
 
-    def __init__(self, hue_ini="", workers=2):
+    def __init__(self, hue_ini="", workers=2, database=None, desktop="",
+                 secret_key="hive-ha-tests-not-a-secret-0123456789"):
         self.home = tempfile.mkdtemp(prefix="hive-ha-hue-process-")
         self.conf_dir, self.log_dir = os.path.join(self.home, "conf"), os.path.join(self.home, "logs")
         self.port, self.workers = free_port(), workers
+        self.desktop, self.secret_key = textwrap.dedent(desktop), secret_key
         os.makedirs(self.log_dir)
         self.server = None
-        self.database, self._drop_database = database_section("hue_" + uuid.uuid4().hex[:12], self.home)
+        if database is None:
+            from tests.hue.environment import database_section  # the run's database server (started on import)
+
+            self.database, self._drop_database = database_section("hue_" + uuid.uuid4().hex[:12], self.home)
+        else:
+            self.database, self._drop_database = database, lambda: None
         self.configure(hue_ini)
 
     def configure(self, hue_ini):
         """(Re)write hue.ini: Hue's and this test's ``[desktop]`` keys plus ``hue_ini``."""
         write_conf_dir(self.conf_dir, textwrap.dedent(f"""\
             [desktop]
-            secret_key=hive-ha-tests-not-a-secret-0123456789
+            secret_key={self.secret_key}
             http_host=127.0.0.1
             http_port={self.port}
             server_user={getpass.getuser()}
             server_group={grp.getgrgid(os.getgid()).gr_name}
             gunicorn_number_of_workers={self.workers}
-            """) + self.database + textwrap.dedent(hue_ini), LOG_CONF)
+            """) + self.desktop + self.database + textwrap.dedent(hue_ini), LOG_CONF)
 
     @property
     def env(self):
@@ -104,6 +112,15 @@ class HueHome:
         """A logged-in browser session (Hue's login form, as a person signs in): ``get(path) -> (status, body)``."""
         return Browser(self.base_url, username, password)
 
+    def kill(self):
+        """``kill -9`` of the whole instance: the gunicorn master and its workers (a host or container lost at once);
+        ``start_server()`` brings it back on the same port."""
+        if self.server is not None and self.server.poll() is None:
+            os.killpg(self.server.pid, signal.SIGKILL)
+            self.server.wait(30)
+            wait_until(lambda: not _group_alive(self.server.pid), 30, interval=0.05,
+                       message="Hue's workers outlived the kill of their group")
+
     def worker_pids(self):
         out = subprocess.run(["pgrep", "-g", str(self.server.pid)], capture_output=True, text=True).stdout
         return [int(pid) for pid in out.split() if int(pid) != self.server.pid]
@@ -130,6 +147,14 @@ class HueHome:
                     os.unlink(path)
         self._drop_database()
         subprocess.run(["rm", "-rf", self.home], check=False)
+
+
+def _group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
 
 
 class Browser:

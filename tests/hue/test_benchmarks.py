@@ -31,6 +31,19 @@ def test_hue_failover_benchmark_every_user_answered_with_one_new_session():
     assert re.fullmatch(r"recovery_ms_50_users=\d+", lines[-1])
 
 
+@pytest.mark.lb
+@pytest.mark.process
+def test_hue_failover_benchmark_through_the_load_balancer_reports_recovery_over_floor():
+    lines = run_benchmark("hue_failover.py", "--hue-instances", "2", "--users", "4")
+    assert "db=postgresql hue_instances=2 workers=2 users=4 rounds=1 servers=sandbox" in lines
+    rows = {row[1]: row for row in (line.split() for line in lines) if row[:1] == ["1"] and len(row) == 9}
+    # first contact (the floor), recovery after kill -9, a reopened session: one new session per user, no error
+    assert {phase: (row[7], row[8]) for phase, row in rows.items()} == {
+        "first": ("1.00", "0"), "recovery": ("1.00", "0"), "reopen": ("1.00", "0")}
+    assert re.fullmatch(r"recovery_over_floor_p95=\d+\.\d\d lock_waits_over_100ms=\d+ deadlocks=0 errors=0",
+                        lines[-1])
+
+
 @pytest.mark.kerberos
 def test_hue_failover_benchmark_in_a_kerberized_cluster_has_no_auth_error():
     lines = run_benchmark("hue_failover.py", "--kerberos")

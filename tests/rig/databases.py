@@ -302,22 +302,54 @@ class DatabaseServer(Startable):
         self._kill_group(signal.SIGKILL)
 
     def _kill_group(self, sig: int) -> None:
-        """Signal the server's process group (a PostgreSQL backend must not outlive its postmaster) and reap it."""
+        """Signal the server's process group and every process it forked (PostgreSQL's backends each lead a process
+        group of their own: they must not outlive their postmaster, whose successor would find their shared memory
+        in use), reap it, and wait until none of them is left."""
         process = self._process
         if process is None:
             return
+        children = _children(process.pid)
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
             pass
+        for child in children:
+            try:
+                os.kill(child, sig)
+            except ProcessLookupError:
+                pass
         process.wait(30)
         # The group may outlive its leader for a moment (backends exiting): wait until it is empty.
-        wait_until(lambda: not _group_alive(process.pid), timeout=30, interval=0.05,
-                   message=f"{self.name}'s processes did not exit")
+        wait_until(lambda: not _group_alive(process.pid) and not any(_alive(child) for child in children),
+                   timeout=30, interval=0.05, message=f"{self.name}'s processes did not exit")
         self._process = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {'running' if self.running else 'stopped'} port={self.port}>"
+
+
+def _children(pid: int) -> list:
+    """The processes whose parent is ``pid`` now (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """``pid`` runs (a zombie no longer holds memory or sockets; its parent, gone, leaves it to init)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _group_alive(pgid: int) -> bool:
