@@ -23,8 +23,9 @@ class HueHome:
     """A conf dir, a log dir and a database of one Hue installation (its own database on the run's database server,
     or a sqlite file: tests/hue/environment.py)."""
 
-    def __init__(self, hue_ini="", workers=2):
+    def __init__(self, hue_ini="", workers=2, python_path=()):
         self.home = tempfile.mkdtemp(prefix="hive-ha-hue-process-")
+        self.python_path = list(python_path)  # directories put ahead of the inherited PYTHONPATH (plugins)
         self.conf_dir, self.log_dir = os.path.join(self.home, "conf"), os.path.join(self.home, "logs")
         self.port, self.workers = free_port(), workers
         os.makedirs(self.log_dir)
@@ -49,6 +50,8 @@ class HueHome:
         env = dict(os.environ, HUE_CONF_DIR=self.conf_dir, DESKTOP_LOG_DIR=self.log_dir,
                    DESKTOP_LOG_CONF_FILE=os.path.join(self.conf_dir, "log.conf"))
         env.pop("DJANGO_SETTINGS_MODULE", None)  # the hue command sets its own
+        if self.python_path:
+            env["PYTHONPATH"] = os.pathsep.join(self.python_path + [p for p in [env.get("PYTHONPATH")] if p])
         return env
 
     @property
@@ -112,7 +115,8 @@ class HueHome:
         with open(os.path.join(self.log_dir, "server.out"), errors="replace") as f:
             return f.read()[-3000:]
 
-    def stop(self):
+    def stop_server(self):
+        """Stop ``hue rungunicornserver`` and its workers (the home stays)."""
         if self.server is not None and self.server.poll() is None:
             os.killpg(self.server.pid, signal.SIGTERM)
             try:
@@ -128,6 +132,10 @@ class HueHome:
             for path in (f"/tmp/hue_{self.port}.pid",):
                 if os.path.exists(path):
                     os.unlink(path)
+        self.server = None
+
+    def stop(self):
+        self.stop_server()
         self._drop_database()
         subprocess.run(["rm", "-rf", self.home], check=False)
 
