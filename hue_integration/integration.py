@@ -227,8 +227,11 @@ class Integration:
         self.discovery.close()
 
     def _after_fork_in_child(self) -> None:
+        """A gunicorn worker is forked from Hue's master: a lock a thread of the master held at that moment would
+        stay held in the child (the discovery and the invalidator have hooks of their own)."""
         self._lookups_lock = threading.Lock()
         self.probe.after_fork_in_child()
+        self.late.after_fork_in_child()
 
 
 def _popup(message: str) -> Exception:
