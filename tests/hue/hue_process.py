@@ -3,6 +3,7 @@ gunicorn server (``hue rungunicornserver``, forked workers) on a free loopback p
 import getpass
 import grp
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -108,8 +109,12 @@ class HueHome:
         return Browser(self.base_url, username, password)
 
     def worker_pids(self):
+        """gunicorn's live workers. Not every child of the master is one: Hue's metrics start a multiprocessing
+        Manager, a process of its own, when Hue's settings are imported."""
+        with open(os.path.join(self.log_dir, "server.out"), errors="replace") as f:
+            booted = {int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", f.read())}
         out = subprocess.run(["pgrep", "-g", str(self.server.pid)], capture_output=True, text=True).stdout
-        return [int(pid) for pid in out.split() if int(pid) != self.server.pid]
+        return [int(pid) for pid in out.split() if int(pid) in booted]
 
     def server_output(self):
         with open(os.path.join(self.log_dir, "server.out"), errors="replace") as f:
