@@ -1,9 +1,11 @@
-"""Django system checks (``hue check``, and before every ``hue`` command): installed as hue.ini asks (an Error: hive-ha
-is not doing its job), then per discovered service ZooKeeper reachable, namespace present, at least one endpoint
-(Warnings: the state of the registry changes at run time and must never stop ``hue migrate`` or Hue's start-up; hive-ha
-keeps watching and serves servers as they register). Silent when hive-ha is not switched on.
+"""Django system checks (``hue check``, and before every ``hue`` command): installed as hue.ini asks, then per
+discovered service ZooKeeper reachable, namespace present, at least one endpoint. All are Warnings: Django stops
+``hue migrate`` and Hue's start-up on an Error, and none of these is a reason for Hue not to run (when hive-ha is not
+installed Hue keeps its own discovery; the registry changes at run time, and hive-ha keeps watching and serves servers
+as they register). Silent when hive-ha is not switched on.
 
-    hive_ha.E001  switched on in hue.ini, but not installed (a Hue function is not what hive-ha checked for)
+    hive_ha.W006  switched on in hue.ini, but not installed: a Hue internal hive-ha relies on is not as it expects
+                  (``touchpoints``), one warning per mismatch
     hive_ha.W001  ZooKeeper not reachable now: the last known registry is in use
     hive_ha.W002  a malformed registration was skipped
     hive_ha.W003  nothing known of the registry yet: ZooKeeper not connected (said at once), or no reading yet
@@ -38,10 +40,10 @@ STATES = {"CONNECTED": "connected", "SUSPENDED": "connection lost, reconnecting"
 
 def registry(app_configs: Optional[Sequence[AppConfig]] = None, **kwargs: object) -> List[checks.CheckMessage]:
     messages: List[checks.CheckMessage] = [
-        checks.Error(f"hive-ha is switched on in hue.ini but was not installed: {problem}", id="hive_ha.E001",
-                     hint="Hue's own discovery is in use. hive-ha replaces Hue functions it checked first; another "
-                          "plugin replaced them, or this Hue version differs from the ones hive-ha supports "
-                          "(docs/hue.md).")
+        checks.Warning(f"hive-ha is switched on in hue.ini but switched itself off: {problem}", id="hive_ha.W006",
+                       hint="Hue runs with its own discovery. hive-ha checks every Hue internal it relies on when Hue "
+                            "starts; another plugin changed this one, or this Hue differs from the versions hive-ha "
+                            "supports (docs/hue.md, Troubleshooting).")
         for problem in install.problems()
     ]
     integration = install.active()

@@ -8,7 +8,7 @@ noticed; hive-ha's key is a ``ClientSlot``: the service and the server. Only dic
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Callable, List
+from typing import TYPE_CHECKING, Callable, Hashable, List, Tuple
 
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
@@ -20,6 +20,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from hue_integration.hue_types import DbmsModule
     from hue_integration.query_server import QueryServer
+
+
+#: Where a server's host and port sit in the key of its pool in Hue's ``pooldict``: ``(client class, host, port,
+#: coordinator host)``, made by ``thrift_util._get_pool_key`` (checked at start-up by ``touchpoints``: another layout
+#: would silently match no pool).
+POOL_KEY_HOST, POOL_KEY_PORT = 1, 2
+
+
+def pool_address(key: Tuple[Hashable, ...]) -> Tuple[Hashable, Hashable]:
+    return key[POOL_KEY_HOST], key[POOL_KEY_PORT]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,9 +82,9 @@ def close_idle_connections(endpoint: Endpoint) -> int:
     from desktop.lib import thrift_util
 
     pooler: ConnectionPooler = thrift_util._connection_pool
-    with pooler.dictlock:  # pooldict: {(client class, host, port, coordinator host): pool}
+    with pooler.dictlock:
         pools: List[LifoQueue] = [q for key, q in pooler.pooldict.items()
-                                  if (key[1], key[2]) == (endpoint.host, endpoint.port)]
+                                  if pool_address(key) == (endpoint.host, endpoint.port)]
     idle: List[SuperClient] = []
     for pool in pools:
         with pool.mutex:

@@ -1,7 +1,8 @@
-"""The ``[hive_ha]`` section as Hue ``Config`` objects, so ``dump_config`` and ``set_for_testing`` work.
+"""The ``[hive_ha]`` section of hue.ini as Hue ``Config`` objects, so ``dump_config`` and ``set_for_testing`` work
+(Hue's name: it binds an app's ``conf`` module to the section named by ``settings.CONFIG_KEY``).
 
-One Config per key of ``hive_ha.core.config.KEYS``; values are validated by hive_ha's own parsers.
-Outside Hue (no ``desktop.lib.conf``) this module defines nothing.
+One Config per key of ``hive_ha.core.config.KEYS``; values are read by ``hue_config`` and validated by hive_ha's own
+parsers. Outside Hue (no ``desktop.lib.conf``) this module defines nothing.
 """
 try:
     from desktop.lib.conf import Config

@@ -1,18 +1,20 @@
 """Put hive-ha in place of Hue's discovery, all at once or not at all; ``uninstall()`` restores exactly what was there.
 
-``install_if_enabled()`` is what ``AppConfig.ready()`` runs. When a target is missing or not Hue's own function
-nothing is replaced: the problems are logged as errors and reported by the system check ``hive_ha.E001``.
+``install_if_enabled()`` is what ``AppConfig.ready()`` runs. Every Hue internal hive-ha relies on is checked first
+(``touchpoints``). On any mismatch hive-ha switches itself off: nothing is replaced, Hue keeps its own discovery and
+keeps starting, one ERROR line is logged and the system check ``hive_ha.W006`` names each mismatch.
 """
 from __future__ import annotations
 
 import logging
 import os
 import threading
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from hive_ha.core.config import HiveHAConfig
 from hive_ha.core.discovery import Discovery
-from hue_integration import metrics, notebook_api, targets
+from hive_ha.errors import ConfigError
+from hue_integration import metrics, notebook_api, targets, touchpoints
 from hue_integration.integration import HueOriginals, Integration
 from hue_integration.logs import enable_loggers
 
@@ -35,7 +37,7 @@ def problems() -> Tuple[str, ...]:
 
 def install(config: HiveHAConfig, discovery: Optional[Discovery] = None) -> Optional[Integration]:
     """Install (idempotent for the same config; a different config replaces the installed one). Returns None, and
-    replaces nothing, when Hue's functions are not what hive-ha expects (see ``problems()``)."""
+    replaces nothing, when Hue is not what hive-ha expects (see ``problems()``)."""
     global _active, _problems
     with _lock:
         if _active is not None and _active.config == config:
@@ -44,39 +46,40 @@ def install(config: HiveHAConfig, discovery: Optional[Discovery] = None) -> Opti
             _uninstall_locked()
         from django.conf import settings
 
-        plan = targets.Plan(list(settings.INSTALLED_APPS))
-        integration = None
-        replacements: List[targets.Patch] = []
-        if not plan.problems:
-            integration = Integration(config, HueOriginals(**plan.originals), discovery)
-            replacements += plan.replacements(integration.get_query_server_config, integration.get,
-                                              integration.reset_ha)
-            api_class = plan.notebook_api()
-            if api_class is not None:
-                replacements += notebook_api.replacements(api_class, integration, plan.problem)
-            plan.thrift_client()  # checked only: hive-ha's client calls its send_X/recv_X (thrift_client)
-            for patch in (plan.url_mount(), plan.log_setup(enable_loggers)):
-                if patch is not None:
-                    replacements.append(patch)
-        if plan.problems or integration is None:
+        apps = list(settings.INSTALLED_APPS)
+        found = touchpoints.check(apps)
+        if found:
+            if discovery is not None:
+                discovery.close()
+            _refuse(found)
+            return None
+        integration: Optional[Integration] = None
+        try:
+            integration = Integration(config, HueOriginals.of(targets.DBMS), discovery)
+            patches: List[targets.Patch] = targets.replacements(integration, enable_loggers)
+            if "notebook" in apps:
+                patches += notebook_api.replacements(targets.editor_api(), integration)
+            _patches.apply(patches)  # all or none
+        except Exception as exc:
             if integration is not None:
                 integration.close()
             elif discovery is not None:
                 discovery.close()
-            _refuse(plan.problems)
+            if isinstance(exc, ConfigError):
+                raise  # a bad hue.ini value stops Hue's start-up, naming the key (apps.py)
+            _refuse([f"installing failed ({type(exc).__name__}: {exc}) [Hue {touchpoints.hue_version()}]"],
+                    exc_info=True)  # whatever went wrong, Hue keeps its own code and keeps starting
             return None
-        _patches.apply(replacements)
         metrics.register(integration)
         _active, _problems = integration, ()
         log.info("hive-ha installed: %s", ", ".join(str(s) for s in integration.services()) or "no service")
         return integration
 
 
-def _refuse(found: List[str]) -> None:
+def _refuse(found: Sequence[str], exc_info: bool = False) -> None:
     global _problems
     _problems = tuple(found)
-    for problem in found:
-        log.error("hive-ha NOT installed, Hue's own discovery stays in place: %s", problem)
+    log.error("hive-ha NOT installed, Hue's own discovery stays in place: %s", "; ".join(found), exc_info=exc_info)
 
 
 def uninstall() -> None:
@@ -98,11 +101,11 @@ def _uninstall_locked() -> None:
 
 def install_if_enabled() -> Optional[Integration]:
     """What ``AppConfig.ready()`` runs: install only when hue.ini switches discovery on."""
-    from hue_integration import hue_settings
+    from hue_integration import hue_config
 
-    if not hue_settings.running_in_hue():
+    if not hue_config.running_in_hue():
         return None
-    config = hue_settings.load()
+    config = hue_config.hive_ha_config()
     if config is None:
         log.debug("hive-ha: discovery not switched on in hue.ini; Hue's own code stays in place")
         return None

@@ -13,6 +13,7 @@ invalidator (``invalidation.py``), off the request.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
 import os
 import threading
@@ -26,7 +27,7 @@ from hive_ha.core.health import State
 from hive_ha.errors import DiscoveryError
 from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
-from hue_integration import calls, client_slots, invalidation, query_server as qs
+from hue_integration import calls, client_slots, hue_config, invalidation, query_server as qs
 from hue_integration.late_replies import LateReplies
 from hue_integration.probe import HueProbe
 from hue_integration.thrift_client import HAClient
@@ -54,9 +55,16 @@ class ServerGone(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class HueOriginals:
+    """Hue's functions hive-ha replaces, as Hue defined them (what hive-ha hands back to: Impala, connectors, ...)."""
+
     get_query_server_config: Callable[..., QueryServerConfig]
     get: Callable[..., HiveServer2Dbms]
     reset_ha: Callable[[], None]
+
+    @classmethod
+    def of(cls, dbms_module: str) -> HueOriginals:
+        module = importlib.import_module(dbms_module)
+        return cls(**{field.name: getattr(module, field.name) for field in dataclasses.fields(cls)})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,9 +87,7 @@ class Integration:
         self.discovery.subscribe(self._on_transition)
         self.dbms: DbmsModule = dbms
         self.originals = originals
-        # Hue's settings are fixed for the life of a process (hue.ini is read at start-up, hive-site.xml once):
-        # read them once, so a lookup is a dictionary read.
-        self.hue = qs.HueSettings.read()
+        self.query_server_settings = hue_config.query_server_settings()
         self._built: Dict[Tuple[str, str], qs.QueryServer] = {}
         self._lookups: Dict[str, int] = {}
         self._lookups_lock = threading.Lock()
@@ -101,7 +107,8 @@ class Integration:
                                 connector: Optional[Connector] = None) -> QueryServerConfig:
         # Hue's own rule: a connector dict means "connector" only with the connectors feature or a compute.
         # Hue's editor passes its interpreter dict on every call, connectors on or off.
-        if connector and (self.hue.has_connectors or self.hue.is_compute(connector)):
+        hue = self.query_server_settings
+        if connector and (hue.has_connectors or hue.is_compute(connector)):
             return self.originals.get_query_server_config(name=name, connector=connector)
         service = self.service_for(name)
         if service is None:  # impala, hms, sparksql, or discovery off for this one
@@ -127,7 +134,8 @@ class Integration:
         """The dict for ``endpoint``, built once per endpoint (a new snapshot brings new Endpoint objects)."""
         built = self._built.get((name, endpoint.address))
         if built is None or built.endpoint is not endpoint:
-            built = self._built[(name, endpoint.address)] = qs.build(name, endpoint, service, self.hue)
+            built = qs.build(name, endpoint, service, self.query_server_settings)
+            self._built[(name, endpoint.address)] = built
         return built
 
     def pinned(self, name: str, pin: calls.Pin) -> Pinned:
@@ -174,7 +182,7 @@ class Integration:
         return client_slots.client_for(self.dbms, user, query_server, self._new_dbms)
 
     def _new_dbms(self, query_server: qs.QueryServer, user: User) -> HiveServer2Dbms:
-        # The same construction as Hue's dbms.get for HiveServer2, with hive-ha's Thrift client.
+        # The same construction as Hue's dbms.get for HiveServer2, with hive-ha's Thrift client (touchpoints).
         from beeswax.models import QueryHistory
         from beeswax.server.dbms import HiveServer2Dbms
         from beeswax.server.hive_server2_lib import HiveServerClient, HiveServerClientCompatible
@@ -219,8 +227,11 @@ class Integration:
         self.discovery.close()
 
     def _after_fork_in_child(self) -> None:
+        """A gunicorn worker is forked from Hue's master: a lock a thread of the master held at that moment would
+        stay held in the child (the discovery and the invalidator have hooks of their own)."""
         self._lookups_lock = threading.Lock()
         self.probe.after_fork_in_child()
+        self.late.after_fork_in_child()
 
 
 def _popup(message: str) -> Exception:

@@ -13,7 +13,6 @@ simply closed.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import TYPE_CHECKING, Callable, Set
 
@@ -28,7 +27,6 @@ class LateReplies:
         self.patience = patience
         self._lock = threading.Lock()  # a leaf: the set below only
         self._waiting: Set[threading.Thread] = set()
-        self._pid = os.getpid()
 
     def wait_for(self, superclient: SuperClient, method: str, give_back: Callable[[], None]) -> None:
         """Wait (on another thread) for the reply to ``method`` on ``superclient``'s connection, then ``give_back``
@@ -36,8 +34,6 @@ class LateReplies:
         thread = threading.Thread(target=self._drain, args=(superclient, method, give_back),
                                   name=f"hive-ha late reply {method}", daemon=True)
         with self._lock:
-            if self._pid != os.getpid():  # forked: the parent's threads are not ours
-                self._waiting, self._pid = set(), os.getpid()
             self._waiting.add(thread)
         thread.start()
 
@@ -45,6 +41,11 @@ class LateReplies:
         """Connections waiting for a late reply now."""
         with self._lock:
             return len(self._waiting)
+
+    def after_fork_in_child(self) -> None:
+        """The parent's waiting threads are not in the child, and a lock one of them held at the fork would stay
+        held (the integration's at-fork hook calls this)."""
+        self._lock, self._waiting = threading.Lock(), set()
 
     def _drain(self, superclient: SuperClient, method: str, give_back: Callable[[], None]) -> None:
         from thrift.Thrift import TApplicationException

@@ -39,7 +39,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, Type, TypeVar
 
 from hive_ha.core.attempts import Attempt
 from hive_ha.core.failover import error_chain
@@ -65,13 +65,27 @@ E = TypeVar("E", bound=BaseException)
 log = logging.getLogger(__name__)
 
 SAFE, STATEMENT, HANDLE, CLOSE = "safe", "statement", "handle", "close"
-CALLS: Dict[str, str] = {
-    "create_session": SAFE, "close_session": SAFE, "autocomplete": SAFE, "get_sample_data": SAFE, "explain": SAFE,
-    "describe_table": SAFE, "describe_database": SAFE, "describe_column": SAFE,
-    "execute": STATEMENT,
-    "check_status": HANDLE, "fetch_result": HANDLE, "fetch_result_size": HANDLE, "get_log": HANDLE,
-    "cancel": HANDLE, "progress": HANDLE, "get_jobs": HANDLE,
-    "close_statement": CLOSE,
+
+
+class Call(NamedTuple):
+    """A wrapped ``HS2Api`` method: its kind, and the parameters the wrapper reads by name (Hue's names, checked at
+    start-up by ``touchpoints``: under another name the wrapper would read nothing, and stop pinning handles)."""
+
+    kind: str
+    reads: Tuple[str, ...] = ()
+
+
+CALLS: Dict[str, Call] = {
+    "create_session": Call(SAFE), "close_session": Call(SAFE), "autocomplete": Call(SAFE, ("snippet",)),
+    "get_sample_data": Call(SAFE, ("snippet",)), "explain": Call(SAFE, ("snippet",)),
+    "describe_table": Call(SAFE, ("snippet",)), "describe_database": Call(SAFE, ("snippet",)),
+    "describe_column": Call(SAFE, ("snippet",)),
+    "execute": Call(STATEMENT, ("notebook", "snippet")),
+    "check_status": Call(HANDLE, ("snippet",)), "fetch_result": Call(HANDLE, ("snippet",)),
+    "fetch_result_size": Call(HANDLE, ("snippet",)), "get_log": Call(HANDLE, ("snippet",)),
+    "cancel": Call(HANDLE, ("snippet",)), "progress": Call(HANDLE, ("snippet",)),
+    "get_jobs": Call(HANDLE, ("snippet",)),
+    "close_statement": Call(CLOSE, ("snippet",)),
 }
 #: Keys hive-ha adds to the execute reply (the server the operation lives on, as on its Session row, and its
 #: registration); the editor sends them back inside the snippet's handle, and Hue keeps them in the query history.
@@ -83,25 +97,21 @@ LATE_ANSWERS: Dict[str, object] = {"check_status": {"status": "running"}, "get_l
 QUERY_SERVER_NAMES = {"hive": "beeswax", "llap": "llap", "hplsql": "hplsql"}
 
 
-def replacements(api_class: Type[HS2Api], integration: Integration,
-                 problem: Callable[[str], None]) -> List[Replacement]:
-    """The wrapped methods of Hue's ``HS2Api`` (a missing one is a problem). A method Hue wraps in its
+def replacements(api_class: Type[HS2Api], integration: Integration) -> List[Replacement]:
+    """The wrapped methods of Hue's ``HS2Api`` (``touchpoints`` checked them first). A method Hue wraps in its
     ``query_error_handler`` gets ours inside Hue's handler: connection failures are decided before Hue's handler
     could swallow them, and query-level errors still get Hue's mapping. Others (``describe_*``) get ours around."""
     import sys
 
     hue_handler = getattr(sys.modules[api_class.__module__], "query_error_handler", None)
     out = []
-    for name, kind in CALLS.items():
-        original = api_class.__dict__.get(name)
-        if original is None:
-            problem(f"{api_class.__module__}.{api_class.__name__}.{name} is missing")
-            continue
-        inner = _undecorated(original, name)
+    for name, call in CALLS.items():
+        original = vars(api_class)[name]
+        inner = undecorated(original, name)
         if inner is not None and hue_handler is not None:
-            new = hue_handler(_wrap(integration, inner, name, kind))
+            new = hue_handler(_wrap(integration, inner, name, call.kind))
         else:
-            new = _wrap(integration, original, name, kind)
+            new = _wrap(integration, original, name, call.kind)
         out.append(Replacement(api_class, name, original, new))
     return out
 
@@ -287,7 +297,7 @@ def _late_message(failure: Attempt, then: str) -> str:
     return f"HiveServer2 {failure.endpoint.address} is not answering right now (slow or paused, not lost): {then}."
 
 
-def _undecorated(method: object, name: str) -> Optional[Callable[..., Any]]:
+def undecorated(method: object, name: str) -> Optional[Callable[..., Any]]:
     """The function inside Hue's ``query_error_handler`` (a closure over it; Hue does not use functools.wraps), or
     None when ``method`` is not that."""
     cells = getattr(method, "__closure__", None) or ()

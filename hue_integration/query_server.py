@@ -1,5 +1,5 @@
 """An ``Endpoint`` as Hue's query-server dict: the keys and value types of Hue 4.11's ``get_query_server_config`` for
-Hive, LLAP and hplsql. ``build`` is pure; ``HueSettings.read`` reads the Hue settings it needs, once.
+Hive, LLAP and hplsql. Pure: the Hue settings it is made of are read once, by ``hue_config.query_server_settings``.
 """
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 @dataclasses.dataclass(frozen=True)
-class HueSettings:
-    """The Hue settings a query-server dict is made of (``[beeswax]``, hive-site.xml, ``[desktop]``)."""
+class QueryServerSettings:
+    """Hue's settings a query-server dict is made of (``[beeswax]``, hive-site.xml), and Hue's rule for which lookups
+    are a connector's (``[desktop]``)."""
 
     auth_username: Optional[str] = None
     auth_password: Optional[str] = dataclasses.field(default=None, repr=False)
@@ -35,28 +36,6 @@ class HueSettings:
     has_connectors: bool = False
     is_compute: Callable[[Optional[Connector]], bool] = dataclasses.field(default=lambda connector: False,
                                                                           compare=False)
-
-    @classmethod
-    def read(cls) -> "HueSettings":
-        from beeswax import conf, hive_site
-        from beeswax.common import is_compute
-        from desktop.conf import has_connectors
-
-        return cls(
-            auth_username=conf.AUTH_USERNAME.get(),
-            auth_password=conf.AUTH_PASSWORD.get(),
-            use_sasl=conf.USE_SASL.get(),
-            close_sessions=conf.CLOSE_SESSIONS.get(),
-            has_session_pool=conf.has_session_pool(),
-            max_number_of_sessions=conf.MAX_NUMBER_OF_SESSIONS.get(),
-            hive_site_principal=hive_site.get_conf().get(hive_site._CNF_HIVESERVER2_KERBEROS_PRINCIPAL) or None,
-            transport_mode="http" if hive_site.hiveserver2_transport_mode() == "HTTP" else "socket",
-            use_ssl=bool(hive_site.hiveserver2_use_ssl()),
-            http_path=hive_site.hiveserver2_thrift_http_path() or "cliservice",
-            has_connectors=bool(has_connectors()),
-            is_compute=is_compute,
-        )
-
 
     def principal_for(self, host: str) -> Optional[str]:
         """HiveServer2's principal on ``host``, the host Hue dials: ``_HOST`` becomes that host, lower-cased, which is
@@ -83,7 +62,7 @@ class QueryServer(QueryServerConfig):
         return (dict, (dict(self),))
 
 
-def build(name: str, endpoint: Endpoint, service: Service, hue: HueSettings) -> QueryServer:
+def build(name: str, endpoint: Endpoint, service: Service, hue: QueryServerSettings) -> QueryServer:
     """What the server published wins; Hue's settings fill in what it did not publish."""
     if not endpoint.address_only:
         transport = "http" if endpoint.transport_mode == "http" else "socket"

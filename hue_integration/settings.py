@@ -1,4 +1,5 @@
-"""Hue app settings, read by Hue's ``desktop.appmanager`` (not Django settings)."""
+"""The app's registration with Hue, read by Hue's ``desktop.appmanager`` (Hue's name for it; neither Django settings
+nor hive-ha's: those are read by ``hue_config``)."""
 DJANGO_APPS = ["hue_integration"]
 NICE_NAME = "hive-ha"
 CONFIG_KEY = "hive_ha"

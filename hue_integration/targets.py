@@ -1,9 +1,9 @@
-"""What hive-ha replaces inside Hue, checked before anything is touched, replaced all at once and undone exactly.
+"""What hive-ha replaces inside Hue, replaced all at once and undone exactly (``touchpoints`` checked it all first).
 
 Hue binds ``get_query_server_config`` and ``reset_ha`` by name in several modules (``from beeswax.server.dbms import
-...``), so each copy is a target of its own. A target that is missing, or holds something other than Hue's own
-function (another plugin patched it, or Hue changed), is a *problem*: with any problem nothing is installed and the
-Django system check ``hive_ha.E001`` names every problem with the Hue version, so Hue never runs half-integrated.
+...``, once as ``beeswax_query_server_config``): each binding in a loaded module is a target of its own, found by
+looking for Hue's function object in every loaded module (``EveryBinding``). A module imported later binds hive-ha's
+function from ``beeswax.server.dbms`` itself.
 """
 from __future__ import annotations
 
@@ -11,43 +11,35 @@ import dataclasses
 import functools
 import importlib
 import logging
+import sys
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, Sequence, Type, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Protocol, Sequence, Tuple, Type, Union
 
 if TYPE_CHECKING:  # pragma: no cover
-    from beeswax.server.dbms import HiveServer2Dbms
     from django.urls import URLResolver
     from notebook.connectors.hiveserver2 import HS2Api
-    from TCLIService.TCLIService import Client as TCLIServiceClient
 
-    from hue_integration.hue_types import QueryServerConfig
+    from hue_integration.integration import Integration
 
 log = logging.getLogger(__name__)
 
 DBMS = "beeswax.server.dbms"
-#: Modules that bound Hue's functions by name, and the Django app each belongs to (a module of an app Hue does not
-#: load is skipped: nothing of it runs).
-GET_QUERY_SERVER_CONFIG_COPIES: Dict[str, str] = {
-    "notebook.connectors.hiveserver2": "notebook",
-    "notebook.connectors.hive_metastore": "notebook",
-    "beeswax.api": "beeswax",
-    "beeswax.views": "beeswax",
-    "beeswax.query_history": "beeswax",
-    "metastore.views": "metastore",
-    "impala.models": "impala",
-    "beeswax.management.commands.create_table_query_data": "beeswax",
-}
-RESET_HA_COPIES: Dict[str, str] = {
-    "beeswax.server.hive_server2_lib": "beeswax",
-    "notebook.connectors.hiveserver2": "notebook",
-}
-NOTEBOOK_API = ("notebook.connectors.hiveserver2", "HS2Api")
+#: Hue's functions hive-ha replaces (the ``Integration`` has a method of each name).
+REPLACED = ("get_query_server_config", "get", "reset_ha")
+#: The editor's connector class whose methods are wrapped (``notebook_api``).
+EDITOR_API = ("notebook.connectors.hiveserver2", "HS2Api")
 #: Hue's logging set-up (applies log.conf with fileConfig).
 LOG_SETUP = ("desktop.log", "basic_logging")
 #: Where hive-ha's pages live in Hue: ``/hive_ha/status``.
 URL_PREFIX = "hive_ha"
-#: The generated Thrift client Hue's HiveServer2 client talks through (``hive_server2_lib.TCLIService.Client``).
-THRIFT_CLIENT = ("beeswax.server.hive_server2_lib", "TCLIService")
+
+
+class Patch(Protocol):
+    def apply(self) -> None:
+        ...
+
+    def undo(self) -> None:
+        ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +58,42 @@ class Replacement:
     def undo(self) -> None:
         if _own_attribute(self.owner, self.attribute) is self.new:
             setattr(self.owner, self.attribute, self.original)
+
+
+@dataclasses.dataclass(frozen=True)
+class EveryBinding:
+    """Every module-level name bound to Hue's function ``original`` in the loaded modules (its own module's, and each
+    copy imported by name, under any name) is set to ``new`` while installed. The undo puts ``original`` back wherever
+    ``new`` is bound then (also in modules imported meanwhile, which bound ``new``), and leaves alone a binding
+    somebody else replaced after us."""
+
+    original: object
+    new: object
+
+    def apply(self) -> None:
+        found = bindings(self.original)
+        for module, name in found:
+            setattr(module, name, self.new)
+        log.debug("hive-ha: %s replaced in %s", getattr(self.original, "__qualname__", self.original),
+                  ", ".join(f"{module.__name__}.{name}" for module, name in found))
+
+    def undo(self) -> None:
+        for module, name in bindings(self.new):
+            setattr(module, name, self.original)
+
+
+def bindings(value: object) -> List[Tuple[ModuleType, str]]:
+    """Every ``(module, name)`` of a loaded module whose global ``name`` is ``value``."""
+    found = []
+    for module in list(sys.modules.values()):
+        if not isinstance(module, ModuleType):
+            continue
+        try:  # not through the module's own attribute lookup: a lazy module would load itself
+            namespace = object.__getattribute__(module, "__dict__")
+        except AttributeError:
+            continue
+        found.extend((module, name) for name, bound in list(namespace.items()) if bound is value)
+    return found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,145 +118,60 @@ class UrlMount:
         clear_url_caches()
 
 
-class Patch(Protocol):
-    def apply(self) -> None:
-        ...
-
-    def undo(self) -> None:
-        ...
-
-
 class Patches:
-    """Patches applied together and undone in reverse order."""
+    """Patches applied together (all or none) and undone in reverse order."""
 
     def __init__(self) -> None:
         self._applied: List[Patch] = []
 
     def apply(self, patches: Sequence[Patch]) -> None:
-        for patch in patches:
-            patch.apply()
-            self._applied.append(patch)
+        try:
+            for patch in patches:
+                patch.apply()
+                self._applied.append(patch)
+        except BaseException:
+            self.undo()
+            raise
 
     def undo(self) -> None:
         while self._applied:
             self._applied.pop().undo()
 
 
-def hue_version() -> str:
-    try:
-        from django.conf import settings
+def replacements(integration: Integration, after_log_setup: Callable[[], None]) -> List[Patch]:
+    """Hue's three functions everywhere they are bound, Hue's log set-up followed by ``after_log_setup``, and the
+    status page's URLs (the editor's methods: ``notebook_api.replacements``)."""
+    dbms = importlib.import_module(DBMS)
+    out: List[Patch] = [EveryBinding(getattr(dbms, name), getattr(integration, name)) for name in REPLACED]
+    return out + [log_setup(after_log_setup), url_mount()]
 
-        return str(getattr(settings, "HUE_DESKTOP_VERSION", "unknown"))
-    except Exception:  # noqa: BLE001 - only used in messages
-        return "unknown"
+
+def editor_api() -> Type[HS2Api]:
+    return getattr(importlib.import_module(EDITOR_API[0]), EDITOR_API[1])
 
 
-class Plan:
-    """Reads Hue's current functions and says what would be replaced, or why it cannot be."""
+def log_setup(after: Callable[[], None]) -> Replacement:
+    """Hue's ``desktop.log.basic_logging``, followed by ``after``: Hue runs it again when its gunicorn server starts
+    (after ``ready()``), and its ``fileConfig`` disables every logger its log.conf does not name."""
+    module = importlib.import_module(LOG_SETUP[0])
+    original = getattr(module, LOG_SETUP[1])
 
-    def __init__(self, installed_apps: Optional[List[str]] = None) -> None:
-        self.problems: List[str] = []
-        self.skipped: List[str] = []
-        self._apps = installed_apps
-        self.dbms = self._module(DBMS, app="beeswax")
-        self.originals: Dict[str, Callable[..., Any]] = {}  # Hue's functions, each as found
-        if self.dbms is not None:
-            for name in ("get_query_server_config", "get", "reset_ha"):
-                function = getattr(self.dbms, name, None)
-                if function is None:
-                    self.problem(f"{DBMS}.{name} is missing")
-                elif getattr(function, "__module__", None) != DBMS:
-                    self.problem(f"{DBMS}.{name} is not Hue's original (it comes from "
-                                  f"{getattr(function, '__module__', '?')}: another plugin replaced it)")
-                else:
-                    self.originals[name] = function
-
-    def replacements(self, get_query_server_config: Callable[..., QueryServerConfig],
-                     get: Callable[..., HiveServer2Dbms], reset_ha: Callable[[], None]) -> List[Replacement]:
-        out: List[Replacement] = []
-        if self.dbms is None or len(self.originals) < 3:
-            return out
-        new: Dict[str, Callable[..., object]] = {"get_query_server_config": get_query_server_config, "get": get,
-                                                 "reset_ha": reset_ha}
-        for name, function in new.items():
-            out.append(Replacement(self.dbms, name, self.originals[name], function))
-        copies_of = {"get_query_server_config": GET_QUERY_SERVER_CONFIG_COPIES, "reset_ha": RESET_HA_COPIES}
-        for name, copies in copies_of.items():
-            for module_name, app in copies.items():
-                module = self._module(module_name, app)
-                if module is None:
-                    continue
-                bound = getattr(module, name, None)
-                if bound is None:
-                    self.problem(f"{module_name}.{name} is missing (Hue binds it there by name)")
-                elif bound is not self.originals[name]:
-                    self.problem(f"{module_name}.{name} is not Hue's original {DBMS}.{name}")
-                else:
-                    out.append(Replacement(module, name, bound, new[name]))
-        return out
-
-    def notebook_api(self) -> Optional[Type[HS2Api]]:
-        module = self._module(NOTEBOOK_API[0], app="notebook")
-        if module is None:
-            return None
-        api = getattr(module, NOTEBOOK_API[1], None)
-        if api is None:
-            self.problem(f"{NOTEBOOK_API[0]}.{NOTEBOOK_API[1]} is missing")
-        return api
-
-    def log_setup(self, after: Callable[[], None]) -> Optional[Replacement]:
-        """Hue's ``desktop.log.basic_logging``, followed by ``after``: Hue runs it again when its gunicorn server
-        starts (after ``ready()``), and its ``fileConfig`` disables every logger its log.conf does not name."""
-        module = self._module(LOG_SETUP[0], app="desktop")
-        if module is None:
-            return None
-        original = getattr(module, LOG_SETUP[1], None)
-        if not callable(original):
-            self.problem(f"{LOG_SETUP[0]}.{LOG_SETUP[1]} is missing")
-            return None
-
-        def basic_logging(*args: Any, **kwargs: Any) -> Any:  # Hue's arguments and result, passed through
-            try:
-                return original(*args, **kwargs)
-            finally:
-                after()
-
-        return Replacement(module, LOG_SETUP[1], original, functools.wraps(original)(basic_logging))
-
-    def url_mount(self) -> Optional[UrlMount]:
-        """The status page under ``/hive_ha/`` in Hue's root URLconf."""
-        from django.conf import settings
-        from django.urls import include, re_path
-
-        urlconf = self._module(settings.ROOT_URLCONF, app="desktop")
-        if urlconf is None:
-            return None
-        if not isinstance(getattr(urlconf, "urlpatterns", None), list):
-            self.problem(f"{settings.ROOT_URLCONF}.urlpatterns is not a list")
-            return None
-        return UrlMount(urlconf, re_path(r"^%s/" % URL_PREFIX, include(("hue_integration.urls", URL_PREFIX))))
-
-    def thrift_client(self) -> Optional[Type[TCLIServiceClient]]:
-        module = self._module(THRIFT_CLIENT[0], app="beeswax")
-        client = getattr(getattr(module, THRIFT_CLIENT[1], None), "Client", None) if module is not None else None
-        if module is not None and client is None:
-            self.problem(f"{THRIFT_CLIENT[0]}.{THRIFT_CLIENT[1]}.Client is missing")
-        return client
-
-    def _module(self, name: str, app: str) -> Optional[ModuleType]:
-        if self._apps is not None and app not in self._apps:
-            self.skipped.append(name)
-            log.info("hive-ha: %s not patched: Hue's %s app is not loaded", name, app)
-            return None
+    def basic_logging(*args: Any, **kwargs: Any) -> Any:  # Hue's arguments and result, passed through
         try:
-            return importlib.import_module(name)
-        except ImportError as exc:
-            self.problem(f"{name} cannot be imported ({exc})")
-            return None
+            return original(*args, **kwargs)
+        finally:
+            after()
 
-    def problem(self, text: str) -> None:
-        """Record why hive-ha cannot be installed (the Hue version is added)."""
-        self.problems.append(f"{text} [Hue {hue_version()}]")
+    return Replacement(module, LOG_SETUP[1], original, functools.wraps(original)(basic_logging))
+
+
+def url_mount() -> UrlMount:
+    """The status page under ``/hive_ha/`` in Hue's root URLconf."""
+    from django.conf import settings
+    from django.urls import include, re_path
+
+    urlconf = importlib.import_module(settings.ROOT_URLCONF)
+    return UrlMount(urlconf, re_path(r"^%s/" % URL_PREFIX, include(("hue_integration.urls", URL_PREFIX))))
 
 
 def _own_attribute(owner: Union[ModuleType, type], attribute: str) -> object:

@@ -72,7 +72,7 @@ class HAClient:
 
         statement = getattr(args[0], "statement", None) if name == EXECUTE and args else None
         conf = self._pooled.conf
-        pool = thrift_util._connection_pool  # noqa: SLF001 - Hue's pool, checked at start-up (targets)
+        pool = thrift_util._connection_pool  # noqa: SLF001 - Hue's pool, checked at start-up (touchpoints)
         try:
             superclient = self._checkout(pool, conf)
         except socket.timeout as exc:

@@ -1,6 +1,7 @@
 """Server health from evidence (hive_ha.core.health), the prober (hive_ha.core.prober) on a fake clock, and how
 Discovery announces transitions (once, outside every lock), with the scripted in-memory ZooKeeper."""
 import logging
+import os
 import threading
 
 import pytest
@@ -17,6 +18,7 @@ from hive_ha.model.endpoint import Endpoint
 from hive_ha.model.layouts import Service
 from hive_ha.testing.memory_zookeeper import MemoryPool, MemoryZooKeeper
 from hive_ha.testing.waiting import wait_until
+from tests.forking import fork_while_held
 
 HS2 = Service.of("hs2", "/hiveserver2")
 A = Endpoint("127.0.0.1", 10001, "/hiveserver2/serverUri=127.0.0.1:10001;sequence=0000000001", sequence=1)
@@ -266,6 +268,19 @@ def test_a_failing_subscriber_does_not_stop_the_evidence(discovery, caplog):
     discovery.subscribe(later.append)
     assert discovery.report(HS2, A, Evidence.REFUSED) == B
     assert len(later) == 1 and "a subscriber failed" in caplog.text
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_the_probers_and_the_caches_locks_held_by_another_thread_at_fork_are_free_in_the_child(discovery):
+    """A gunicorn worker forked while a thread of the master was inside the prober (its tables) or the cache: the
+    child makes its own choices and probes, so it must be able to take both locks (the discovery's at-fork hook)."""
+    prober = discovery.prober
+
+    def use():
+        assert prober.idle(1) and prober.results() == [] and prober.totals() == {}  # the prober's lock
+        assert discovery.health(HS2, A).state is State.UP  # the cache's lock
+
+    assert fork_while_held([prober._lock, discovery.cache._cond], use) == "returned"  # noqa: SLF001
 
 
 def test_the_prober_thread_drives_states_for_real(discovery):

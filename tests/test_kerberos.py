@@ -284,14 +284,14 @@ def test_principal_for_another_host_than_the_one_dialled_is_explained(krb_rig, k
 
 
 def test_hue_query_server_carries_the_servers_principal(krb_registrar, krb_zk_hosts, krb_rig, zk_namespace, pool):
-    from hue_integration.query_server import HueSettings, build
+    from hue_integration.query_server import QueryServerSettings, build
 
     register(krb_registrar, zk_namespace, 10003)
     discovery = Discovery(gssapi_settings(krb_zk_hosts, krb_rig.principal("hue")), pool=pool)
     try:
         service = Service.of("hs2", zk_namespace)
         qs = build("beeswax", discovery.endpoint(service), service,
-                   HueSettings(use_sasl=True, hive_site_principal="hive/_HOST@OTHER.REALM"))
+                   QueryServerSettings(use_sasl=True, hive_site_principal="hive/_HOST@OTHER.REALM"))
     finally:
         discovery.close()
     assert (qs["server_host"], qs["principal"], qs["use_sasl"]) == ("localhost", "hive/localhost@EXAMPLE.TEST", True)

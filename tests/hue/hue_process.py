@@ -3,6 +3,7 @@ gunicorn server (``hue rungunicornserver``, forked workers) on a free loopback p
 import getpass
 import grp
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,8 +26,9 @@ class HueHome:
     Hue instances share (its owner drops it). ``desktop``: more ``[desktop]`` keys (lines), ``secret_key`` Hue's."""
 
     def __init__(self, hue_ini="", workers=2, database=None, desktop="",
-                 secret_key="hive-ha-tests-not-a-secret-0123456789"):
+                 secret_key="hive-ha-tests-not-a-secret-0123456789", python_path=()):
         self.home = tempfile.mkdtemp(prefix="hive-ha-hue-process-")
+        self.python_path = list(python_path)  # directories put ahead of the inherited PYTHONPATH (plugins)
         self.conf_dir, self.log_dir = os.path.join(self.home, "conf"), os.path.join(self.home, "logs")
         self.port, self.workers = free_port(), workers
         self.desktop, self.secret_key = textwrap.dedent(desktop), secret_key
@@ -57,6 +59,8 @@ class HueHome:
         env = dict(os.environ, HUE_CONF_DIR=self.conf_dir, DESKTOP_LOG_DIR=self.log_dir,
                    DESKTOP_LOG_CONF_FILE=os.path.join(self.conf_dir, "log.conf"))
         env.pop("DJANGO_SETTINGS_MODULE", None)  # the hue command sets its own
+        if self.python_path:
+            env["PYTHONPATH"] = os.pathsep.join(self.python_path + [p for p in [env.get("PYTHONPATH")] if p])
         return env
 
     @property
@@ -122,14 +126,19 @@ class HueHome:
                        message="Hue's workers outlived the kill of their group")
 
     def worker_pids(self):
+        """gunicorn's live workers. Not every child of the master is one: Hue's metrics start a multiprocessing
+        Manager, a process of its own, when Hue's settings are imported."""
+        with open(os.path.join(self.log_dir, "server.out"), errors="replace") as f:
+            booted = {int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", f.read())}
         out = subprocess.run(["pgrep", "-g", str(self.server.pid)], capture_output=True, text=True).stdout
-        return [int(pid) for pid in out.split() if int(pid) != self.server.pid]
+        return [int(pid) for pid in out.split() if int(pid) in booted]
 
     def server_output(self):
         with open(os.path.join(self.log_dir, "server.out"), errors="replace") as f:
             return f.read()[-3000:]
 
-    def stop(self):
+    def stop_server(self):
+        """Stop ``hue rungunicornserver`` and its workers (the home stays)."""
         if self.server is not None and self.server.poll() is None:
             os.killpg(self.server.pid, signal.SIGTERM)
             try:
@@ -145,6 +154,10 @@ class HueHome:
             for path in (f"/tmp/hue_{self.port}.pid",):
                 if os.path.exists(path):
                     os.unlink(path)
+        self.server = None
+
+    def stop(self):
+        self.stop_server()
         self._drop_database()
         subprocess.run(["rm", "-rf", self.home], check=False)
 

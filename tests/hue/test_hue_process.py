@@ -7,6 +7,7 @@ import pytest
 
 from hive_ha.sandbox.zookeeper import free_port
 from hive_ha.testing.waiting import wait_until
+from tests.hue import foreign_plugin
 from tests.hue.hue_process import HueHome
 
 pytestmark = pytest.mark.slow
@@ -81,6 +82,50 @@ def test_switched_on_by_hue_ini_alone(home, zk_server, zk_namespace, registrar):
     state = json.loads(out.strip().splitlines()[-1])
     assert state == {"policy": "per_user", "backoff": 7.0, "hosts": zk_server.hosts, "server": ["127.0.0.1", 10000]}
     assert "hive-ha installed" in home.log()
+
+
+@pytest.mark.parametrize("change, said, serve", [
+    (("replace", "beeswax.server.dbms", "get_query_server_config"),
+     "beeswax.server.dbms.get_query_server_config is not Hue's original (it comes from hue_foreign_plugin.models: "
+     "another plugin replaced it)", True),
+    (("rename", "desktop.lib.thrift_util", "_grab_transport_from_wrapper", "_transport_of"),
+     "desktop.lib.thrift_util._grab_transport_from_wrapper is missing (hive-ha finds a pooled connection's socket",
+     False),
+], ids=["a function replaced by another plugin", "a function renamed"])
+def test_a_hue_that_differs_switches_hive_ha_off_and_keeps_starting(home, zk_server, zk_namespace, registrar, tmp_path,
+                                                                    change, said, serve):
+    """Another plugin, found by Hue like any app, changes a Hue internal when Django imports it. hive-ha names the
+    change at start-up (one ERROR line per process, a system-check warning) and switches itself off: ``hue migrate``
+    and ``hue check`` succeed, and Hue's server starts, with Hue's own discovery (before: ``hue migrate`` exited 1 on
+    hive_ha.E001, and a renamed internal went unnoticed until a failover needed it)."""
+    registrar.register("127.0.0.1", 10000, namespace=zk_namespace)  # the registry itself is fine: no other warning
+    home.configure(discovery_ini(zk_server.hosts, zk_namespace))
+    home.python_path = [foreign_plugin.write(str(tmp_path), *change)]
+    try:
+        before = len(home.log())
+        migrated = home.hue("migrate", "--noinput", check=False)
+        assert migrated.returncode == 0, migrated.stderr[-3000:]
+        checked = home.hue("check")
+        warnings = [line for line in checked.stderr.splitlines() if "hive_ha." in line]
+        assert len(warnings) == 1 and "(hive_ha.W006)" in warnings[0] and said in warnings[0], checked.stderr[-3000:]
+        errors = [line for line in home.log()[before:].splitlines() if " ERROR " in line]
+        assert len(errors) == 2 and all("hive-ha NOT installed, Hue's own discovery stays in place: " in line
+                                        and said in line for line in errors), errors  # migrate's and check's
+        state = json.loads(home.python("""
+            import json
+            from beeswax.server import dbms
+            from hue_integration import install
+            print(json.dumps([install.active() is None, dbms.get_query_server_config.__module__]))
+            """).strip().splitlines()[-1])
+        assert state == [True, "hue_foreign_plugin.models" if change[0] == "replace" else "beeswax.server.dbms"]
+        if serve:
+            said_before = home.log().count("hive-ha NOT installed")
+            home.start_server()  # returns once Hue's server answers
+            assert home.log().count("hive-ha NOT installed") > said_before  # the server's start-up said it too
+    finally:
+        home.stop_server()
+        home.python_path = []
+        home.configure("")
 
 
 def test_a_bad_value_stops_start_up_naming_the_key(home, zk_server, zk_namespace):

@@ -12,9 +12,9 @@ from hue_integration import query_server as qs
 pytestmark = pytest.mark.django_db
 
 HIVE = Service.of("hs2")
-HUE = qs.HueSettings(auth_username="hue", auth_password="pw", use_sasl=True, close_sessions=False,
-                     has_session_pool=False, max_number_of_sessions=-1,
-                     hive_site_principal="hive/_HOST@EXAMPLE.TEST")
+HUE = qs.QueryServerSettings(auth_username="hue", auth_password="pw", use_sasl=True, close_sessions=False,
+                              has_session_pool=False, max_number_of_sessions=-1,
+                              hive_site_principal="hive/_HOST@EXAMPLE.TEST")
 
 
 def test_same_keys_and_value_types_as_hues_own(hue, enable, zk_namespace, registrar):
@@ -96,7 +96,7 @@ def test_pure_build_ipv6_nosasl_and_legacy():
         "http://[::1]:10000/cliservice"
     assert qs.build("beeswax", Endpoint("h", 1, "/z", authentication="NOSASL"), HIVE, HUE)["use_sasl"] is False
     legacy = qs.build("beeswax", Endpoint("h", 1, "/z", address_only=True), HIVE,
-                      qs.HueSettings(transport_mode="http", use_ssl=True, http_path="p"))
+                      qs.QueryServerSettings(transport_mode="http", use_ssl=True, http_path="p"))
     assert legacy["transport_mode"] == "http" and legacy["http_url"] == "https://h:1/p"
     kerberized = qs.build("beeswax", Endpoint("hs2-a.example.com", 1, "/z"), HIVE, HUE)
     assert kerberized["principal"] == "hive/hs2-a.example.com@EXAMPLE.TEST"
