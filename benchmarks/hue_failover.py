@@ -101,15 +101,12 @@ def main(argv=None) -> int:
 
         call_command("migrate", verbosity=0, interactive=False)
         from beeswax import conf as beeswax_conf
-        from desktop.lib.django_test_util import make_logged_in_client
-        from desktop.lib.test_utils import grant_access
         from libzookeeper import conf as zk_conf
 
         from hive_ha.sandbox.hs2server import HS2Server
         from hive_ha.sandbox.registrar import Registrar
         from hive_ha.sandbox.zookeeper import ZooKeeperServer
         from hue_integration import install
-        from tests.hue.editor import DjangoTransport, Editor
 
         results: Dict[str, Dict[str, float]] = {}
         with ZooKeeperServer() as zk:
@@ -128,16 +125,7 @@ def main(argv=None) -> int:
                         reg_a = registrar.register(a.host, a.port, namespace=namespace)
                         registrar.register(b.host, b.port, namespace=namespace)
                         install.install_if_enabled()
-                        editors = []
-                        for i in range(users):
-                            name = f"u{users}_{round_}_{i}"
-                            client = make_logged_in_client(username=name, password="pw", is_superuser=False,
-                                                           groupname="default")
-                            for app in ("beeswax", "hive", "notebook"):
-                                grant_access(name, "default", app)
-                            editors.append(Editor(DjangoTransport(client)))
-                        from django.core.cache import cache
-                        cache.delete("perms")
+                        editors = _signed_in([f"u{users}_{round_}_{i}" for i in range(users)])
                         for editor in editors:  # one at a time: a user's first query also creates their home
                             editor.create_session()  # documents, which sqlite cannot do for many users at once
                             assert editor.run(WHO) == [["hs2-a"]]
@@ -183,6 +171,23 @@ def main(argv=None) -> int:
 
 
 @contextlib.contextmanager
+def _signed_in(names: List[str]) -> list:
+    """An editor per user, signed in to the Hue of this process with access to the SQL editor."""
+    from django.core.cache import cache
+    from desktop.lib.django_test_util import make_logged_in_client
+    from desktop.lib.test_utils import grant_access
+    from tests.hue.editor import DjangoTransport, Editor
+
+    editors = []
+    for name in names:
+        client = make_logged_in_client(username=name, password="pw", is_superuser=False, groupname="default")
+        for app in ("beeswax", "hive", "notebook"):
+            grant_access(name, "default", app)
+        editors.append(Editor(DjangoTransport(client)))
+    cache.delete("perms")  # Hue caches permissions: the grants above count at once
+    return editors
+
+
 def database(kind: str, home: str) -> Iterator[str]:
     """The ``[[database]]`` section of hue.ini for a new database of ``kind``: on a server started for the run
     (stopped after), or a sqlite file in ``home`` (one writer: ``concurrency`` lets users take turns)."""
@@ -223,12 +228,7 @@ def kerberized(rounds: int, user_counts: List[int], json_file: Optional[str], db
             from django.db import connection
 
             call_command("migrate", verbosity=0, interactive=False)
-            from desktop.lib.django_test_util import make_logged_in_client
-            from desktop.lib.test_utils import grant_access
-            from django.core.cache import cache
-
             from hue_integration import install
-            from tests.hue.editor import DjangoTransport, Editor
 
             renewer_conf = os.path.join(home, "kt_renewer")  # its own hue.ini: Hue's [desktop] [[kerberos]] keys
             os.makedirs(renewer_conf)
@@ -252,14 +252,7 @@ def kerberized(rounds: int, user_counts: List[int], json_file: Optional[str], db
                         configure_hue(cluster, namespace, os.path.join(home, "hive-conf"),
                                       lambda config, value: config.set_for_testing(value))
                         names = [f"k{users}_{round_}_{i}" for i in range(users)]
-                        editors = []
-                        for name in names:
-                            client = make_logged_in_client(username=name, password="pw", is_superuser=False,
-                                                           groupname="default")
-                            for app in ("beeswax", "hive", "notebook"):
-                                grant_access(name, "default", app)
-                            editors.append(Editor(DjangoTransport(client)))
-                        cache.delete("perms")
+                        editors = _signed_in(names)
                         for name, editor in zip(names, editors):  # one at a time: a first query also makes documents
                             editor.create_session()
                             assert editor.run(WHO_KRB) == [["hs2-a", name, cluster.hue_principal]]
@@ -433,6 +426,7 @@ def through_load_balancer(db: str, instances: int, workers: int, users: int, rou
     start_hue(home)  # nothing of this process serves users; Hue's start-up puts its Thrift code on sys.path, which
     # the HiveServer2 test servers' module imports (their processes run the rig's Python: $HIVE_HA_RIG_PYTHON)
     from hive_ha.sandbox.zookeeper import ZooKeeperServer
+    from tests.hue.conf_files import discovery_ini
     from tests.hue.db_locks import LockSampler
     from tests.hue.editor import Editor, HttpTransport
     from tests.hue.topology import Topology
@@ -449,13 +443,8 @@ def through_load_balancer(db: str, instances: int, workers: int, users: int, rou
         try:
             db_server.start()
             serving = chain.add()
-            topology = Topology(db_server, f"""
-                [beeswax]
-                hive_discovery_hs2=true
-                hive_discovery_hiveserver2_znode={NAMESPACE}
-                [libzookeeper]
-                ensemble={zk.hosts}
-                """, instances=instances, workers=workers).start(names, PASSWORD)
+            topology = Topology(db_server, discovery_ini(zk.hosts, NAMESPACE), instances=instances,
+                                workers=workers).start(names, PASSWORD)
             editors = [Editor(HttpTransport(topology.url, name, PASSWORD, timeout=120)) for name in names]
             for editor in editors:
                 editor.create_session()

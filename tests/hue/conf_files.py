@@ -1,6 +1,7 @@
 """The files that configure a Hue installation (hue.ini, log.conf), without starting anything: what
 tests/hue/environment.py writes for the Hue under test and tests/hue/hue_process.py for Hue's own processes."""
 import os
+import textwrap
 
 #: A log.conf as a Hue deployment has one (Hue's applies it with logging.config.fileConfig), writing to a file.
 LOG_CONF = """\
@@ -38,3 +39,18 @@ def write_conf_dir(conf_dir, hue_ini, log_conf=LOG_CONF):
     if log_conf:
         with open(os.path.join(conf_dir, "log.conf"), "w") as f:
             f.write(log_conf)
+
+
+def discovery_ini(zk_hosts, namespace, hive_ha=""):
+    """hue.ini lines that switch hive-ha on for HiveServer2 dynamic discovery under ``namespace``, as an admin writes
+    them (Hue's own ``[beeswax]`` and ``[libzookeeper]`` keys), with ``hive_ha``: ``[hive_ha]`` keys, one per line."""
+    ini = f"""
+[beeswax]
+hive_discovery_hs2=true
+hive_discovery_hiveserver2_znode={namespace}
+[libzookeeper]
+ensemble={zk_hosts}
+"""
+    if hive_ha:
+        ini += "[hive_ha]\n" + textwrap.dedent(hive_ha).strip() + "\n"
+    return ini

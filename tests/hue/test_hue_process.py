@@ -7,7 +7,7 @@ import pytest
 
 from hive_ha.sandbox.zookeeper import free_port
 from hive_ha.testing.waiting import wait_until
-from tests.hue import foreign_plugin
+from tests.hue import conf_files, foreign_plugin
 from tests.hue.hue_process import HueHome
 
 pytestmark = pytest.mark.slow
@@ -21,22 +21,14 @@ def home():
     home.stop()
 
 
-def discovery_ini(zk_hosts, namespace, policy="per_user"):
-    return f"""
-        [beeswax]
-        hive_discovery_hs2=true
-        hive_discovery_hiveserver2_znode={namespace}
-        [libzookeeper]
-        ensemble={zk_hosts}
-        [hive_ha]
-        selection_policy={policy}
-        exclusion_backoff=7
-        """
+def hue_ini(zk_hosts, namespace, policy="per_user"):
+    """Discovery on, with this file's selection policy and a short backoff."""
+    return conf_files.discovery_ini(zk_hosts, namespace, f"selection_policy={policy}\nexclusion_backoff=7")
 
 
 def test_hue_check_reports_what_hive_ha_sees_without_stopping_hue(home, zk_server, zk_namespace, registrar):
     """A registry without servers is a warning: ``hue migrate`` and Hue's start-up must still run."""
-    home.configure(discovery_ini(zk_server.hosts, zk_namespace))
+    home.configure(hue_ini(zk_server.hosts, zk_namespace))
     missing = home.hue("check")
     assert "hive_ha.W004" in missing.stderr and zk_namespace in missing.stderr
     home.hue("migrate", "--noinput")
@@ -48,7 +40,7 @@ def test_hue_check_reports_what_hive_ha_sees_without_stopping_hue(home, zk_serve
 def test_hue_check_with_zookeeper_unreachable_says_so_at_once_and_truthfully(home):
     """Every hue command runs the checks: with nothing listening at the ensemble, W003 comes within a fraction of a
     second (not after a 5 s wait per service) and says what the watcher knows, not a timeout that did not happen."""
-    home.configure(discovery_ini(f"127.0.0.1:{free_port()}", "/hiveserver2"))  # a free port: connections refused
+    home.configure(hue_ini(f"127.0.0.1:{free_port()}", "/hiveserver2"))  # a free port: connections refused
     started = time.monotonic()
     on = home.hue("check")
     with_hive_ha = time.monotonic() - started
@@ -68,7 +60,7 @@ def test_hue_check_with_zookeeper_unreachable_says_so_at_once_and_truthfully(hom
 
 def test_switched_on_by_hue_ini_alone(home, zk_server, zk_namespace, registrar):
     registrar.register("127.0.0.1", 10000, namespace=zk_namespace)
-    home.configure(discovery_ini(zk_server.hosts, zk_namespace))
+    home.configure(hue_ini(zk_server.hosts, zk_namespace))
     out = home.python("""
         import json
         from beeswax.server import dbms
@@ -99,7 +91,7 @@ def test_a_hue_that_differs_switches_hive_ha_off_and_keeps_starting(home, zk_ser
     and ``hue check`` succeed, and Hue's server starts, with Hue's own discovery (before: ``hue migrate`` exited 1 on
     hive_ha.E001, and a renamed internal went unnoticed until a failover needed it)."""
     registrar.register("127.0.0.1", 10000, namespace=zk_namespace)  # the registry itself is fine: no other warning
-    home.configure(discovery_ini(zk_server.hosts, zk_namespace))
+    home.configure(hue_ini(zk_server.hosts, zk_namespace))
     home.python_path = [foreign_plugin.write(str(tmp_path), *change)]
     try:
         before = len(home.log())
@@ -129,7 +121,7 @@ def test_a_hue_that_differs_switches_hive_ha_off_and_keeps_starting(home, zk_ser
 
 
 def test_a_bad_value_stops_start_up_naming_the_key(home, zk_server, zk_namespace):
-    home.configure(discovery_ini(zk_server.hosts, zk_namespace, policy="round_robin"))
+    home.configure(hue_ini(zk_server.hosts, zk_namespace, policy="round_robin"))
     failed = home.hue("check", check=False)
     assert failed.returncode != 0
     assert "hive-ha: invalid value 'round_robin' for [hive_ha] selection_policy" in failed.stderr

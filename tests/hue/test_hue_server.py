@@ -4,6 +4,7 @@ HTTP with the JWT REST API and the form fields Hue's editor sends; the HiveServe
 import pytest
 
 from hive_ha.testing.waiting import wait_until
+from tests.hue.conf_files import discovery_ini
 from tests.hue.editor import Editor, HttpTransport
 from tests.hue.hue_process import HueHome
 
@@ -14,13 +15,7 @@ PASSWORD = "hive-ha-test-password"
 
 @pytest.fixture
 def hue_server(zk_server, zk_namespace):
-    home = HueHome(f"""
-        [beeswax]
-        hive_discovery_hs2=true
-        hive_discovery_hiveserver2_znode={zk_namespace}
-        [libzookeeper]
-        ensemble={zk_server.hosts}
-        """, workers=2)
+    home = HueHome(discovery_ini(zk_server.hosts, zk_namespace), workers=2)
     try:
         home.hue("migrate", "--noinput")
         home.add_users("alice", "bob", password=PASSWORD)
@@ -89,15 +84,7 @@ def test_the_random_policy_spreads_hues_forked_workers(zk_server, zk_namespace, 
     servers = [hs2_server_factory(f"hs2-{i}", databases=("default", f"on_{i}")) for i in range(16)]
     for server in servers:
         registrar.register(server.host, server.port, namespace=zk_namespace)
-    home = HueHome(f"""
-        [beeswax]
-        hive_discovery_hs2=true
-        hive_discovery_hiveserver2_znode={zk_namespace}
-        [libzookeeper]
-        ensemble={zk_server.hosts}
-        [hive_ha]
-        selection_policy=random
-        """, workers=4)
+    home = HueHome(discovery_ini(zk_server.hosts, zk_namespace, "selection_policy=random"), workers=4)
     try:
         home.hue("migrate", "--noinput")
         home.add_users("admin", *[f"user{i}" for i in range(4)], password=PASSWORD)

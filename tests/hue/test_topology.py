@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from hive_ha.testing.waiting import wait_until
+from tests.hue.conf_files import discovery_ini
 from tests.hue.editor import EXPIRED, Editor, EditorError, HttpError, HttpTransport
 from tests.hue.topology import Topology, server_name
 from tests.rig.databases import PostgresServer
@@ -36,13 +37,7 @@ def postgres():
 def start_topology(postgres, zk_server, zk_namespace):
     """``start() -> Topology``: two Hue instances on one PostgreSQL database behind HAProxy and the monitor,
     discovery switched on; started once the test's servers are registered (Hive runs before Hue starts)."""
-    topology = Topology(postgres, f"""
-        [beeswax]
-        hive_discovery_hs2=true
-        hive_discovery_hiveserver2_znode={zk_namespace}
-        [libzookeeper]
-        ensemble={zk_server.hosts}
-        """, instances=2, workers=2)
+    topology = Topology(postgres, discovery_ini(zk_server.hosts, zk_namespace), instances=2, workers=2)
     try:
         yield lambda: topology.start(USERS, PASSWORD)
     finally:
