@@ -7,7 +7,7 @@ as they register). Silent when hive-ha is not switched on.
     hive_ha.W006  switched on in hue.ini, but not installed: a Hue internal hive-ha relies on is not as it expects
                   (``touchpoints``), one warning per mismatch
     hive_ha.W001  ZooKeeper not reachable now: the last known registry is in use
-    hive_ha.W002  a malformed registration was skipped
+    hive_ha.W002  a registration was skipped: malformed, or its ACL denies reads
     hive_ha.W003  nothing known of the registry yet: ZooKeeper not connected (said at once), or no reading yet
     hive_ha.W004  the namespace znode does not exist
     hive_ha.W005  no endpoint available (none registered, all excluded, or no HA leader)
@@ -76,7 +76,7 @@ def registry(app_configs: Optional[Sequence[AppConfig]] = None, **kwargs: object
                 f"{service}: no endpoint available under {snapshot.path}: {reason}", id="hive_ha.W005",
                 hint="Start a HiveServer2 (or make an HSI instance active) and check its registration."))
         for znode, why in snapshot.malformed:
-            messages.append(checks.Warning(f"{service}: skipped malformed registration {znode}: {why}",
+            messages.append(checks.Warning(f"{service}: skipped the registration {znode}: {why}",
                                            id="hive_ha.W002"))
     return messages
 

@@ -146,6 +146,41 @@ def test_an_unreadable_child_is_read_again_once_its_acl_allows_it(zk_server, zk_
         w.stop()
 
 
+def test_an_unreadable_namespace_is_one_warning_until_it_is_readable_again(zk_server, zk_namespace, zk_client,
+                                                                           caplog):
+    """A namespace whose ACL denies reads fails every pass (retried every ``retry_delay``): one warning, not one per
+    retry; once it is readable, one INFO line and the service is followed."""
+    from hive_ha.core.cache import EndpointCache
+    from hive_ha.io.watcher import RegistryWatcher
+
+    admin = KazooClient(hosts=zk_server.hosts, auth_data=[("digest", "hive:hivepw")])
+    admin.start()
+    try:
+        admin.create(zk_namespace, acl=HIDDEN_ACL, makepath=True)
+        admin.create(f"{zk_namespace}/serverUri=127.0.0.1:10000;version=1;sequence=", b"", sequence=True)
+        service = Service.of("hs2", zk_namespace)
+        cache = EndpointCache()
+        w = RegistryWatcher(zk_client, service, zk_server.hosts, cache.update, lambda stale: None, debounce=0,
+                            retry_delay=0.05)
+        with caplog.at_level(logging.DEBUG, logger="hive_ha.io.watcher"):
+            w.start()
+            try:
+                retries = lambda: [r for r in caplog.records if "not authorised to read" in r.getMessage()]
+                wait_until(lambda: len(retries()) >= 5, 10, message="the unreadable namespace was not retried")
+                assert [r.levelno for r in retries()].count(logging.WARNING) == 1
+                admin.set_acls(zk_namespace, [*HIDDEN_ACL, *zk_client.get_acls("/")[0]])
+                wait_until(lambda: (s := cache.snapshot(service)) is not None and [e.port for e in s.endpoints]
+                           == [10000], 10, message=lambda: cache.snapshot(service))
+                assert w.last_error is None
+            finally:
+                w.stop()
+        assert any(r.levelno == logging.INFO and "reading the registry again" in r.getMessage()
+                   for r in caplog.records)
+    finally:
+        admin.stop()
+        admin.close()
+
+
 class VanishingClient:
     """A real kazoo client whose first read of a child deletes that child first (the list/read race)."""
 

@@ -500,6 +500,7 @@ def test_registration_in_a_separate_process(zk_server, zk_namespace, zk_client):
         assert HS2_NAME.match(killed.znode.rsplit("/", 1)[1])
         assert zk_client.get(clean.znode)[0] == b"127.0.0.1:10001"
         clean.terminate()
+        assert clean.process.returncode == 0  # SIGTERM: a clean stop, deregistered first
         assert zk_client.exists(clean.znode) is None  # clean exit: gone at once
         killed.kill()
         assert zk_client.exists(killed.znode) is not None  # SIGKILL: lingers until the session expires

@@ -142,6 +142,8 @@ class RegistryWatcher:
                 continue  # the CONNECTED state callback wakes us again
             try:
                 self._reconcile()
+                if self.last_error is not None:
+                    log.info("hive-ha watcher %s: reading the registry again", self.service)
                 self.last_error = None
             except NoAuthError as exc:
                 self._failed(f"not authorised to read {self.service.namespace}: {exc!r}")
@@ -163,8 +165,11 @@ class RegistryWatcher:
                 return
 
     def _failed(self, message: str) -> None:
+        # A failure that lasts (a namespace whose ACL denies reads) is retried every retry_delay: one warning when it
+        # starts or changes, not one per retry.
+        repeated = message == self.last_error
         self.last_error = message
-        log.warning("hive-ha watcher %s: %s", self.service, message)
+        log.log(logging.DEBUG if repeated else logging.WARNING, "hive-ha watcher %s: %s", self.service, message)
         self.request_refresh()
         self._stopped.wait(self._retry_delay)
 

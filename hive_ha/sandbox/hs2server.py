@@ -74,6 +74,7 @@ from thrift.Thrift import TApplicationException, TMessageType, TType
 from thrift.transport.TSocket import TSocket
 from thrift.transport.TTransport import TBufferedTransport, TMemoryBuffer, TTransportBase, TTransportException
 
+from hive_ha.cli.shutdown import StopSignals
 from hive_ha.sandbox.lifecycle import rig_python
 from hive_ha.testing.waiting import WaitTimeout
 
@@ -1549,8 +1550,8 @@ def _parse_args(argv):
     return parser.parse_args(argv)
 
 
-def _read_commands(fd, event, answer):
-    """Answer each line on ``fd`` with ``answer(line)`` on stdout; set ``event`` at EOF (the parent is gone)."""
+def _read_commands(fd, at_eof, answer):
+    """Answer each line on ``fd`` with ``answer(line)`` on stdout; call ``at_eof()`` at EOF (the parent is gone)."""
     # os.read, not sys.stdin: a daemon thread blocked inside a BufferedReader makes interpreter shutdown abort.
     pending = b""
     while True:
@@ -1562,7 +1563,7 @@ def _read_commands(fd, event, answer):
             line, pending = pending.split(b"\n", 1)
             sys.stdout.write(answer(line.decode("utf-8", "replace").strip()) + "\n")
             sys.stdout.flush()
-    event.set()
+    at_eof()
 
 
 def _register(spec, server):
@@ -1604,21 +1605,19 @@ def main(argv=None):
                        http_path=args.http_path, users=users, delay=args.delay, running_polls=args.running_polls,
                        kerberos=(args.kerberos_principal, args.kerberos_keytab) if args.kerberos_principal else None,
                        proxy_users=None if args.proxy_users is None else [u for u in args.proxy_users.split(",") if u])
-    done = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: done.set())
+    signals = StopSignals().install()  # a handler that takes no lock (Event.set() in one can deadlock)
     server.start()
     registrar = registration = None
     try:
         if args.register_json:
             registrar, registration = _register(json.loads(args.register_json), server)
         if args.exit_on_stdin_eof:
-            threading.Thread(target=_read_commands, args=(sys.stdin.fileno(), done, _answer(registrar, registration)),
+            threading.Thread(target=_read_commands,
+                             args=(sys.stdin.fileno(), signals.wake, _answer(registrar, registration)),
                              daemon=True).start()
         print("READY %s:%d%s" % (server.host, server.port, " " + registration.znode if registration else ""),
               flush=True)
-        while not done.wait(0.5):  # a timed wait keeps the main thread responsive to signals
-            pass
+        signals.wait()  # SIGTERM, SIGINT, or the parent gone
     finally:
         if registrar is not None:
             registrar.close()  # a clean shutdown deregisters first, as HiveServer2.stop() does

@@ -33,7 +33,6 @@ import errno
 import json
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
 from kazoo.handlers.threading import SequentialThreadingHandler
 from kazoo.security import CREATOR_ALL_ACL, READ_ACL_UNSAFE
 
+from hive_ha.cli.shutdown import StopSignals
 from hive_ha.testing.waiting import wait_until
 
 __all__ = [
@@ -801,9 +801,7 @@ def main(argv=None):
         options = {"zk_hosts": args.zk_hosts, "host": args.host, "port": args.port,
                    "session_timeout": args.session_timeout, "register": register}
 
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    signals = StopSignals().install()  # a handler that takes no lock (Event.set() in one can deadlock)
     registrar = Registrar(
         options["zk_hosts"], auth=[tuple(a) for a in options.get("auth") or []],
         sasl_options=options.get("sasl_options"), session_timeout=options.get("session_timeout", 3.0),
@@ -814,7 +812,7 @@ def main(argv=None):
         sys.stdout.write(server.znode + "\n")
         sys.stdout.flush()
         parent = os.getppid()
-        while not stop.wait(0.2) and os.getppid() == parent:
+        while signals.wait(0.2) is None and os.getppid() == parent:
             pass
     finally:
         registrar.close()
