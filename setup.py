@@ -29,6 +29,9 @@ EXTRAS = {
         "hypothesis>=6",
         "build>=1.0",  # make dist, and tests/hue/test_pins.py builds the wheel docs/hue.md installs
         "PyHive>=0.7.0",
+        # driver="impyla" against the test servers (this venv only, never Hue's: see "dbapi" above); 0.22+ needs
+        # thrift 0.23, past Hue's pin.
+        "impyla>=0.19,<0.22",
         "cryptography>=3.4",
         "kerberos>=1.3.0",  # pykerberos: pure-sasl's GSSAPI client (Kerberized ZooKeeper and HiveServer2 tests)
         "gssapi>=1.6",  # the test servers' GSSAPI acceptor (hive_ha/sandbox/gssapi_sasl.py)

@@ -102,10 +102,12 @@ def test_impyla_always_gets_a_ca_file_so_that_it_verifies():
     assert impyla_tls_kwargs(TlsSettings(verify=False), "h:1") == {"ca_cert": None}
     with pytest.raises(ConfigError, match="client certificate"):
         impyla_tls_kwargs(TlsSettings(cert="/etc/hive/me.pem"), "h:1")
-    endpoint = Endpoint("hs2-a.example.com", 10001, "/hiveserver2/x", transport_mode="http", http_port=10001,
-                        use_ssl=True)
+    endpoint = Endpoint("hs2-a.example.com", 10001, "/hiveserver2/x", use_ssl=True)
     options = ConnectOptions("zk1", driver="impyla")
     assert dbapi.impyla_kwargs(dbapi.resolve(endpoint, options), options)["ca_cert"] == system
+    with pytest.raises(ConfigError, match="impyla cannot verify"):  # over HTTP it takes no CA: never unverified
+        impyla_tls_kwargs(TlsSettings(), "h:1", http=True)
+    assert impyla_tls_kwargs(TlsSettings(verify=False), "h:1", http=True) == {"ca_cert": None}
 
 
 # -- real connections through ZooKeeper ---------------------------------------------------------------------------
@@ -213,6 +215,47 @@ def test_client_certificate_for_servers_that_require_one(zk_server, zk_namespace
         hive_ha.connect(**kw)
     cert, key = hs2_tls.client
     assert ask(hive_ha.connect(ssl_cert=cert, ssl_key=key, **kw)) == "hs2-mtls"
+
+
+# -- impyla (driver="impyla"): its own sockets, its own TLS arguments -----------------------------------------------
+def test_impyla_binary_verifies_and_names_a_certificate_failure(zk_server, zk_namespace, registrar, hs2_server_factory,
+                                                                 hs2_tls):
+    """Over the binary transport thrift's TSocket drops why a handshake failed ("Could not connect"): hive-ha asks
+    again, so an untrusted certificate is CertificateNotVerified at once, as with PyHive, not a failover."""
+    a, b = [hs2_server_factory(f"hs2-{n}", tls=hs2_tls.server, users={"alice": "Secret-pw-1"}, auth="LDAP")
+            for n in "ab"]
+    for server in (a, b):
+        registrar.register(server.host, server.port, namespace=zk_namespace, use_ssl=True, authentication="LDAP")
+    kw = dict(driver="impyla", zookeeper=zk_server.hosts, namespace=zk_namespace, username="alice",
+              password="Secret-pw-1", policy="oldest")
+    with pytest.raises(CertificateNotVerified) as err:
+        hive_ha.connect(**kw)  # the servers' CA is not in the system trust store
+    assert err.value.address == a.address and "ssl_ca=" in str(err.value) and "Secret-pw-1" not in str(err.value)
+    assert a.calls["OpenSession"] == 0 and b.accepted == 0 and cache_of_connect().failovers() == []
+    assert ask(hive_ha.connect(ssl_ca=hs2_tls.ca, **kw)) == "hs2-a"
+
+
+def test_impyla_refuses_a_certificate_for_another_name(zk_server, zk_namespace, registrar, hs2_server_factory,
+                                                      hs2_tls):
+    server = hs2_server_factory("hs2-x", auth="NOSASL", tls=hs2_tls.elsewhere)
+    registrar.register(server.host, server.port, namespace=zk_namespace, use_ssl=True, authentication="NOSASL")
+    with pytest.raises(CertificateNotVerified) as err:  # the right CA, but not issued for 127.0.0.1
+        hive_ha.connect(driver="impyla", zookeeper=zk_server.hosts, namespace=zk_namespace, ssl_ca=hs2_tls.ca)
+    assert server.host in str(err.value) and server.calls["OpenSession"] == 0
+
+
+def test_impyla_over_https_connects_only_with_verification_turned_off(zk_server, zk_namespace, registrar,
+                                                                       hs2_server_factory, hs2_tls, caplog):
+    server = hs2_server_factory("hs2-h", auth="NOSASL", transport="http", tls=hs2_tls.server)
+    registrar.register(server.host, server.port, namespace=zk_namespace, use_ssl=True, transport_mode="http",
+                       authentication="NOSASL")
+    kw = dict(driver="impyla", zookeeper=zk_server.hosts, namespace=zk_namespace)
+    with pytest.raises(UnusableEndpoint) as err:  # never an unverified connection by default
+        hive_ha.connect(ssl_ca=hs2_tls.ca, **kw)
+    assert "impyla cannot verify" in str(err.value) and "pyhive" in str(err.value) and server.accepted == 0
+    caplog.set_level(logging.WARNING, logger="hive_ha.clients.tls")
+    assert ask(hive_ha.connect(ssl_verify=False, **kw)) == "hs2-h"
+    assert WARNING_TEXT in caplog.text
 
 
 def test_an_unreadable_ca_file_fails_before_any_connection(zk_server, zk_namespace, registrar, hs2_server_factory,

@@ -32,7 +32,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from hive_ha.clients.jdbc_url import ConnectOptions, parse_jdbc_url
 from hive_ha.clients.probe import ThriftProbe
-from hive_ha.clients.tls import TlsSettings, check_files, impyla_tls_kwargs, verification_error
+from hive_ha.clients.tls import TlsSettings, check_files, handshake_error, impyla_tls_kwargs, verification_error
 from hive_ha.clients.transport import thrift_transport
 from hive_ha.core.discovery import Discovery
 from hive_ha.core.failover import FailoverPolicy, map_connection_errors, with_failover
@@ -174,7 +174,7 @@ def impyla_kwargs(target: Target, options: ConnectOptions) -> Dict[str, Any]:
     if target.transport_mode == TransportMode.HTTP:
         kw["http_path"] = target.http_path
     if target.ssl:
-        kw.update(impyla_tls_kwargs(options.tls, target.address))
+        kw.update(impyla_tls_kwargs(options.tls, target.address, http=target.transport_mode == TransportMode.HTTP))
     kw.update(_credentials(target, options))
     return kw
 
@@ -381,6 +381,8 @@ def _opener(options: ConnectOptions, driver_args: Dict[str, Any],
     if options.ssl_ca or options.ssl_cert:
         check_files(options.tls)  # a bad file is this client's ConfigError now, not a reason to skip every server
     if options.driver == "impyla":
+        from thrift.transport.TTransport import TTransportException
+
         try:
             from impala import dbapi as impyla
         except ImportError:
@@ -390,7 +392,17 @@ def _opener(options: ConnectOptions, driver_args: Dict[str, Any],
 
         def open_driver(target: Target):
             kw = {**impyla_kwargs(target, options), "timeout": options.connect_timeout, **driver_args}
-            conn = impyla.connect(**kw)
+            try:
+                conn = impyla.connect(**kw)
+            except TTransportException as exc:
+                # Over TLS, thrift's TSocket logs why a handshake failed and raises a bare "Could not connect": a
+                # certificate this client does not trust would be failed over like a dead server. Ask once more.
+                if not (target.ssl and options.tls.verify and exc.type == TTransportException.NOT_OPEN):
+                    raise
+                cause = handshake_error(target.host, target.port, options.tls, options.connect_timeout)
+                if cause is None:
+                    raise
+                raise exc from cause
             try:  # impyla opens its session with the first cursor: open one so failover covers it too
                 conn.cursor().close()
             except BaseException:

@@ -15,6 +15,7 @@ import functools
 import logging
 import os
 import re
+import socket
 import ssl
 import threading
 from typing import Optional, Set, Tuple
@@ -22,8 +23,8 @@ from typing import Optional, Set, Tuple
 from hive_ha.core.failover import error_chain
 from hive_ha.errors import CertificateNotVerified, ConfigError
 
-__all__ = ["TlsSettings", "check_files", "client_context", "impyla_tls_kwargs", "system_ca_file", "verification_error",
-           "warn_unverified"]
+__all__ = ["TlsSettings", "check_files", "client_context", "handshake_error", "impyla_tls_kwargs", "system_ca_file",
+           "verification_error", "warn_unverified"]
 
 _log = logging.getLogger(__name__)
 
@@ -137,20 +138,41 @@ def _encrypted_key(tls: TlsSettings):
     return refuse
 
 
-def impyla_tls_kwargs(tls: TlsSettings, address: str) -> dict:
+def impyla_tls_kwargs(tls: TlsSettings, address: str, http: bool = False) -> dict:
     """impyla's TLS arguments for the same settings. impyla builds its own sockets and verifies only when given a CA
-    file (``ca_cert``; without one it does not verify), so the system bundle's path is given when no CA is."""
+    file (``ca_cert``; without one it does not verify), so the system bundle's path is given when no CA is. Over
+    HTTP impyla (up to 0.21, the last for thrift 0.16) refuses a CA file and never verifies: a ``ConfigError`` unless
+    verification is turned off."""
     if tls.cert:
         raise ConfigError("ssl_cert", tls.cert, "unset with driver='impyla' (impyla cannot present a client "
                                                 "certificate); or use driver='pyhive'")
     if not tls.verify:
         warn_unverified(address)
         return {"ca_cert": None}
+    if http:
+        raise ConfigError("driver", "impyla", "'pyhive' for HTTPS: impyla cannot verify a server certificate over the "
+                                              "HTTP transport (it refuses ca_cert there); ssl_verify=False connects "
+                                              "without verification, to test only")
     ca = tls.ca or system_ca_file()
     if ca is None:
         raise ConfigError("ssl_ca", None, "a PEM file of CA certificates: impyla verifies only against a CA file, and "
                                           "this system's default trust store has none (ssl.get_default_verify_paths)")
     return {"ca_cert": ca}
+
+
+def handshake_error(host: str, port: int, tls: TlsSettings, timeout: float) -> Optional[ssl.SSLCertVerificationError]:
+    """The certificate error a verified TLS handshake with ``host:port`` meets (None: none, or another failure). For a
+    driver that drops the cause of a failed handshake: impyla's binary path, where thrift's ``TSocket`` logs it and
+    raises a bare "Could not connect"."""
+    try:
+        with socket.create_connection((host, port), timeout) as sock:
+            sock.settimeout(timeout)
+            with client_context(tls, f"{host}:{port}").wrap_socket(sock, server_hostname=host):
+                return None
+    except ssl.SSLCertVerificationError as exc:
+        return exc
+    except OSError:
+        return None
 
 
 def verification_error(exc: BaseException, address: str, host: str, tls: TlsSettings,
