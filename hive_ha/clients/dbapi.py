@@ -399,7 +399,8 @@ def _opener(options: ConnectOptions, driver_args: Dict[str, Any],
                 # certificate this client does not trust would be failed over like a dead server. Ask once more.
                 if not (target.ssl and options.tls.verify and exc.type == TTransportException.NOT_OPEN):
                     raise
-                cause = handshake_error(target.host, target.port, options.tls, options.connect_timeout)
+                cause = handshake_error(target.host, target.port, options.tls,
+                                        min(options.connect_timeout, _HANDSHAKE_CHECK_TIMEOUT))
                 if cause is None:
                     raise
                 raise exc from cause
@@ -438,6 +439,11 @@ def _opener(options: ConnectOptions, driver_args: Dict[str, Any],
             raise explained from exc
 
     return open_endpoint
+
+
+#: Seconds for the handshake that finds why impyla could not connect over TLS: a certificate is refused at once, and a
+#: server that does not answer must not cost a second full connect timeout.
+_HANDSHAKE_CHECK_TIMEOUT = 3.0
 
 
 def _check_pyhive_tls_args(driver_args: Mapping[str, Any]) -> None:
