@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from hive_ha.cli.shutdown import STOP_TIMEOUT
+from hive_ha.io.shutdown import STOP_TIMEOUT
 from hive_ha.core.discovery import Discovery
 from hive_ha.model.layouts import Service
 from hive_ha.lb import Address, ProfileOptions, RuntimePaths, Server, Stats, build

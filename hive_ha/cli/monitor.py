@@ -8,7 +8,7 @@ import os
 import socket
 
 from hive_ha.cli.lb_flags import add_mode_argument, add_model_arguments, options_from_args
-from hive_ha.cli.shutdown import STOP_TIMEOUT, run_until_stopped
+from hive_ha.io.shutdown import STOP_TIMEOUT, run_until_stopped
 from hive_ha.core.discovery import Discovery
 from hive_ha.errors import ConfigError
 from hive_ha.io.zookeeper import ClientPool, ZkSettings

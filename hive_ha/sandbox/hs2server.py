@@ -74,7 +74,7 @@ from thrift.Thrift import TApplicationException, TMessageType, TType
 from thrift.transport.TSocket import TSocket
 from thrift.transport.TTransport import TBufferedTransport, TMemoryBuffer, TTransportBase, TTransportException
 
-from hive_ha.cli.shutdown import StopSignals
+from hive_ha.io.shutdown import StopSignals
 from hive_ha.sandbox.lifecycle import rig_python
 from hive_ha.testing.waiting import WaitTimeout
 

@@ -45,7 +45,7 @@ from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
 from kazoo.handlers.threading import SequentialThreadingHandler
 from kazoo.security import CREATOR_ALL_ACL, READ_ACL_UNSAFE
 
-from hive_ha.cli.shutdown import StopSignals
+from hive_ha.io.shutdown import StopSignals
 from hive_ha.testing.waiting import wait_until
 
 __all__ = [

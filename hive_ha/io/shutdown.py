@@ -1,4 +1,5 @@
-"""Stopping a long-running command on SIGTERM or SIGINT: a signal handler that takes no lock, and a bounded stop.
+"""Stopping a long-running process (a command, a sandbox server) on SIGTERM or SIGINT: a signal handler that takes no
+lock, and a bounded stop.
 
 A Python signal handler runs on the main thread between two bytecodes, wherever that thread is, possibly while it
 holds a lock. ``threading.Event.set()`` in a handler takes the event's lock: if the main thread was inside ``wait()``
