@@ -197,7 +197,11 @@ def test_stale_lookup_meeting_a_first_lookup_does_not_deadlock(zk):
     d = Discovery(ZkSettings("memory:2181", connect_timeout=5), pool=MemoryPool(zk.client()), debounce=0,
                   clock=a_clock)
     assert d.endpoint(HS2).port == 10000
-    d._after_fork_in_child()  # what a forked worker runs: S1 stale, its choice expired, no watcher thread
+    # What a forked worker runs: S1 stale, its choice expired, no watcher thread. Its resume thread (which restarts
+    # the watcher at once, and raced this test's swap of the watcher table) is held back: here the stale lookup
+    # restarts the watcher, the fallback when a resume failed.
+    d._resume = lambda services: None
+    d._after_fork_in_child()
     d._watchers = _PausingDict(b_inside, a_inside)
     results = {}
     b = threading.Thread(target=lambda: results.setdefault("B", d.endpoint(HSI)), name="B", daemon=True)
