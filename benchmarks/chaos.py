@@ -236,7 +236,10 @@ def worker(discovery: Discovery, settings: ZkSettings, conn) -> None:
         track_connection(settings, obs)
     except Exception:  # noqa: BLE001 - the lookups report it
         pass
-    conn.poll(None)
+    parent = os.getppid()
+    while not conn.poll(0.5):  # the parent's end of the pipe is open here too (forked): EOF never comes
+        if os.getppid() != parent:
+            os._exit(1)  # the benchmark was stopped (killed, interrupted): nobody will read the report
     conn.recv()
     conn.send(finish(obs, threads, stop))
     os._exit(0)  # no atexit handlers of the parent's rig in a forked child
