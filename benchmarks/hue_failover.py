@@ -170,7 +170,6 @@ def main(argv=None) -> int:
     return 0
 
 
-@contextlib.contextmanager
 def _signed_in(names: List[str]) -> list:
     """An editor per user, signed in to the Hue of this process with access to the SQL editor."""
     from django.core.cache import cache
@@ -188,6 +187,7 @@ def _signed_in(names: List[str]) -> list:
     return editors
 
 
+@contextlib.contextmanager
 def database(kind: str, home: str) -> Iterator[str]:
     """The ``[[database]]`` section of hue.ini for a new database of ``kind``: on a server started for the run
     (stopped after), or a sqlite file in ``home`` (one writer: ``concurrency`` lets users take turns)."""
