@@ -39,8 +39,10 @@ def test_two_users_over_http_kill_9_of_the_serving_python_server(hue_server, zk_
     b = hs2_process_factory("hs2-b", host="127.0.0.2")
     reg_a = registrar.register(a.host, a.port, namespace=zk_namespace)
     registrar.register(b.host, b.port, namespace=zk_namespace)
-    hue_server.start_server()
-    assert len(hue_server.worker_pids()) >= 2  # gunicorn's forked workers, each with hive-ha in it
+    hue_server.start_server()  # returns once one worker answers; the other may still be booting
+    wait_until(lambda: len(hue_server.worker_pids()) >= 2, 60,  # gunicorn's forked workers, each with hive-ha in it
+               message=lambda: f"gunicorn did not fork 2 workers: {hue_server.worker_pids()}: "
+                               f"{hue_server.server_output()}")
     alice, bob = editors(hue_server)
     assert alice.run("select current_server()") == [["hs2-a"]]
     assert bob.run("select current_server()") == [["hs2-a"]]
