@@ -15,6 +15,7 @@ import uuid
 from hive_ha.testing.waiting import wait_until
 from hive_ha.sandbox.zookeeper import free_port
 from tests.hue.conf_files import LOG_CONF, write_conf_dir
+from tests.rig.databases import group_alive
 
 HUE = os.path.join(os.path.dirname(sys.executable), "hue")
 COMMAND_TIMEOUT = 300  # seconds for one management command (migrations take ~10 s on an idle machine)
@@ -122,7 +123,7 @@ class HueHome:
         if self.server is not None and self.server.poll() is None:
             os.killpg(self.server.pid, signal.SIGKILL)
             self.server.wait(30)
-            wait_until(lambda: not _group_alive(self.server.pid), 30, interval=0.05,
+            wait_until(lambda: not group_alive(self.server.pid), 30, interval=0.05,
                        message="Hue's workers outlived the kill of their group")
 
     def worker_pids(self):
@@ -160,14 +161,6 @@ class HueHome:
         self.stop_server()
         self._drop_database()
         subprocess.run(["rm", "-rf", self.home], check=False)
-
-
-def _group_alive(pgid):
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
 
 
 class Browser:

@@ -23,8 +23,9 @@ WHO = "select current_server()"
 TIMEOUT = 2  # [beeswax] server_conn_timeout for these tests, seconds
 #: Fast probes, so a server that answers again is seen at once (the defaults are 1 s and 5 s).
 PROBES = {"probe_interval": "0.2", "probe_timeout": "1"}
-#: What the prober adds to dead_after at most: the first probe after the call that timed out, and the next one.
-PROBE_SLACK = 2 * 1 + 1
+#: What the prober adds to dead_after at most: the first probe after the call that timed out, and the next one
+#: (each within probe_timeout), and a second of scheduling.
+PROBE_SLACK = 2 * float(PROBES["probe_timeout"]) + 1
 
 
 @pytest.fixture

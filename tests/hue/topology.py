@@ -25,9 +25,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +35,7 @@ from hive_ha.sandbox.lifecycle import rig_python
 from hive_ha.sandbox.zookeeper import free_port
 from hive_ha.testing.waiting import wait_until
 from tests.hue.hue_process import HueHome
-from tests.rig.lbrig import lb_workdir
+from tests.rig.lbrig import lb_workdir, listening, pdeathsig
 
 LOOPBACK = "127.0.0.1"
 #: The backend the Hue profile's config names (HAProxy ``backend hue``).
@@ -56,14 +54,6 @@ def _env():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return env
-
-
-def _listening(port):
-    try:
-        with socket.create_connection((LOOPBACK, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 class HueLoadBalancer:
@@ -101,14 +91,14 @@ class HueLoadBalancer:
             self.client_settings = f.read()
         # Master-worker mode (-W), in the foreground (-db), as the monitor's graceful reloads need.
         self.haproxy = subprocess.Popen(
-            [*_pdeathsig(), shutil.which("haproxy"), "-W", "-db", "-f", self.config_file], cwd=self.dir,
+            [*pdeathsig(), shutil.which("haproxy"), "-W", "-db", "-f", self.config_file], cwd=self.dir,
             stdin=subprocess.DEVNULL, stdout=open(self.haproxy_log, "ab"), stderr=subprocess.STDOUT,
             start_new_session=True)
-        wait_until(lambda: self.haproxy.poll() is not None or _listening(self.port), 30,
+        wait_until(lambda: self.haproxy.poll() is not None or listening(self.port), 30,
                    message=lambda: f"haproxy did not listen on {self.port}: {self.log('haproxy')}")
         assert self.haproxy.poll() is None, f"haproxy exited: {self.log('haproxy')}"
         self.monitor = subprocess.Popen(
-            [*_pdeathsig(), *hive_ha_command(), "monitor", "--lb", "haproxy", "--config", self.config_file,
+            [*pdeathsig(), *hive_ha_command(), "monitor", "--lb", "haproxy", "--config", self.config_file,
              "--servers-file", self.servers_file, *self.profile_flags], cwd=self.dir, env=_env(),
             stdin=subprocess.DEVNULL, stdout=open(self.monitor_log, "ab"), stderr=subprocess.STDOUT,
             start_new_session=True)
@@ -132,21 +122,18 @@ class HueLoadBalancer:
     def states(self):
         """Server name (``s_<host>_<port>``) -> HAProxy's state of it: UP, DOWN (its health check failed) or MAINT
         (taken out by the monitor)."""
-        out = {}
-        for line in RuntimeApi(os.path.join(self.dir, "admin.sock")).command("show stat").splitlines():
-            fields = line.split(",")
-            if len(fields) > 17 and fields[0] == BACKEND and fields[1] not in ("BACKEND", "FRONTEND"):
-                out[fields[1]] = fields[17].split()[0]
-        return out
+        return {fields[1]: fields[17].split()[0] for fields in self._server_stats()}
 
     def served(self):
         """Server name -> requests HAProxy sent it so far (its ``stot``)."""
-        out = {}
+        return {fields[1]: int(fields[7] or 0) for fields in self._server_stats()}
+
+    def _server_stats(self):
+        """The CSV fields of ``show stat`` for each server of the Hue backend."""
         for line in RuntimeApi(os.path.join(self.dir, "admin.sock")).command("show stat").splitlines():
             fields = line.split(",")
             if len(fields) > 17 and fields[0] == BACKEND and fields[1] not in ("BACKEND", "FRONTEND"):
-                out[fields[1]] = int(fields[7] or 0)
-        return out
+                yield fields
 
     def log(self, which):
         path = self.monitor_log if which == "monitor" else self.haproxy_log
@@ -256,13 +243,6 @@ class Topology:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def _pdeathsig():
-    """Dies with the launching thread's process even when Python is SIGKILLed (``setpriv``, when it can)."""
-    setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv and threading.current_thread() is threading.main_thread() \
-        else []
 
 
 def _stop(process, sig, timeout):

@@ -320,7 +320,7 @@ class DatabaseServer(Startable):
                 pass
         process.wait(30)
         # The group may outlive its leader for a moment (backends exiting): wait until it is empty.
-        wait_until(lambda: not _group_alive(process.pid) and not any(_alive(child) for child in children),
+        wait_until(lambda: not group_alive(process.pid) and not any(_alive(child) for child in children),
                    timeout=30, interval=0.05, message=f"{self.name}'s processes did not exit")
         self._process = None
 
@@ -352,7 +352,8 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """A process of the group ``pgid`` still exists."""
     try:
         os.killpg(pgid, 0)
         return True

@@ -183,10 +183,7 @@ class LoadBalancerProcess:
                        "-g", "daemon off;"]
         else:
             command = [binary, "-f", self.config_file, "-DFOREGROUND"]
-        setpriv = shutil.which("setpriv")
-        if setpriv and threading.current_thread() is threading.main_thread():
-            command = [setpriv, "--pdeathsig", "KILL", "--"] + command
-        return command
+        return pdeathsig() + command
 
     def start(self) -> "LoadBalancerProcess":
         with open(self.config_file, "w", encoding="utf-8") as handle:
@@ -200,7 +197,7 @@ class LoadBalancerProcess:
         with _live_lock:
             _live.add(self)
         ports = [listener.bind.port for listener in self.model.listeners]
-        wait_until(lambda: self._process.poll() is not None or all(_listening(p) for p in ports),
+        wait_until(lambda: self._process.poll() is not None or all(listening(p) for p in ports),
                    self.start_timeout, message=lambda: f"{self.kind} did not listen on {ports}: {self.log_tail()}")
         if self._process.poll() is not None:
             raise RuntimeError(f"{self.kind} exited with {self._process.returncode}: {self.log_tail()}")
@@ -242,7 +239,16 @@ class LoadBalancerProcess:
         self.stop()
 
 
-def _listening(port: int) -> bool:
+def pdeathsig() -> list:
+    """A command prefix that makes the process die with this Python process even when it is SIGKILLed (``setpriv``,
+    when there is one; only from the main thread: the death signal follows the launching thread)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv and threading.current_thread() is threading.main_thread() \
+        else []
+
+
+def listening(port: int) -> bool:
+    """Something accepts connections on the loopback ``port``."""
     try:
         with socket.create_connection((LOOPBACK, port), timeout=0.5):
             return True
