@@ -301,6 +301,9 @@ def test_concurrent_users_failover_exactly_one_reselection(zk_server, zk_namespa
     assert not any(t.is_alive() for t in threads), "deadlock"
     assert not errors
     assert set(seen) == {"127.0.0.1:10001"}  # everybody agrees; the new choice is never overwritten
+    # A broken connection makes the server suspect (a detour); the prober's probe, on its own thread, finds the port
+    # refused and makes it dead: then exactly one reselection.
+    wait_until(lambda: d.cache.generation(service) >= 1, message=lambda: d.cache.failovers())
     assert d.cache.generation(service) == 1 and len(d.cache.failovers()) == 1
 
 
